@@ -1,0 +1,60 @@
+# Customer segmentation experiments. `make help` lists the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EXPERIMENT ?= lrfmc
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint format ui serve predict eda bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $(BIN)/activate
+
+install: $(BIN)/activate  ## Create .venv and install the project with its test tools
+
+run: install  ## Run the main job: python -m src.run +experiment=$(EXPERIMENT) on the built-in synthetic shop
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m src.run +experiment=$(EXPERIMENT) $(ARGS)
+
+test: install  ## Run the whole test suite (lint included)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(ARGS)
+
+test-fast: install  ## Run the tests without the slow end-to-end ones
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: install  ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+ui: install  ## Open the MLflow UI on the local store (http://127.0.0.1:5000)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db
+
+serve: install  ## Serve the champion model on http://127.0.0.1:5001/invocations
+	PATH="$(CURDIR)/$(BIN):$$PATH" MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/mlflow.db \
+	  $(BIN)/mlflow models serve -m models:/customer-segmentation@champion --env-manager local -h 127.0.0.1 -p 5001
+
+predict: install  ## Score the built-in dataset with the champion (ARGS="dataset=... output=...")
+	$(BIN)/python -m src.predict $(ARGS)
+
+eda: install  ## Monthly revenue, top products and cohort retention (ARGS="dataset=online_retail")
+	$(BIN)/python -m src.run +experiment=eda $(ARGS)
+
+bench: install  ## Run the benchmarks (needs ../shared/data); figures go to benchmarks/README.md
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_sweep.py
+
+clean:  ## Remove caches and Hydra outputs (keeps mlflow.db and .venv)
+	rm -rf outputs multirun .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Customer segmentation experiments: datasets, features, sweeps and MLflow tracking."""

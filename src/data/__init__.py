@@ -1,0 +1,1 @@
+"""Datasets: loading, synthetic generation and cleaning."""

@@ -1,0 +1,260 @@
+"""Rule-based cleaning of a canonical transaction log, with a count for every rule.
+
+Rules run in this order, each switchable from the ``cleaning`` config node:
+
+1. ``missing_customer_id`` - lines without a customer cannot be attributed to anyone.
+2. ``cancellations`` - invoices whose id starts with ``cancellation_prefix`` ("C" in the UCI
+   log).
+3. ``non_positive_quantity`` - ``quantity <= 0`` (returns and corrections). Logs that only give
+   an ``amount`` are judged by the sign of ``amount`` instead.
+4. ``non_positive_price`` - ``unit_price <= 0`` (free samples, bad-debt adjustments).
+5. ``duplicates`` - exact repeats of an earlier line (all columns equal).
+6. ``non_product_codes`` - postage, fees, manual adjustments (``non_product_codes``).
+
+``returns`` decides what happens to cancellations and negative quantities:
+
+- ``"drop"`` (default): rules 2 and 3 remove them.
+- ``"net"``: they stay, flagged ``is_return=True``, as negative amounts. Features then net
+  them out of ``monetary`` while ``frequency`` and ``recency`` count purchases only; rule 3
+  still removes zero quantities.
+
+A rule whose column the log lacks (e.g. ``stock_code``) is skipped and reported as skipped.
+The "classic" rule set of most Online Retail studies is rules 1-4 only; on the UCI file it
+leaves 397,884 lines of 4,338 customers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from src import schema
+from src.errors import SegmentationError
+
+DEFAULT_NON_PRODUCT_CODES = (
+    "POST",
+    "DOT",
+    "M",
+    "BANK CHARGES",
+    "AMAZONFEE",
+    "CRUK",
+    "D",
+    "S",
+    "C2",
+)
+
+DEFAULT_CLEANING: dict = {
+    "drop_missing_customer_id": True,
+    "drop_cancellations": True,
+    "cancellation_prefix": "C",
+    "drop_non_positive_quantity": True,
+    "drop_non_positive_price": True,
+    "drop_duplicates": True,
+    "drop_non_product_codes": True,
+    "non_product_codes": list(DEFAULT_NON_PRODUCT_CODES),
+    "returns": "drop",
+}
+CLASSIC_CLEANING: dict = {**DEFAULT_CLEANING, "drop_duplicates": False, "drop_non_product_codes": False}
+
+RULES = (
+    "missing_customer_id",
+    "cancellations",
+    "non_positive_quantity",
+    "non_positive_price",
+    "duplicates",
+    "non_product_codes",
+)
+_SWITCHES = {
+    "missing_customer_id": "drop_missing_customer_id",
+    "cancellations": "drop_cancellations",
+    "non_positive_quantity": "drop_non_positive_quantity",
+    "non_positive_price": "drop_non_positive_price",
+    "duplicates": "drop_duplicates",
+    "non_product_codes": "drop_non_product_codes",
+}
+_IGNORED_KEYS = ("name",)
+
+
+@dataclass
+class CleaningStep:
+    """One rule's effect. ``skipped`` rules are switched off or lack their column."""
+
+    rule: str
+    rows_in: int
+    rows_removed: int
+    rows_out: int
+    skipped: bool = False
+    note: str = ""
+
+
+@dataclass
+class CleaningReport:
+    steps: list[CleaningStep]
+    customers_in: int
+    customers_out: int
+    returns_kept: int = 0
+
+    @property
+    def rows_in(self) -> int:
+        return self.steps[0].rows_in if self.steps else 0
+
+    @property
+    def rows_out(self) -> int:
+        return self.steps[-1].rows_out if self.steps else 0
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per rule, in the order the rules ran."""
+        return pd.DataFrame([asdict(s) for s in self.steps]).set_index("rule")
+
+    def to_dict(self) -> dict:
+        """Flat numbers for logging, e.g. ``{"clean.missing_customer_id.removed": 135080}``."""
+        out: dict = {"clean.rows_in": self.rows_in}
+        for step in self.steps:
+            out[f"clean.{step.rule}.removed"] = step.rows_removed
+            if step.skipped:
+                out[f"clean.{step.rule}.skipped"] = 1
+        out["clean.rows_out"] = self.rows_out
+        out["clean.customers_in"] = self.customers_in
+        out["clean.customers_out"] = self.customers_out
+        out["clean.returns_kept"] = self.returns_kept
+        return out
+
+
+def clean_transactions(
+    tx: pd.DataFrame, cfg: Mapping | None = None
+) -> tuple[pd.DataFrame, CleaningReport]:
+    """Apply the enabled rules in order (see the module docstring); return rows and counts.
+
+    The input is not modified. Masks are combined first and the rows taken once, except
+    before ``duplicates``, which must only compare the lines that survived earlier rules.
+    """
+    options = _options(cfg)
+    net = options["returns"] == "net"
+    n_rows = len(tx)
+    if n_rows == 0:
+        raise SegmentationError(
+            "the transaction log has no rows, so there is nothing to clean or segment. "
+            "Check dataset.path and that the file holds data lines below its header."
+        )
+    customer_codes, customer_ids = pd.factorize(tx[schema.CUSTOMER_ID])
+    customers_in = len(customer_ids)
+
+    keep = np.ones(n_rows, dtype=bool)
+    returns = np.zeros(n_rows, dtype=bool)
+    steps: list[CleaningStep] = []
+
+    def record(rule: str, drop: np.ndarray | None, note: str = "") -> None:
+        rows_in = int(keep.sum())
+        if drop is None:
+            steps.append(CleaningStep(rule, rows_in, 0, rows_in, skipped=True, note=note))
+            return
+        removed = int(np.count_nonzero(keep & drop))
+        keep[drop] = False
+        steps.append(CleaningStep(rule, rows_in, removed, rows_in - removed, note=note))
+
+    for rule in RULES[:4]:
+        drop, flag, note = _rule_mask(tx, rule, options, net)
+        if flag is not None:
+            returns |= flag
+        record(rule, drop, note)
+
+    out = tx
+    if options["drop_duplicates"]:
+        out = tx[keep]
+        returns = returns[keep]
+        customer_codes = customer_codes[keep]
+        keep = np.ones(len(out), dtype=bool)
+        record("duplicates", out.duplicated().to_numpy())
+    else:
+        record("duplicates", None, "switched off")
+
+    drop, _, note = _rule_mask(out, "non_product_codes", options, net)
+    record("non_product_codes", drop, note)
+
+    if not keep.any():
+        _raise_empty(steps)
+    if not keep.all():
+        out = out[keep]
+        returns = returns[keep]
+        customer_codes = customer_codes[keep]
+    out = out.reset_index(drop=True)
+    if net:
+        out = out.assign(**{schema.IS_RETURN: returns})
+    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0], minlength=customers_in)
+    report = CleaningReport(
+        steps=steps,
+        customers_in=customers_in,
+        customers_out=int(np.count_nonzero(lines_per_customer)),
+        returns_kept=int(returns.sum()),
+    )
+    return out, report
+
+
+def _rule_mask(
+    tx: pd.DataFrame, rule: str, options: Mapping, net: bool
+) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """(rows to drop or None when skipped, rows to flag as returns or None, note)."""
+    if not options[_SWITCHES[rule]]:
+        return None, None, "switched off"
+    if rule == "missing_customer_id":
+        return tx[schema.CUSTOMER_ID].isna().to_numpy(), None, ""
+    if rule == "cancellations":
+        if schema.INVOICE_ID not in tx:
+            return None, None, "no invoice_id column"
+        prefix = str(options["cancellation_prefix"])
+        cancelled = tx[schema.INVOICE_ID].str.startswith(prefix).fillna(False).to_numpy(bool)
+        if net:
+            return np.zeros(len(tx), dtype=bool), cancelled, "kept as returns (returns=net)"
+        return cancelled, None, ""
+    if rule == "non_positive_quantity":
+        column = schema.QUANTITY if schema.QUANTITY in tx else schema.AMOUNT
+        if column not in tx:
+            return None, None, "no quantity or amount column"
+        values = tx[column].to_numpy(dtype="float64", na_value=np.nan)
+        note = "" if column == schema.QUANTITY else "judged by the sign of amount"
+        if net:
+            return (values == 0) | np.isnan(values), values < 0, note or "negatives kept as returns"
+        return ~(values > 0), None, note
+    if rule == "non_positive_price":
+        if schema.UNIT_PRICE not in tx:
+            return None, None, "no unit_price column"
+        return ~(tx[schema.UNIT_PRICE].to_numpy(dtype="float64", na_value=np.nan) > 0), None, ""
+    if rule == "non_product_codes":
+        if schema.STOCK_CODE not in tx:
+            return None, None, "no stock_code column"
+        codes = [str(c) for c in options["non_product_codes"]]
+        return tx[schema.STOCK_CODE].isin(codes).to_numpy(), None, ""
+    raise AssertionError(rule)
+
+
+def _options(cfg: Mapping | None) -> dict:
+    given = {str(k): v for k, v in (cfg or {}).items() if str(k) not in _IGNORED_KEYS}
+    unknown = [k for k in given if k not in DEFAULT_CLEANING]
+    if unknown:
+        raise SegmentationError(
+            f"unknown cleaning option(s) {', '.join(map(repr, unknown))}. The options are "
+            f"{', '.join(DEFAULT_CLEANING)}; fix the spelling in the cleaning config or the "
+            "command-line override (e.g. cleaning.drop_duplicates=false)."
+        )
+    options = {**DEFAULT_CLEANING, **given}
+    options["returns"] = getattr(options["returns"], "value", options["returns"])
+    if options["returns"] not in ("drop", "net"):
+        raise SegmentationError(
+            f"cleaning.returns={options['returns']!r} is not supported. Use "
+            "cleaning.returns=drop to remove cancellations and returns, or cleaning.returns=net "
+            "to keep them as negative amounts that reduce monetary."
+        )
+    return options
+
+
+def _raise_empty(steps: list[CleaningStep]) -> None:
+    last = next(s for s in reversed(steps) if s.rows_removed and s.rows_out == 0)
+    switch = _SWITCHES[last.rule]
+    raise SegmentationError(
+        f"cleaning removed every row: rule {last.rule!r} removed the last {last.rows_removed:,} "
+        f"of {steps[0].rows_in:,} lines. Check the column mapping behind that rule, or relax "
+        f"it with cleaning.{switch}=false (or cleaning=none for a log cleaned upstream)."
+    )

@@ -1,0 +1,34 @@
+"""The in-memory form every loader returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+DatasetKind = Literal["transactions", "summary", "features"]
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset in canonical column names (see ``src.schema``).
+
+    ``transactions`` is set for transaction logs, ``customers`` for per-customer tables
+    (the summary schema or precomputed features, indexed by ``customer_id``).
+    ``ground_truth`` holds planted segment labels (synthetic data only) and is never a feature.
+    """
+
+    name: str
+    kind: DatasetKind
+    source: str
+    transactions: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = None
+    ground_truth: pd.Series | None = None
+    snapshot_date: pd.Timestamp | None = None
+
+    @property
+    def has_products(self) -> bool:
+        from src.schema import STOCK_CODE
+
+        return self.transactions is not None and STOCK_CODE in self.transactions.columns

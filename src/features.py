@@ -1,0 +1,289 @@
+"""Per-customer RFM and LRFMC features: pure functions, no I/O.
+
+Every function returns a float64 DataFrame indexed by ``customer_id`` whose columns are exactly
+``FEATURE_SETS[feature_set]`` in that order. Definitions, for a snapshot date ``S`` (default:
+the day after the last transaction; only transactions strictly before ``S`` are used, so a log
+can be scored as it stood at an earlier date):
+
+- **recency_days** (R): whole days from the customer's last purchase to ``S``, on calendar
+  dates: ``(S.normalize() - last_purchase.normalize()).days``. A purchase on the day before
+  ``S`` gives 1.
+- **frequency** (F): number of distinct invoices (orders). Option ``frequency="days"``: number
+  of distinct calendar days with a purchase, which merges several orders placed on one day.
+- **monetary** (M): total spend, the sum of ``amount``. Option ``monetary="mean"``: mean order
+  value, total spend divided by the number of distinct invoices.
+- **length_days** (L): whole days from the customer's start to ``S``; the start is the earlier
+  of ``signup_date`` (when the log has it) and the first purchase.
+- **discount_rate** (C): share of the customer's orders that used a discount, i.e. orders
+  whose summed ``discount`` is above zero, between 0 and 1. (An alternative found in the
+  literature is the mean discount rate, ``discount / (amount + discount)`` averaged over
+  orders; it is not used, because the summary schema only records how many orders had a
+  discount, and both kinds of data should give the same feature.)
+
+Returns (rows with ``is_return=True``, kept by ``cleaning.returns=net``) carry negative
+amounts: they reduce monetary but are not orders, so they never count towards frequency,
+recency, length or the discount share. Customers with no purchase before ``S`` get no row.
+
+For the per-customer summary schema: F = ``total_transaction``, M = ``total_money_spent``
+(``"mean"``: divided by ``total_transaction``), C = ``tran_with_disc / total_transaction``,
+R from ``last_order_date`` and L from ``created_at``, both counted to the row's own
+``data_pulled_date``. Customers with no order (``total_transaction`` of 0 or no
+``last_order_date``) get no row.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from src.data.dataset import Dataset
+from src.errors import SegmentationError
+from src.schema import (
+    AMOUNT,
+    CREATED_AT,
+    CUSTOMER_ID,
+    DATA_PULLED_DATE,
+    DISCOUNT,
+    DISCOUNT_RATE,
+    FEATURE_SETS,
+    FREQUENCY,
+    INVOICE_DATE,
+    INVOICE_ID,
+    IS_RETURN,
+    LAST_ORDER_DATE,
+    LENGTH,
+    MONETARY,
+    RECENCY,
+    SIGNUP_DATE,
+    TOTAL_MONEY_SPENT,
+    TOTAL_TRANSACTION,
+    TRAN_WITH_DISC,
+)
+
+FREQUENCY_OPTIONS = ("invoices", "days")
+MONETARY_OPTIONS = ("total", "mean")
+
+
+def default_snapshot(tx: pd.DataFrame) -> pd.Timestamp:
+    """Midnight after the last transaction, so the last day counts as recency 1."""
+    last = tx[INVOICE_DATE].max()
+    if pd.isna(last):
+        raise SegmentationError(
+            "the transaction log has no dated rows, so there is no default snapshot date. "
+            "Check the invoice_date mapping under dataset.columns, or set snapshot_date=YYYY-MM-DD."
+        )
+    return last.normalize() + pd.Timedelta(days=1)
+
+
+def rfm(
+    tx: pd.DataFrame,
+    snapshot_date: str | pd.Timestamp | None = None,
+    frequency: str = "invoices",
+    monetary: str = "total",
+) -> pd.DataFrame:
+    """Recency, frequency and monetary value per customer of a canonical transaction log."""
+    return _transaction_features(tx, "rfm", snapshot_date, frequency, monetary)
+
+
+def lrfmc(
+    tx: pd.DataFrame,
+    snapshot_date: str | pd.Timestamp | None = None,
+    frequency: str = "invoices",
+    monetary: str = "total",
+) -> pd.DataFrame:
+    """RFM plus length of relationship and discount usage; needs a ``discount`` column."""
+    return _transaction_features(tx, "lrfmc", snapshot_date, frequency, monetary)
+
+
+def _transaction_features(
+    tx: pd.DataFrame,
+    feature_set: str,
+    snapshot_date: str | pd.Timestamp | None,
+    frequency: str,
+    monetary: str,
+) -> pd.DataFrame:
+    _check_options(frequency, monetary)
+    if feature_set == "lrfmc" and DISCOUNT not in tx.columns:
+        raise SegmentationError(
+            "feature set lrfmc needs discount information, but the transaction log has no "
+            "discount column. Map the column holding each line's discount amount with "
+            "dataset.columns.discount=<column>, or use features=rfm."
+        )
+    snapshot = default_snapshot(tx) if snapshot_date is None else pd.Timestamp(snapshot_date)
+    before = tx[INVOICE_DATE] < snapshot
+    if not before.all():
+        tx = tx[before]
+    returns = tx[IS_RETURN].to_numpy(dtype=bool) if IS_RETURN in tx.columns else None
+    purchases = tx[~returns] if returns is not None and returns.any() else tx
+    if purchases.empty:
+        raise SegmentationError(
+            f"no purchases before the snapshot date {snapshot.date()}, so there are no "
+            "customers to describe. Set a later snapshot_date, or leave it null to use the day "
+            "after the last transaction."
+        )
+
+    aggregations = {
+        "last": (INVOICE_DATE, "max"),
+        "orders": (INVOICE_ID, "nunique"),
+        "spend": (AMOUNT, "sum"),
+    }
+    if feature_set == "lrfmc":
+        aggregations["first"] = (INVOICE_DATE, "min")
+        if SIGNUP_DATE in purchases.columns:
+            aggregations["signup"] = (SIGNUP_DATE, "min")
+    by_customer = purchases.groupby(CUSTOMER_ID, sort=True).agg(**aggregations)
+
+    today = snapshot.normalize()
+    out = pd.DataFrame(index=by_customer.index)
+    out[RECENCY] = (today - by_customer["last"].dt.normalize()).dt.days
+    if frequency == "days":
+        days = purchases[INVOICE_DATE].dt.normalize()
+        out[FREQUENCY] = days.groupby(purchases[CUSTOMER_ID], sort=True).nunique()
+    else:
+        out[FREQUENCY] = by_customer["orders"]
+    spend = by_customer["spend"]
+    if purchases is not tx:  # returns net out of the customers' spend
+        refunds = tx.loc[returns, AMOUNT].groupby(tx.loc[returns, CUSTOMER_ID]).sum()
+        spend = spend.add(refunds, fill_value=0).reindex(spend.index)
+    out[MONETARY] = spend / by_customer["orders"] if monetary == "mean" else spend
+    if feature_set == "lrfmc":
+        start = by_customer["first"]
+        if "signup" in by_customer:
+            start = by_customer[["first", "signup"]].min(axis=1)
+        out[LENGTH] = (today - start.dt.normalize()).dt.days
+        out[DISCOUNT_RATE] = _discounted_order_share(purchases)
+    return _finish(out, feature_set)
+
+
+def _discounted_order_share(purchases: pd.DataFrame) -> pd.Series:
+    order_discount = purchases.groupby([CUSTOMER_ID, INVOICE_ID], sort=False)[DISCOUNT].sum()
+    return (order_discount > 0).groupby(level=CUSTOMER_ID, sort=True).mean()
+
+
+def summary_features(
+    customers: pd.DataFrame,
+    feature_set: str,
+    snapshot_date: str | pd.Timestamp | None = None,
+    monetary: str = "total",
+) -> pd.DataFrame:
+    """Features from the per-customer summary schema (see the module docstring).
+
+    ``snapshot_date`` replaces every row's ``data_pulled_date``; it may not precede any
+    ``last_order_date``, because summary totals cannot be cut back to an earlier date.
+    """
+    _check_feature_set(feature_set)
+    _check_options("invoices", monetary)
+    if feature_set == "lrfmc":
+        missing = [c for c in (TRAN_WITH_DISC, CREATED_AT) if c not in customers.columns]
+        if missing:
+            raise SegmentationError(
+                f"feature set lrfmc needs {' and '.join(missing)} in the customer summary, "
+                "which it lacks. Map the column(s) under dataset.columns, or use features=rfm."
+            )
+    has_orders = (customers[TOTAL_TRANSACTION] > 0) & customers[LAST_ORDER_DATE].notna()
+    customers = customers[has_orders]
+    if snapshot_date is None:
+        today = customers[DATA_PULLED_DATE].dt.normalize()
+    else:
+        snapshot = pd.Timestamp(snapshot_date)
+        late = customers.index[customers[LAST_ORDER_DATE] >= snapshot]
+        if len(late):
+            raise SegmentationError(
+                f"snapshot_date {snapshot.date()} is before the last order of {len(late)} "
+                f"customer(s) (e.g. {', '.join(map(str, late[:3]))}). A summary table holds "
+                "totals up to its data_pulled_date and cannot be scored at an earlier date; "
+                "leave snapshot_date null or use a transaction log."
+            )
+        today = pd.Series(snapshot.normalize(), index=customers.index)
+    orders = customers[TOTAL_TRANSACTION]
+    out = pd.DataFrame(index=customers.index)
+    out[RECENCY] = (today - customers[LAST_ORDER_DATE].dt.normalize()).dt.days
+    out[FREQUENCY] = orders
+    spend = customers[TOTAL_MONEY_SPENT]
+    out[MONETARY] = spend / orders if monetary == "mean" else spend
+    if feature_set == "lrfmc":
+        start = customers[CREATED_AT].fillna(customers[LAST_ORDER_DATE])
+        out[LENGTH] = (today - start.dt.normalize()).dt.days
+        out[DISCOUNT_RATE] = customers[TRAN_WITH_DISC].fillna(0) / orders
+    return _finish(out, feature_set)
+
+
+def build_features(
+    dataset: Dataset,
+    feature_set: str,
+    snapshot_date: str | pd.Timestamp | None = None,
+    frequency: str = "invoices",
+    monetary: str = "total",
+) -> pd.DataFrame:
+    """The model input for any kind of dataset.
+
+    ``snapshot_date`` defaults to the dataset's own (synthetic data, summaries), else to the
+    day after the last transaction.
+    """
+    _check_feature_set(feature_set)
+    if dataset.kind == "transactions":
+        snapshot = snapshot_date if snapshot_date is not None else dataset.snapshot_date
+        return _transaction_features(
+            dataset.transactions, feature_set, snapshot, frequency, monetary
+        )
+    if dataset.kind == "summary":
+        if frequency != "invoices":
+            raise SegmentationError(
+                f"features.frequency={frequency!r} needs a transaction log, but dataset "
+                f"{dataset.name!r} is a customer summary that only counts orders. Use "
+                "features.frequency=invoices with summary data."
+            )
+        return summary_features(dataset.customers, feature_set, snapshot_date, monetary=monetary)
+    return select_features(dataset.customers, feature_set, dataset.source)
+
+
+def select_features(table: pd.DataFrame, feature_set: str, source: str = "") -> pd.DataFrame:
+    """Validate and order a precomputed feature table for ``feature_set``."""
+    _check_feature_set(feature_set)
+    wanted = list(FEATURE_SETS[feature_set])
+    where = f" {source}" if source else ""
+    missing = [c for c in wanted if c not in table.columns]
+    if missing:
+        raise SegmentationError(
+            f"the feature table{where} lacks {', '.join(missing)} needed by features="
+            f"{feature_set}; it has {', '.join(map(str, table.columns))}. Map the missing "
+            "feature(s) under dataset.columns, e.g. dataset.columns.recency_days=<column>, "
+            "or choose a feature set the table covers (features=rfm)."
+        )
+    selected = table[wanted].astype("float64")
+    holes = selected.isna().sum()
+    holes = holes[holes > 0]
+    if len(holes):
+        counts = ", ".join(f"{c} ({n})" for c, n in holes.items())
+        raise SegmentationError(
+            f"the feature table{where} has missing values in {counts}. Models need a value "
+            "for every customer and feature; fill or drop those rows upstream."
+        )
+    return selected
+
+
+def _finish(out: pd.DataFrame, feature_set: str) -> pd.DataFrame:
+    out = out[list(FEATURE_SETS[feature_set])].astype("float64")
+    out.index.name = CUSTOMER_ID
+    out.columns.name = None
+    return out
+
+
+def _check_feature_set(feature_set: str) -> None:
+    if feature_set not in FEATURE_SETS:
+        raise SegmentationError(
+            f"features={feature_set!r} is not a known feature set. Use one of "
+            f"{', '.join(FEATURE_SETS)}, e.g. features=rfm."
+        )
+
+
+def _check_options(frequency: str, monetary: str) -> None:
+    if frequency not in FREQUENCY_OPTIONS:
+        raise SegmentationError(
+            f"features.frequency={frequency!r} is not supported. Use features.frequency=invoices "
+            "(distinct orders) or features.frequency=days (distinct purchase days)."
+        )
+    if monetary not in MONETARY_OPTIONS:
+        raise SegmentationError(
+            f"features.monetary={monetary!r} is not supported. Use features.monetary=total "
+            "(total spend) or features.monetary=mean (mean order value)."
+        )

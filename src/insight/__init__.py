@@ -1,0 +1,1 @@
+"""Exploratory analysis, cohorts, segment migration and the HTML report."""

@@ -1,0 +1,156 @@
+"""Build the outlier -> scaler -> clusterer Pipeline from `_target_` configs, and the fitted
+segmentation model that production loads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from sklearn.pipeline import Pipeline
+
+from src.config import CONF_DIR, group_options
+from src.errors import SegmentationError
+from src.schema import CUSTOMER_ID, DISTANCE, MONETARY, SEGMENT_ID, SEGMENT_NAME
+
+SWEPT_GROUPS = ("outliers", "scaler", "model")
+# Estimators whose cluster count is not called n_clusters.
+_K_PARAMS = {"sklearn.mixture.GaussianMixture": "n_components"}
+
+
+def option_config(cfg: DictConfig, group: str, name: str) -> DictConfig:
+    """The config of one option of a group (e.g. scaler/robust), interpolated against `cfg`.
+
+    The sweep needs options other than the one Hydra composed, so they are read from `conf/`
+    directly and resolved in the context of the running config (for `${seed}` and the like).
+    """
+    path = CONF_DIR / group / f"{name}.yaml"
+    if not path.exists():
+        raise SegmentationError(
+            f"Unknown {group} option '{name}' in sweep.search_space.{group}. "
+            f"Valid choices: {', '.join(group_options(group))}. "
+            f"Add a file conf/{group}/{name}.yaml to define a new one."
+        )
+    root = OmegaConf.to_container(cfg, resolve=False)
+    root[group] = OmegaConf.to_container(OmegaConf.load(path))
+    merged = OmegaConf.create(root)
+    return OmegaConf.create(OmegaConf.to_container(merged[group], resolve=True))
+
+
+def k_param(model_cfg: Mapping[str, Any]) -> str:
+    return _K_PARAMS.get(str(model_cfg["_target_"]), "n_clusters")
+
+
+def build_pipeline(
+    outliers_cfg: Mapping[str, Any],
+    scaler_cfg: Mapping[str, Any],
+    model_cfg: Mapping[str, Any],
+    k: int,
+) -> Pipeline:
+    """One Pipeline per trial; the cluster count is set on whichever parameter the model uses."""
+    model_kwargs = {k_param(model_cfg): int(k)}
+    try:
+        steps = [
+            ("outliers", instantiate(outliers_cfg, _convert_="all")),
+            ("scaler", instantiate(scaler_cfg, _convert_="all")),
+            ("model", instantiate(model_cfg, _convert_="all", **model_kwargs)),
+        ]
+    except Exception as exc:  # instantiate wraps import and argument errors
+        raise SegmentationError(
+            f"Could not build the pipeline from config ({exc}). Check the `_target_` and the "
+            "argument names in conf/outliers, conf/scaler and conf/model."
+        ) from exc
+    return Pipeline(steps)
+
+
+def describe_pipeline(choice: Mapping[str, Any]) -> str:
+    return f"{choice['outliers']} + {choice['scaler']} + {choice['model']} (k={choice['k']})"
+
+
+class SegmentationModel:
+    """A fitted segmentation: the Pipeline plus stable segment ids, centres and business names.
+
+    Segment ids are ordered by descending mean monetary value so that a refit of the same
+    configuration gives the same ids, and `segment_id` 0 is always the highest-value segment.
+    Distances are measured in the pipeline's own scaled space.
+    """
+
+    def __init__(self, pipeline: Pipeline, feature_names: list[str]):
+        self.pipeline = pipeline
+        self.feature_names = list(feature_names)
+        self.segment_names: dict[int, str] = {}
+        self.order_: np.ndarray | None = None
+        self.centres_: np.ndarray | None = None
+
+    def fit(self, features: pd.DataFrame) -> SegmentationModel:
+        X = self._select(features)
+        self.pipeline.fit(X)
+        raw = np.asarray(self.pipeline.predict(X))
+        k = int(raw.max()) + 1
+        spend = features[MONETARY].to_numpy() if MONETARY in features else X.iloc[:, 0].to_numpy()
+        means = np.array(
+            [spend[raw == c].mean() if (raw == c).any() else -np.inf for c in range(k)]
+        )
+        order = np.empty(k, dtype=int)
+        order[np.argsort(-means, kind="stable")] = np.arange(k)
+        self.order_ = order
+        labels = order[raw]
+        Xs = self._scaled(X)
+        self.centres_ = np.vstack(
+            [
+                Xs[labels == s].mean(axis=0)
+                if (labels == s).any()
+                else np.full(Xs.shape[1], np.nan)
+                for s in range(k)
+            ]
+        )
+        self.segment_names = {s: f"Segment {s}" for s in range(k)}
+        return self
+
+    @property
+    def n_segments(self) -> int:
+        return 0 if self.order_ is None else len(self.order_)
+
+    def labels(self, features: pd.DataFrame) -> np.ndarray:
+        X = self._select(features)
+        return self.order_[np.asarray(self.pipeline.predict(X))]
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        """Segment id, business name and distance to the segment centre for each customer."""
+        X = self._select(features)
+        labels = self.order_[np.asarray(self.pipeline.predict(X))]
+        Xs = self._scaled(X)
+        dist = np.linalg.norm(Xs - self.centres_[labels], axis=1)
+        out = pd.DataFrame(
+            {
+                SEGMENT_ID: labels.astype("int64"),
+                SEGMENT_NAME: [self.segment_names.get(int(s), f"Segment {s}") for s in labels],
+                DISTANCE: dist.astype("float64"),
+            },
+            index=features.index,
+        )
+        if CUSTOMER_ID in features.columns:
+            out.insert(0, CUSTOMER_ID, features[CUSTOMER_ID].astype(str).to_numpy())
+        return out
+
+    def _select(self, features: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in self.feature_names if c not in features.columns]
+        if missing:
+            raise SegmentationError(
+                f"The input lacks the feature column(s) {missing}; this model needs "
+                f"{self.feature_names} (found {list(features.columns)})."
+            )
+        X = features[self.feature_names].astype("float64")
+        bad = X.isna().any()
+        if bad.any():
+            raise SegmentationError(
+                f"Missing values in feature column(s) {list(bad[bad].index)}; every customer needs "
+                "all features."
+            )
+        return X
+
+    def _scaled(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.pipeline[:-1].transform(X), dtype="float64")

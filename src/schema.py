@@ -1,0 +1,68 @@
+"""Canonical column names shared by every module.
+
+Loaders rename source columns to these names once, so cleaning, features, models and reports
+never see a dataset's own spelling.
+"""
+
+# Transaction log (one row per invoice line).
+CUSTOMER_ID = "customer_id"
+INVOICE_ID = "invoice_id"
+INVOICE_DATE = "invoice_date"
+STOCK_CODE = "stock_code"
+DESCRIPTION = "description"
+QUANTITY = "quantity"
+UNIT_PRICE = "unit_price"
+AMOUNT = "amount"
+DISCOUNT = "discount"
+SIGNUP_DATE = "signup_date"
+COUNTRY = "country"
+IS_RETURN = "is_return"
+
+TRANSACTION_COLUMNS = (
+    CUSTOMER_ID,
+    INVOICE_ID,
+    INVOICE_DATE,
+    STOCK_CODE,
+    DESCRIPTION,
+    QUANTITY,
+    UNIT_PRICE,
+    AMOUNT,
+    DISCOUNT,
+    SIGNUP_DATE,
+    COUNTRY,
+)
+
+# Per-customer summary table (one row per customer, totals computed upstream).
+USER_ID = "user_id"
+TOTAL_TRANSACTION = "total_transaction"
+TOTAL_MONEY_SPENT = "total_money_spent"
+TRAN_WITH_DISC = "tran_with_disc"
+LAST_ORDER_DATE = "last_order_date"
+CREATED_AT = "created_at"
+DATA_PULLED_DATE = "data_pulled_date"
+
+SUMMARY_COLUMNS = (
+    USER_ID,
+    TOTAL_TRANSACTION,
+    TOTAL_MONEY_SPENT,
+    TRAN_WITH_DISC,
+    LAST_ORDER_DATE,
+    CREATED_AT,
+    DATA_PULLED_DATE,
+)
+
+# Customer features: the model input and the column names of every report.
+LENGTH = "length_days"
+RECENCY = "recency_days"
+FREQUENCY = "frequency"
+MONETARY = "monetary"
+DISCOUNT_RATE = "discount_rate"
+
+RFM_FEATURES = (RECENCY, FREQUENCY, MONETARY)
+LRFMC_FEATURES = (LENGTH, RECENCY, FREQUENCY, MONETARY, DISCOUNT_RATE)
+FEATURE_SETS = {"rfm": RFM_FEATURES, "lrfmc": LRFMC_FEATURES}
+
+# Model output.
+SEGMENT_ID = "segment_id"
+SEGMENT_NAME = "segment_name"
+DISTANCE = "distance_to_centre"

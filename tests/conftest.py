@@ -1,0 +1,55 @@
+"""Shared fixtures: the real UCI Online Retail log, read once per test session.
+
+The file is looked up in ``$SEGMENTATION_DATA_DIR`` (default ``../shared/data`` next to the
+repository; a relative value is taken from the repository root, like the dataset configs do).
+Tests that need it are skipped when it is absent, unless ``REQUIRE_REAL_DATA=1``, which turns
+the skip into a failure (for CI jobs that must exercise the real data).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = "../shared/data"
+ONLINE_RETAIL_FILE = "online_retail.csv.gz"
+ONLINE_RETAIL_COLUMNS = {
+    "invoice_id": "InvoiceNo",
+    "stock_code": "StockCode",
+    "description": "Description",
+    "quantity": "Quantity",
+    "invoice_date": "InvoiceDate",
+    "unit_price": "UnitPrice",
+    "customer_id": "CustomerID",
+    "country": "Country",
+}
+
+
+def real_data_dir() -> Path:
+    return REPO_ROOT / os.environ.get("SEGMENTATION_DATA_DIR", DEFAULT_DATA_DIR)
+
+
+@pytest.fixture(scope="session")
+def online_retail_path() -> Path:
+    path = real_data_dir() / ONLINE_RETAIL_FILE
+    if not path.is_file():
+        message = (
+            f"real data file {path} not found; set SEGMENTATION_DATA_DIR to the folder that "
+            f"holds {ONLINE_RETAIL_FILE}"
+        )
+        if os.environ.get("REQUIRE_REAL_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def online_retail(online_retail_path: Path) -> pd.DataFrame:
+    """The full log in canonical columns. Shared by the session: never modify it in a test."""
+    from src.data.loaders import read_transactions
+
+    return read_transactions(online_retail_path, ONLINE_RETAIL_COLUMNS)
