@@ -171,6 +171,7 @@ class Config:
 @dataclass
 class PredictConfig:
     model_uri: str = "models:/customer-segmentation@champion"
+    seed: int = 42
     output: str = "predictions/segments.csv"
     snapshot_date: str | None = None
     tracking_uri: str | None = None
@@ -182,6 +183,7 @@ class PredictConfig:
 @dataclass
 class MigrateConfig:
     model_uri: str = "models:/customer-segmentation@champion"
+    seed: int = 42
     before: str = MISSING
     after: str | None = None
     output_dir: str = "reports/migration"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from src.config import register_configs
+from src.config import CONF_DIR, register_configs
 from src.errors import SegmentationError, report_user_errors
 
 register_configs()
@@ -58,7 +58,7 @@ def migrate(cfg: DictConfig) -> dict:
     }
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="migrate")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="migrate")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     from src.scoring import original_cwd

@@ -82,6 +82,8 @@ class SegmentationModel:
         self.pipeline = pipeline
         self.feature_names = list(feature_names)
         self.segment_names: dict[int, str] = {}
+        # The feature definition (set, frequency, monetary) scoring must rebuild.
+        self.feature_options: dict[str, str] = {}
         self.order_: np.ndarray | None = None
         self.centres_: np.ndarray | None = None
 

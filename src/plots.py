@@ -164,8 +164,8 @@ def _feature_columns(frame: pd.DataFrame, features: Sequence[str] | None, what: 
         missing = [f for f in features if f not in frame.columns]
         if missing:
             raise SegmentationError(
-                f"The {what} has no column(s) {missing}; it has {list(frame.columns)}. Pass "
-                "`features` naming columns that exist."
+                f"The {what} has no column(s) {missing}; it has {list(frame.columns)}. Name "
+                "columns that exist, or add the missing features to the table."
             )
         return list(features)
     found = [f for f in LRFMC_FEATURES if f in frame.columns]
@@ -884,7 +884,7 @@ def optuna_importances(
             raise
         if len(study.directions) == 1 and ax.get_legend() is not None:
             ax.get_legend().remove()
-        ax.set_xlabel("Importance (share of score variation explained)")
+        ax.set_xlabel("Relative importance (all settings sum to 1)")
         ax.set_ylabel("Sweep setting")
         return _finish_optuna_figure(ax, "Which sweep settings mattered most")
 

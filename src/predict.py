@@ -12,7 +12,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from src.config import register_configs
+from src.config import CONF_DIR, register_configs
 from src.errors import SegmentationError, report_user_errors
 
 register_configs()
@@ -46,7 +46,7 @@ def score(cfg: DictConfig):
     return scores.reset_index(), data
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="predict")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     from src.scoring import original_cwd

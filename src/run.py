@@ -9,13 +9,13 @@ from __future__ import annotations
 import hydra
 from omegaconf import DictConfig
 
-from src.config import register_configs
+from src.config import CONF_DIR, register_configs
 from src.errors import report_user_errors
 
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
     from src.runner import run_experiment

@@ -8,7 +8,6 @@ import logging
 import os
 import tempfile
 import time
-import warnings
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,8 +71,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-# The explicit signature below validates input; type-hint inference is not wanted here.
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
@@ -96,7 +93,7 @@ class SegmentationPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         self.model = joblib.load(context.artifacts[MODEL_ARTIFACT])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.model.predict(pd.DataFrame(model_input))
 
 

@@ -138,7 +138,9 @@ def test_generic_log_with_strftime_dates(tmp_path):
     tx = read_transactions(path, GENERIC_COLUMNS, date_format="%Y%m%d")
     expected = pd.to_datetime(["2024-01-05", "2024-01-07", "2024-01-06"])
     assert tx[schema.INVOICE_DATE].tolist() == list(expected)
-    assert tx[schema.SIGNUP_DATE].tolist() == list(pd.to_datetime(["2023-12-01"] * 2 + ["2024-01-01"]))
+    assert tx[schema.SIGNUP_DATE].tolist() == list(
+        pd.to_datetime(["2023-12-01"] * 2 + ["2024-01-01"])
+    )
 
 
 def test_generic_log_without_invoices_makes_every_row_an_order(tmp_path):
@@ -366,7 +368,9 @@ def test_non_numeric_values_show_examples(tmp_path, file_name, column, bad):
 
 
 def test_unknown_dataset_type():
-    with pytest.raises(SegmentationError, match="'sql'.*synthetic, transactions, summary, features"):
+    with pytest.raises(
+        SegmentationError, match="'sql'.*synthetic, transactions, summary, features"
+    ):
         load_dataset({"type": "sql", "path": "x"})
 
 
@@ -386,3 +390,22 @@ def test_explicit_format_overrides_suffix(tmp_path):
 def test_missing_path_is_reported():
     with pytest.raises(SegmentationError, match="no file path.*dataset.path="):
         load_dataset({"type": "transactions", "path": None})
+
+
+def test_iso_dates_with_and_without_times_mix(tmp_path):
+    frame = summary_frame()
+    frame.loc[0, "last_order_date"] = "2024-03-01 15:30:00"
+    customers = read_customer_summary(write(frame, tmp_path / "s.csv"), SUMMARY_COLUMNS)
+    assert customers[schema.LAST_ORDER_DATE].tolist() == [
+        pd.Timestamp("2024-03-01 15:30"),
+        pd.Timestamp("2024-01-15"),
+    ]
+
+
+def test_malformed_csv_is_reported(tmp_path):
+    path = tmp_path / "log.csv"
+    uci_frame(DATE_STYLES["iso"]).to_csv(path, index=False)
+    with path.open("a") as handle:
+        handle.write("1,2,3,4,5,6,7,8,9,10\n")
+    with pytest.raises(SegmentationError, match="cannot parse .*log.csv as CSV"):
+        read_transactions(path, UCI_COLUMNS)

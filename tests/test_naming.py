@@ -125,7 +125,9 @@ def test_profile_sizes_shares_and_means(population):
     assert profile["n_customers"].sum() == len(features)
     assert profile["share"].sum() == pytest.approx(1.0)
     np.testing.assert_allclose(profile[list(LRFMC_FEATURES)], expected)
-    np.testing.assert_allclose(profile[f"median_{MONETARY}"], features.groupby(labels)[MONETARY].median())
+    np.testing.assert_allclose(
+        profile[f"median_{MONETARY}"], features.groupby(labels)[MONETARY].median()
+    )
 
 
 def test_profile_rejects_wrong_label_length(population):
@@ -135,22 +137,21 @@ def test_profile_rejects_wrong_label_length(population):
 
 
 def test_duplicate_names_are_qualified_by_the_distinguishing_feature(cfg):
-    groups = {**GROUPS, "champions_lite": (700, 8, 25, 1500, 0.05)}
+    groups = {**GROUPS, "lapsed_cheap": (600, 330, 1, 25, 0.05)}
     features, labels = make_population(groups)
     named = name_segments(segment_profile(features, labels), features, cfg)
-    assert {named[0], named[6]} == {"Champions (higher spend)", "Champions (lower spend)"}
-    assert named[0] == "Champions (higher spend)"
+    assert (named[1], named[6]) == ("Lost (higher spend)", "Lost (lower spend)")
 
 
 def test_three_duplicates_are_numbered_best_first(cfg):
     groups = {
         **GROUPS,
-        "champions_mid": (700, 8, 25, 2800, 0.05),
-        "champions_low": (700, 8, 25, 1600, 0.05),
+        "lapsed_cheapest": (600, 330, 1, 15, 0.05),
+        "lapsed_cheap": (600, 330, 1, 30, 0.05),
     }
     features, labels = make_population(groups)
     named = name_segments(segment_profile(features, labels), features, cfg)
-    assert [named[0], named[6], named[7]] == ["Champions 1", "Champions 2", "Champions 3"]
+    assert [named[1], named[7], named[6]] == ["Lost 1", "Lost 2", "Lost 3"]
 
 
 def test_qualifier_is_deterministic_for_identical_profiles(cfg):
@@ -166,8 +167,8 @@ def test_describe_segments_reports_levels_and_z(population, cfg):
     features, labels = population
     described = describe_segments(segment_profile(features, labels), features, cfg)
     champions = described.loc[0]
-    assert champions[f"{RECENCY}_level"] == "low"
-    assert champions[f"{FREQUENCY}_level"] == "high"
+    assert champions[f"{RECENCY}_level"] in {"low", "very_low"}
+    assert champions[f"{FREQUENCY}_level"] in {"high", "very_high"}
     assert champions[f"{FREQUENCY}_z"] > 0 > champions[f"{RECENCY}_z"]
     assert champions["description"]
     assert "bought recently" in champions["summary"].lower()
@@ -227,9 +228,11 @@ def test_bad_rule_names_rule_and_valid_values(population, cfg, rule, expected):
 @pytest.mark.parametrize(
     ("levels", "expected"),
     [
-        ({"high": -0.5, "low": 0.5}, "low must be below high"),
+        ({"high": -0.5, "low": 0.5}, "must increase"),
+        ({"high": 0.5, "low": -0.5, "very_high": 0.4}, "must increase"),
+        ({"high": 0.5, "low": -0.5, "extreme": 2.0}, "optionally very_high"),
         ({"high": "big", "low": -0.5}, "numbers"),
-        ({"high": 0.5}, "exactly the keys high and low"),
+        ({"high": 0.5}, "the keys high and low"),
     ],
 )
 def test_bad_levels(population, cfg, levels, expected):
@@ -330,4 +333,25 @@ def test_names_look_sensible_on_synthetic_log(cfg):
     for segment, allowed in expected.items():
         if segment in by_planted:
             assert by_planted[segment] in allowed, (segment, by_planted[segment])
+    assert len(set(named.values())) == len(named)
+
+
+def test_very_high_condition_picks_only_the_extreme_cluster(population, cfg):
+    features, labels = population
+    whales = _with_rule(cfg, {"name": "Whales", "when": {"monetary": "very_high"}})
+    named = name_segments(segment_profile(features, labels), features, whales)
+    assert [seg for seg, name in named.items() if name == "Whales"] == [0]
+
+
+def test_qualified_names_never_clash_with_rule_names(cfg):
+    groups = {
+        **GROUPS,
+        "lapsed_cheapest": (600, 330, 1, 15, 0.05),
+        "lapsed_cheap": (600, 330, 1, 30, 0.05),
+    }
+    clash = copy.deepcopy(cfg)
+    clash["naming"]["rules"][0]["name"] = "Lost 2"
+    features, labels = make_population(groups)
+    named = name_segments(segment_profile(features, labels), features, clash)
+    assert named[0].startswith("Lost 2")
     assert len(set(named.values())) == len(named)

@@ -17,9 +17,7 @@ pytestmark = pytest.mark.real_data
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = pd.Timestamp("2011-12-10")
-ALL_RULES_OFF = {
-    key: False for key, value in DEFAULT_CLEANING.items() if isinstance(value, bool)
-}
+ALL_RULES_OFF = {key: False for key, value in DEFAULT_CLEANING.items() if isinstance(value, bool)}
 
 
 @pytest.fixture(scope="module")

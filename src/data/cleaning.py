@@ -57,7 +57,11 @@ DEFAULT_CLEANING: dict = {
     "non_product_codes": list(DEFAULT_NON_PRODUCT_CODES),
     "returns": "drop",
 }
-CLASSIC_CLEANING: dict = {**DEFAULT_CLEANING, "drop_duplicates": False, "drop_non_product_codes": False}
+CLASSIC_CLEANING: dict = {
+    **DEFAULT_CLEANING,
+    "drop_duplicates": False,
+    "drop_non_product_codes": False,
+}
 
 RULES = (
     "missing_customer_id",

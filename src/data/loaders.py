@@ -16,10 +16,11 @@ ready ``amount``, ``quantity`` and ``unit_price`` are kept only if mapped too; t
 invented, and the cleaning rules that need them fall back to the sign of ``amount`` or are
 skipped. Without ``invoice_id`` every row is one order and gets its row number as invoice id.
 
-CSV files (plain or compressed) are parsed by pyarrow with the used columns and their types
-declared up front, which is several times faster than pandas' default parser; Excel and
-Parquet go through pandas. Any value the fast path cannot convert sends the file through a
-slower string-based path whose errors name the column and show bad examples.
+CSV files (plain or compressed) are parsed by pyarrow with only the used columns and their
+types declared up front, several times faster than ``pd.read_csv`` with its defaults (see
+``benchmarks/README.md``); Excel and Parquet go through pandas. When a number or date does not
+parse that way (month-first dates, bad values), the columns are read as text and converted by
+pandas, whose errors name the column and show bad examples.
 """
 
 from __future__ import annotations
@@ -47,11 +48,9 @@ DATASET_TYPES = ("synthetic", "transactions", "summary", "features")
 FORMATS = ("csv", "excel", "parquet")
 
 _ID_COLUMNS = (schema.CUSTOMER_ID, schema.INVOICE_ID)
-_TEXT_COLUMNS = (schema.STOCK_CODE, schema.DESCRIPTION, schema.COUNTRY)
 _NUMERIC_COLUMNS = (schema.QUANTITY, schema.UNIT_PRICE, schema.AMOUNT, schema.DISCOUNT)
 _DATE_COLUMNS = (schema.INVOICE_DATE, schema.SIGNUP_DATE)
 _SUMMARY_NUMERIC = (schema.TOTAL_TRANSACTION, schema.TOTAL_MONEY_SPENT, schema.TRAN_WITH_DISC)
-_SUMMARY_DATES = (schema.LAST_ORDER_DATE, schema.CREATED_AT, schema.DATA_PULLED_DATE)
 _SUMMARY_REQUIRED = (
     schema.USER_ID,
     schema.TOTAL_TRANSACTION,
@@ -173,7 +172,7 @@ def _download(url: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        urllib.request.urlretrieve(url, partial)  # noqa: S310 - the URL comes from the config
+        urllib.request.urlretrieve(url, partial)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise SegmentationError(
@@ -202,8 +201,10 @@ def read_transactions(
     mapping = _column_mapping(columns, found, schema.TRANSACTION_COLUMNS, "transaction", path)
     _check_transaction_mapping(mapping, path)
     _check_columns_exist(mapping, found, path)
-    raw = _read_csv_typed(path, mapping, date_format) if fmt == "csv" else None
-    if raw is not None:
+    if fmt == "csv":
+        raw = _read_csv(path, mapping, date_format, typed_values=True)
+        if raw is None:
+            raw = _read_csv(path, mapping, date_format, typed_values=False)
         return _canonical_transactions(raw, mapping, date_format, path, ids_clean=True)
     raw = _read_raw(path, fmt, sorted(set(mapping.values())), string_columns=mapping.values())
     return _canonical_transactions(raw, mapping, date_format, path)
@@ -225,25 +226,29 @@ def _check_transaction_mapping(mapping: Mapping[str, str], path: Path) -> None:
         )
 
 
-def _arrow_type(canonical: str, date_format: str | None) -> pa.DataType:
+def _arrow_type(canonical: str, typed_values: bool) -> pa.DataType:
     if canonical in _ID_COLUMNS:
-        # Few distinct ids: parsing into a dictionary is faster, and the id fix-up then
-        # only touches the distinct values.
+        # Few distinct ids: parsing into a dictionary is faster, and the id rule then only
+        # touches the distinct values.
         return pa.dictionary(pa.int32(), pa.string())
-    if canonical in _NUMERIC_COLUMNS:
+    if typed_values and canonical in _NUMERIC_COLUMNS:
         return pa.float64()
-    if canonical in _DATE_COLUMNS:
+    if typed_values and canonical in _DATE_COLUMNS:
         return pa.timestamp("us")
     return pa.string()
 
 
-def _read_csv_typed(
-    path: Path, mapping: Mapping[str, str], date_format: str | None
+def _read_csv(
+    path: Path, mapping: Mapping[str, str], date_format: str | None, typed_values: bool
 ) -> pd.DataFrame | None:
-    """Parse with declared types; ``None`` when a value does not convert (slow path decides)."""
+    """Parse the used columns with pyarrow; ``None`` when a typed value does not convert.
+
+    ``typed_values=False`` reads numbers and dates as text for the pandas conversions,
+    which accept more date styles and report bad values.
+    """
     types: dict[str, pa.DataType] = {}
     for canonical, source in mapping.items():
-        wanted = _arrow_type(canonical, date_format)
+        wanted = _arrow_type(canonical, typed_values)
         if types.setdefault(source, wanted) != wanted:
             types[source] = pa.string()  # one source column feeding two roles: decide later
     convert = pacsv.ConvertOptions(
@@ -255,8 +260,13 @@ def _read_csv_typed(
     )
     try:
         table = pacsv.read_csv(path, convert_options=convert)
-    except pa.ArrowInvalid:
-        return None
+    except pa.ArrowInvalid as exc:
+        if typed_values:
+            return None
+        raise SegmentationError(
+            f"cannot parse {path} as CSV ({exc}). Check that it is a comma-separated UTF-8 "
+            "file with one header row, or set dataset.format to its real format."
+        ) from exc
     for source in {mapping[c] for c in _ID_COLUMNS if c in mapping}:
         i = table.schema.get_field_index(source)
         table = table.set_column(i, source, _arrow_ids(table.column(i)))
@@ -264,12 +274,24 @@ def _read_csv_typed(
 
 
 def _arrow_ids(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Decode dictionary-encoded ids, fixing each chunk's (small) dictionary only."""
+    """Decode dictionary-encoded ids, applying the id rule to the distinct values only.
+
+    Each parsed block has its own small dictionary: they are fixed in one go and each block's
+    indices are decoded against its slice of the result.
+    """
     if not pa.types.is_dictionary(column.type):
         column = column.dictionary_encode()
-    chunks = [
-        pc.take(_clean_id_labels(chunk.dictionary), chunk.indices) for chunk in column.chunks
-    ]
+    dictionaries = [chunk.dictionary for chunk in column.chunks]
+    if not dictionaries:
+        return pa.chunked_array([], type=pa.string())
+    labels = pa.concat_arrays(dictionaries)
+    fixed = _clean_id_labels(labels)
+    if fixed.equals(labels):
+        return column.cast(pa.string())
+    chunks, start = [], 0
+    for chunk, dictionary in zip(column.chunks, dictionaries, strict=True):
+        chunks.append(pc.take(fixed.slice(start, len(dictionary)), chunk.indices))
+        start += len(dictionary)
     return pa.chunked_array(chunks, type=pa.string())
 
 
@@ -589,16 +611,22 @@ def _to_datetime(values: pd.Series, date_format: str | None, where: str) -> pd.S
     if pd.api.types.is_datetime64_dtype(values.dtype):
         return values
     text = _blank_to_missing(values)
-    parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-    bad = text[text.notna() & parsed.isna()]
-    if len(bad):
-        expected = f"the format {date_format!r}" if date_format else "ISO or 12/1/2010 8:26 style"
-        raise SegmentationError(
-            f"{where} has {len(bad)} value(s) that are not dates in {expected}, e.g. "
-            f"{_examples(bad)}. Give the format explicitly, e.g. dataset.date_format=%d/%m/%Y "
-            "(strftime codes), or fix the values."
-        )
-    return parsed
+    # Auto: ISO dates (with or without times), else the format pandas infers from the first
+    # value, which covers month-first dates like "12/1/2010 8:26".
+    attempts = []
+    for candidate in [date_format] if date_format else ["ISO8601", None]:
+        parsed = pd.to_datetime(text, format=candidate, errors="coerce")
+        failed = text[text.notna() & parsed.isna()]
+        if failed.empty:
+            return parsed
+        attempts.append(failed)
+    bad = min(attempts, key=len)
+    expected = f"the format {date_format!r}" if date_format else "ISO or 12/1/2010 8:26 style"
+    raise SegmentationError(
+        f"{where} has {len(bad)} value(s) that are not dates in {expected}, e.g. "
+        f"{_examples(bad)}. Give the format explicitly, e.g. dataset.date_format=%d/%m/%Y "
+        "(strftime codes), or fix the values."
+    )
 
 
 def _examples(values: Iterable) -> str:

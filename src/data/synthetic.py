@@ -5,15 +5,16 @@ scored by how well it recovers the planted segments) and carries the kinds of di
 online-retail export has (guest orders, cancellations, returns, free lines, duplicates, postage
 and fee lines), so the cleaning step is exercised on every run.
 
-Generation is vectorised over customers, orders and lines; Python only loops over segments and
-product-choice groups, so a million customers fit in about a minute.
+Generation is vectorised over customers, orders and lines; Python only loops over segments,
+so a million customers take well under a minute.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -104,6 +105,9 @@ _RETURN_LINE_SHARE = 0.01
 _FREE_LINE_SHARE = 0.01
 _FEE_ORDER_SHARE = 0.03
 _DUPLICATE_ROW_SHARE = 0.01
+# Mix of NON_PRODUCT_CODES on fee lines: orders shipped abroad mostly pay postage.
+_FEE_MIX_HOME = np.array([0.15, 0.3, 0.05, 0.35, 0.1, 0.05])
+_FEE_MIX_ABROAD = np.array([0.75, 0.05, 0.1, 0.05, 0.05, 0.0])
 
 
 @dataclass(frozen=True)
@@ -198,7 +202,7 @@ _PROFILES: dict[str, _Profile] = {
 # Catalogue: (median unit price, product nouns) per category; products are colour/style + noun.
 _CATALOGUE_SEED = 20_231_101
 _PRODUCTS_PER_CATEGORY = 38
-_ZIPF_EXPONENT = 1.1
+_ZIPF_EXPONENT, _ZIPF_OFFSET = 1.0, 5.0  # Zipf-Mandelbrot popularity by rank
 _CATEGORY_ITEMS: dict[str, tuple[float, tuple[str, ...]]] = {
     "home_decor": (
         3.5,
@@ -261,8 +265,8 @@ _STYLES = (
     "RUSTIC",
     "PARISIENNE",
 )
-_CHRISTMAS_BOOST = {10: 3.0, 11: 5.0, 12: 4.0}  # month -> weight of christmas products
-_CHRISTMAS_OFF_SEASON = 0.15
+_CHRISTMAS_MONTHS = (10, 11, 12)
+_CHRISTMAS_IN_SEASON, _CHRISTMAS_OFF_SEASON = 4.0, 0.15  # weight of Christmas products
 
 # Demand over the calendar: autumn build-up to a November peak, quiet weekends, shut at Christmas.
 _MONTH_WEIGHT = np.array([0.75, 0.75, 0.9, 0.85, 0.95, 0.9, 0.85, 0.9, 1.2, 1.35, 1.75, 1.1])
@@ -314,7 +318,7 @@ def _catalogue() -> _Catalogue:
         description=pa.array(names + list(NON_PRODUCT_CODES.values())),
         category=np.array(categories, dtype=np.int8),
         price=np.array(prices),
-        popularity=1.0 / ranks**_ZIPF_EXPONENT,
+        popularity=1.0 / (ranks + _ZIPF_OFFSET) ** _ZIPF_EXPONENT,
     )
 
 
@@ -358,7 +362,7 @@ def _resolve_window(start: str, end: str) -> tuple[pd.Timestamp, int]:
 
 def _day_weights(first_day: pd.Timestamp, n_days: int) -> np.ndarray:
     days = pd.date_range(first_day, periods=n_days, freq="D")
-    weight = _MONTH_WEIGHT[days.month - 1] * _WEEKDAY_WEIGHT[days.dayofweek]
+    weight = _MONTH_WEIGHT[days.month - 1] * _WEEKDAY_WEIGHT[days.day_of_week]
     late_december = (days.month == 12) & (days.day >= 20)
     weight = np.where(late_december, weight * 0.35, weight)
     closed = (days.month == 12) & np.isin(days.day, (25, 26)) | (days.month == 1) & (days.day == 1)
@@ -387,6 +391,19 @@ def _minutes_of_day(n: int, rng: np.random.Generator) -> np.ndarray:
     return hours * 60 + rng.integers(0, 60, size=n)
 
 
+def _stable_order(key: np.ndarray) -> np.ndarray:
+    """argsort(kind="stable") for non-negative integer keys, via a plain sort of unique keys.
+
+    Much faster than a stable argsort on shuffled data, which matters at millions of rows.
+    """
+    n = len(key)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if int(key.max()) < np.iinfo(np.int64).max // max(n, 1):
+        return np.sort(key.astype(np.int64) * n + np.arange(n)) % n
+    return np.argsort(key, kind="stable")
+
+
 def _segment_counts(n: int, shares: np.ndarray) -> np.ndarray:
     """Exact counts by largest remainder, so shares hold even for small n."""
     raw = shares * n
@@ -403,9 +420,30 @@ def _lognormal(
     return np.clip(median * rng.lognormal(0.0, sigma, size), low, high)
 
 
+def _country_choice(n: int, rng: np.random.Generator) -> np.ndarray:
+    p = np.array([share for _, share in _COUNTRIES])
+    return rng.choice(len(p), size=n, p=p / p.sum()).astype(np.int8)
+
+
+class _Columns:
+    """Parallel arrays of one table, gathered and stacked together."""
+
+    def take(self, idx: np.ndarray) -> Self:
+        return type(self)(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    @classmethod
+    def concat(cls, parts: list[Self]) -> Self:
+        return cls(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        )
+
+    def __len__(self) -> int:
+        return len(getattr(self, fields(self)[0].name))
+
+
 @dataclass
-class _Customers:
-    segment: np.ndarray  # int8 index into SEGMENTS
+class _Customers(_Columns):
+    segment: np.ndarray  # index into SEGMENTS
     signup_age: np.ndarray  # days before the snapshot
     last_age: np.ndarray
     first_age: np.ndarray
@@ -416,17 +454,32 @@ class _Customers:
     country: np.ndarray  # index into _COUNTRIES
 
 
+@dataclass
+class _Orders(_Columns):
+    customer: np.ndarray  # index into customers, -1 for guest orders
+    time: np.ndarray  # minutes since the window start
+    rate: np.ndarray  # discount rate of the order, 0 when none
+    kind: np.ndarray  # _PURCHASE, _CANCELLATION or _RETURN
+    country: np.ndarray
+    interior: np.ndarray  # neither the customer's first nor last order
+
+
+@dataclass
+class _Lines(_Columns):
+    order: np.ndarray  # index into the orders table
+    product: np.ndarray  # index into the catalogue (non-product codes after the products)
+    quantity: np.ndarray
+    price: np.ndarray
+
+
 def _draw_customers(
     n: int, shares: np.ndarray, n_days: int, rng: np.random.Generator
 ) -> _Customers:
     segment = np.repeat(np.arange(len(SEGMENTS), dtype=np.int8), _segment_counts(n, shares))
     segment = rng.permutation(segment)
-    out = {
-        key: np.empty(n, dtype=np.int64) for key in ("signup_age", "last_age", "first_age")
-    }
-    out["n_orders"] = np.empty(n, dtype=np.int64)
-    for key in ("p_discount", "lines", "quantity"):
-        out[key] = np.empty(n)
+    ints = ("signup_age", "last_age", "first_age", "n_orders")
+    floats = ("p_discount", "lines", "quantity")
+    out = {k: np.zeros(n, dtype=np.int64) for k in ints} | {k: np.zeros(n) for k in floats}
     for s, name in enumerate(SEGMENTS):
         idx = np.flatnonzero(segment == s)
         m = len(idx)
@@ -435,43 +488,20 @@ def _draw_customers(
         prof = _PROFILES[name]
         signup = np.rint(_lognormal(prof.tenure, m, rng)).astype(np.int64)
         horizon = np.minimum(signup, n_days)
-        last = np.rint(_lognormal(prof.recency, m, rng)).astype(np.int64)
-        last = np.clip(last, 1, horizon)
-        first = last + np.floor((horizon - last) * rng.beta(*prof.first_order, m)).astype(np.int64)
-        lo, extra, dispersion, hi = prof.orders
-        n_orders = lo + rng.negative_binomial(dispersion, dispersion / (dispersion + extra), m)
-        n_orders = np.minimum(n_orders, hi)
-        first = np.where(n_orders == 1, last, first)
+        last = np.clip(np.rint(_lognormal(prof.recency, m, rng)).astype(np.int64), 1, horizon)
+        spread = rng.beta(*prof.first_order, m)
+        first = last + np.floor((horizon - last) * spread).astype(np.int64)
+        low, extra, dispersion, high = prof.orders
+        extra_orders = rng.negative_binomial(dispersion, dispersion / (dispersion + extra), m)
+        n_orders = np.minimum(low + extra_orders, high)
         out["signup_age"][idx] = signup
         out["last_age"][idx] = last
-        out["first_age"][idx] = first
+        out["first_age"][idx] = np.where(n_orders == 1, last, first)
         out["n_orders"][idx] = n_orders
         out["p_discount"][idx] = rng.beta(*prof.discount, m)
         out["lines"][idx] = prof.lines
         out["quantity"][idx] = np.maximum(prof.quantity * rng.lognormal(0.0, 0.35, m), 1.0)
-    p_country = np.array([p for _, p in _COUNTRIES])
-    country = rng.choice(len(_COUNTRIES), size=n, p=p_country / p_country.sum())
-    return _Customers(segment=segment, country=country.astype(np.int8), **out)
-
-
-@dataclass
-class _Orders:
-    customer: np.ndarray  # index into customers, -1 for guest orders
-    day: np.ndarray  # day index in the window
-    minute: np.ndarray  # minute of day
-    rate: np.ndarray  # discount rate of the order, 0 when none
-    kind: np.ndarray  # _PURCHASE, _CANCELLATION or _RETURN
-    country: np.ndarray
-    interior: np.ndarray  # neither the customer's first nor last order
-
-    @classmethod
-    def concat(cls, parts: list[_Orders]) -> _Orders:
-        return cls(
-            **{
-                f: np.concatenate([getattr(p, f) for p in parts])
-                for f in cls.__dataclass_fields__
-            }
-        )
+    return _Customers(segment=segment, country=_country_choice(n, rng), **out)
 
 
 def _discount_rates(discounted: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -482,22 +512,19 @@ def _discount_rates(discounted: np.ndarray, rng: np.random.Generator) -> np.ndar
 def _draw_customer_orders(
     cust: _Customers, cum: np.ndarray, weight: np.ndarray, rng: np.random.Generator
 ) -> _Orders:
+    """First order at the planted first-order age, last at the recency, the rest in between."""
     n_days = len(cum)
-    owner = np.repeat(np.arange(len(cust.n_orders)), cust.n_orders)
-    starts = np.cumsum(cust.n_orders) - cust.n_orders
-    k = np.arange(len(owner)) - starts[owner]
-    n = cust.n_orders[owner]
-    first_day = n_days - cust.first_age[owner]
-    last_day = n_days - cust.last_age[owner]
+    owner = np.repeat(np.arange(len(cust)), cust.n_orders)
+    k = np.arange(len(owner)) - (np.cumsum(cust.n_orders) - cust.n_orders)[owner]
+    first_day = _snap_days(cum, weight, n_days - cust.first_age)[owner]
+    last_day = _snap_days(cum, weight, n_days - cust.last_age)[owner]
+    first_day = np.minimum(first_day, last_day)
     day = _sample_days(cum, first_day, last_day, rng)
-    is_first, is_last = k == 0, k == n - 1
-    day = np.where(is_first, _snap_days(cum, weight, first_day), day)
-    day = np.where(is_last, _snap_days(cum, weight, last_day), day)
-    day = np.minimum(day, _snap_days(cum, weight, last_day))
+    is_first, is_last = k == 0, k == cust.n_orders[owner] - 1
+    day = np.where(is_first, first_day, np.where(is_last, last_day, day))
     return _Orders(
         customer=owner,
-        day=day,
-        minute=_minutes_of_day(len(owner), rng),
+        time=day * 1440 + _minutes_of_day(len(owner), rng),
         rate=_discount_rates(rng.random(len(owner)) < cust.p_discount[owner], rng),
         kind=np.full(len(owner), _PURCHASE, dtype=np.int8),
         country=cust.country[owner],
@@ -506,78 +533,60 @@ def _draw_customer_orders(
 
 
 def _draw_guest_orders(n: int, cum: np.ndarray, rng: np.random.Generator) -> _Orders:
-    p_country = np.array([p for _, p in _COUNTRIES])
     day = _sample_days(cum, np.zeros(n, dtype=np.int64), np.full(n, len(cum) - 1), rng)
     return _Orders(
         customer=np.full(n, -1),
-        day=day,
-        minute=_minutes_of_day(n, rng),
+        time=day * 1440 + _minutes_of_day(n, rng),
         rate=_discount_rates(rng.random(n) < 0.1, rng),
         kind=np.full(n, _PURCHASE, dtype=np.int8),
-        country=rng.choice(len(_COUNTRIES), size=n, p=p_country / p_country.sum()).astype(np.int8),
+        country=_country_choice(n, rng),
         interior=np.zeros(n, dtype=bool),
     )
 
 
-@dataclass
-class _Lines:
-    order: np.ndarray  # index into the orders table
-    product: np.ndarray  # index into the catalogue (fee codes after the products)
-    quantity: np.ndarray
-    price: np.ndarray
-
-    @classmethod
-    def concat(cls, parts: list[_Lines]) -> _Lines:
-        return cls(
-            **{
-                f: np.concatenate([getattr(p, f) for p in parts])
-                for f in cls.__dataclass_fields__
-            }
-        )
-
-    def take(self, idx: np.ndarray) -> _Lines:
-        return _Lines(self.order[idx], self.product[idx], self.quantity[idx], self.price[idx])
+def _product_probabilities(cat: _Catalogue) -> np.ndarray:
+    """Product choice per (segment or guest, Christmas season) group: Zipf x category taste."""
+    christmas = cat.category == _CATEGORY_NAMES.index("christmas")
+    tastes = [np.array(_PROFILES[s].categories) for s in SEGMENTS]
+    tastes.append(np.ones(len(_CATEGORY_NAMES)))  # guests
+    rows = []
+    for taste in tastes:
+        for boost in (_CHRISTMAS_OFF_SEASON, _CHRISTMAS_IN_SEASON):
+            p = cat.popularity * taste[cat.category] * np.where(christmas, boost, 1.0)
+            rows.append(p / p.sum())
+    return np.array(rows)
 
 
 def _product_lines(
     orders: _Orders,
     cust: _Customers,
-    window_start: pd.Timestamp,
+    month_of_day: np.ndarray,
     cat: _Catalogue,
     rng: np.random.Generator,
 ) -> _Lines:
-    """Product lines of purchase orders; each product at most once per order."""
-    owner = orders.customer
-    guest = owner < 0
-    safe_owner = np.where(guest, 0, owner)
-    mean_lines = np.where(guest, 2.0, cust.lines[safe_owner])
-    mean_qty = np.where(guest, 3.0, cust.quantity[safe_owner])
-    extra = rng.negative_binomial(2.0, 2.0 / (2.0 + (mean_lines - 1.0)))
-    n_lines = 1 + extra
-    order = np.repeat(np.arange(len(owner)), n_lines)
+    """Product lines of purchase orders, each product at most once per order."""
+    guest = orders.customer < 0
+    owner = np.where(guest, 0, orders.customer)
+    mean_lines = np.where(guest, 2.0, cust.lines[owner])
+    mean_qty = np.where(guest, 3.0, cust.quantity[owner])
+    n_lines = 1 + rng.negative_binomial(2.0, 2.0 / (2.0 + (mean_lines - 1.0)))
+    order = np.repeat(np.arange(len(orders)), n_lines)
 
-    month = (window_start + pd.to_timedelta(orders.day, unit="D")).month.to_numpy()
-    season = np.isin(month, list(_CHRISTMAS_BOOST)).astype(np.int64)
-    group = np.where(guest, len(SEGMENTS), cust.segment[safe_owner]) * 2 + season
-    line_group = group[order]
-    product = np.empty(len(order), dtype=np.int64)
-    christmas = cat.category == _CATEGORY_NAMES.index("christmas")
-    for g in np.unique(line_group):
-        seg, in_season = divmod(int(g), 2)
-        prefs = np.ones(len(_CATEGORY_NAMES)) if seg == len(SEGMENTS) else None
-        if prefs is None:
-            prefs = np.array(_PROFILES[SEGMENTS[seg]].categories)
-        p = cat.popularity * prefs[cat.category]
-        p = np.where(christmas, p * (4.0 if in_season else _CHRISTMAS_OFF_SEASON), p)
-        idx = np.flatnonzero(line_group == g)
-        product[idx] = rng.choice(len(p), size=len(idx), p=p / p.sum())
+    # Inverse-CDF draw for all groups at once: group g's CDF is shifted into (g, g + 1].
+    in_season = np.isin(month_of_day[orders.time // 1440], _CHRISTMAS_MONTHS)
+    segment = np.where(guest, len(SEGMENTS), cust.segment[owner]).astype(np.int64)
+    group = (segment * 2 + in_season)[order]
+    cdf = np.cumsum(_product_probabilities(cat), axis=1)
+    cdf[:, -1] = 1.0
+    shifted = (cdf + np.arange(len(cdf))[:, None]).ravel()
+    product = np.searchsorted(shifted, group + rng.random(len(order)), side="right")
+    product = np.clip(product - group * cat.n_products, 0, cat.n_products - 1)
 
-    # One line per product per order, keeping the original line order.
     key = order * cat.n_products + product
-    by_key = np.argsort(key, kind="stable")
+    by_key = np.argsort(key, kind="stable")  # nearly sorted already, so this is cheap
     repeated = np.zeros(len(key), dtype=bool)
     repeated[by_key[1:][key[by_key[1:]] == key[by_key[:-1]]]] = True
-    keep = np.flatnonzero(~repeated)
+    keep = ~repeated
     order, product = order[keep], product[keep]
 
     qty = rng.geometric(1.0 / mean_qty[order]).astype(np.float64)
@@ -585,7 +594,7 @@ def _product_lines(
     qty = np.where(bulk, qty * rng.choice(np.array([6.0, 12.0, 24.0]), size=len(order)), qty)
     price = cat.price[product]
     price = np.where(qty >= 24, np.round(price * 0.85, 2), price)
-    return _Lines(order=order, product=product, quantity=qty, price=price)
+    return _Lines(order=order, product=product.astype(np.int32), quantity=qty, price=price)
 
 
 def _reversals(
@@ -593,31 +602,30 @@ def _reversals(
     lines: _Lines,
     share: float,
     kind: int,
-    window_minutes: int,
+    last_minute: int,
     rng: np.random.Generator,
 ) -> tuple[_Orders, _Lines]:
     """Cancellations or returns of lines from customers' interior orders, one invoice per order.
 
     Only interior orders are touched, so a cleaner that also drops the reversed purchases leaves
-    every customer's first and last order (hence recency and tenure) as planted.
+    every customer's first and last order (hence recency and tenure) as planted. The returned
+    lines index the returned orders.
     """
-    eligible = np.flatnonzero(orders.interior[lines.order] & (orders.kind[lines.order] == _PURCHASE))
-    if len(eligible) == 0:
-        return _empty_orders(), _empty_lines()
-    p = min(1.0, share * len(lines.order) / len(eligible))
+    eligible = np.flatnonzero(orders.interior[lines.order])
+    p = min(1.0, share * len(lines) / max(len(eligible), 1))
     picked = eligible[rng.random(len(eligible)) < p]
-    source, new_index = np.unique(lines.order[picked], return_inverse=True)
+    source, new_order = np.unique(lines.order[picked], return_inverse=True)
     n_new = len(source)
-    src_time = orders.day[source] * 1440 + orders.minute[source]
-    if kind == _CANCELLATION:
-        delay = rng.integers(5, 48 * 60, size=n_new)
-    else:
-        delay = rng.integers(2, 31, size=n_new) * 1440
-    time = np.minimum(src_time + delay, window_minutes)
-    new_orders = _Orders(
+    max_days = 2 if kind == _CANCELLATION else 30
+    min_days = 0 if kind == _CANCELLATION else 2
+    day = orders.time[source] // 1440 + rng.integers(min_days, max_days + 1, size=n_new)
+    minute = _minutes_of_day(n_new, rng)
+    same_day = day == orders.time[source] // 1440
+    later = np.minimum(np.maximum(minute, orders.time[source] % 1440 + 5), _CLOSE_MINUTE - 1)
+    minute = np.where(same_day, later, minute)
+    reversal_orders = _Orders(
         customer=orders.customer[source],
-        day=time // 1440,
-        minute=time % 1440,
+        time=np.minimum(day * 1440 + minute, last_minute),
         rate=np.zeros(n_new),
         kind=np.full(n_new, kind, dtype=np.int8),
         country=orders.country[source],
@@ -626,46 +634,37 @@ def _reversals(
     qty = lines.quantity[picked]
     if kind == _RETURN:
         qty = np.floor(rng.random(len(qty)) * qty) + 1
-    new_lines = _Lines(
-        order=new_index,  # relative to new_orders; offset by the caller
+    reversal_lines = _Lines(
+        order=new_order.astype(np.int64),
         product=lines.product[picked],
         quantity=-qty,
         price=lines.price[picked],
     )
-    return new_orders, new_lines
+    return reversal_orders, reversal_lines
 
 
-def _empty_orders() -> _Orders:
-    e = np.empty(0, dtype=np.int64)
-    return _Orders(e, e, e, np.empty(0), e.astype(np.int8), e.astype(np.int8), e.astype(bool))
-
-
-def _empty_lines() -> _Lines:
-    e = np.empty(0, dtype=np.int64)
-    return _Lines(e, e, np.empty(0), np.empty(0))
-
-
-def _extra_purchase_lines(
+def _free_and_fee_lines(
     orders: _Orders, lines: _Lines, cat: _Catalogue, rng: np.random.Generator
 ) -> _Lines:
-    """Free (zero-price) product lines and postage/fee lines added to existing purchases."""
-    purchases = np.flatnonzero(orders.kind == _PURCHASE)
-    n_free = int(round(_FREE_LINE_SHARE * len(lines.order)))
+    """Zero-price product lines and postage/fee lines added to existing purchases."""
+    n_free = round(_FREE_LINE_SHARE * len(lines))
     free = _Lines(
-        order=rng.choice(purchases, size=n_free),
-        product=rng.choice(cat.n_products, size=n_free, p=cat.popularity / cat.popularity.sum()),
+        order=rng.integers(0, len(orders), size=n_free),
+        product=rng.choice(
+            cat.n_products, size=n_free, p=cat.popularity / cat.popularity.sum()
+        ).astype(np.int32),
         quantity=rng.integers(1, 13, size=n_free).astype(np.float64),
         price=np.zeros(n_free),
     )
-    n_fee = int(round(_FEE_ORDER_SHARE * len(purchases)))
-    fee_order = rng.choice(purchases, size=n_fee, replace=False)
+    n_fee = round(_FEE_ORDER_SHARE * len(orders))
+    fee_order = rng.choice(len(orders), size=n_fee, replace=False)
+    codes = list(NON_PRODUCT_CODES)
     abroad = orders.country[fee_order] != 0
-    codes = np.array(list(NON_PRODUCT_CODES))
-    p_home = np.array([0.15, 0.3, 0.05, 0.35, 0.1, 0.05])
-    p_abroad = np.array([0.75, 0.05, 0.1, 0.05, 0.05, 0.0])
-    home_pick = rng.choice(len(codes), size=n_fee, p=p_home)
-    abroad_pick = rng.choice(len(codes), size=n_fee, p=p_abroad)
-    code = np.where(abroad, abroad_pick, home_pick)
+    code = np.where(
+        abroad,
+        rng.choice(len(codes), size=n_fee, p=_FEE_MIX_ABROAD),
+        rng.choice(len(codes), size=n_fee, p=_FEE_MIX_HOME),
+    )
     fee_price = {
         "POST": np.where(rng.random(n_fee) < 0.7, 18.0, 40.0),
         "DOT": np.round(60.0 * rng.lognormal(0.0, 0.8, n_fee), 2),
@@ -675,9 +674,31 @@ def _extra_purchase_lines(
         "AMAZONFEE": np.round(400.0 * rng.lognormal(0.0, 1.0, n_fee), 2),
     }
     price = np.choose(code, [fee_price[c] for c in codes])
-    qty = np.where((codes[code] == "POST") & (rng.random(n_fee) < 0.2), 2.0, 1.0)
-    fees = _Lines(order=fee_order, product=cat.n_products + code, quantity=qty, price=price)
+    postage = code == codes.index("POST")
+    qty = np.where(postage & (rng.random(n_fee) < 0.2), 2.0, 1.0)
+    fees = _Lines(
+        order=fee_order, product=(cat.n_products + code).astype(np.int32), quantity=qty, price=price
+    )
     return _Lines.concat([free, fees])
+
+
+def _add_dirt(
+    orders: _Orders, lines: _Lines, cat: _Catalogue, n_days: int, rng: np.random.Generator
+) -> tuple[_Orders, _Lines]:
+    """Free and fee lines, cancellations, returns and exact duplicates on top of the purchases."""
+    last_minute = (n_days - 1) * 1440 + _CLOSE_MINUTE - 1
+    purchase_lines = _Lines.concat([lines, _free_and_fee_lines(orders, lines, cat, rng)])
+    all_orders, all_lines = [orders], [purchase_lines]
+    offset = len(orders)
+    for share, kind in ((_CANCEL_LINE_SHARE, _CANCELLATION), (_RETURN_LINE_SHARE, _RETURN)):
+        new_orders, new_lines = _reversals(orders, lines, share, kind, last_minute, rng)
+        new_lines.order += offset
+        offset += len(new_orders)
+        all_orders.append(new_orders)
+        all_lines.append(new_lines)
+    n_dup = round(_DUPLICATE_ROW_SHARE * len(purchase_lines))
+    all_lines.append(purchase_lines.take(rng.integers(0, len(purchase_lines), size=n_dup)))
+    return _Orders.concat(all_orders), _Lines.concat(all_lines)
 
 
 def generate_transactions(
@@ -693,8 +714,10 @@ def generate_transactions(
     Segments differ in tenure, recency, order count, spend and discount use (LRFMC), with heavy
     tails and some overlap inside each. ``dirty`` adds a few percent each of guest orders
     (missing customer_id), cancellations ("C" invoices), returns, zero-price lines, exact
-    duplicates and non-product codes (``NON_PRODUCT_CODES``); none of them touches a customer's
-    first or last purchase, so every labelled customer keeps a valid purchase after cleaning.
+    duplicates and non-product codes (``NON_PRODUCT_CODES``). Dirt only adds rows, and
+    cancellations and returns only reverse orders between a customer's first and last purchase,
+    so every labelled customer keeps valid purchases (and the planted recency and tenure) after
+    cleaning.
     ``segment_shares`` are relative weights per segment name (normalised; missing names get 0).
     """
     if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
@@ -711,36 +734,24 @@ def generate_transactions(
     cat = _catalogue()
     weight = _day_weights(window_start, n_days)
     cum = np.cumsum(weight)
+    month_of_day = pd.date_range(window_start, periods=n_days, freq="D").month.to_numpy()
 
     cust = _draw_customers(int(n_customers), shares, n_days, rng)
     orders = _draw_customer_orders(cust, cum, weight, rng)
     if dirty:
-        n_guest = int(round(_GUEST_ORDER_SHARE * len(orders.customer)))
+        n_guest = round(_GUEST_ORDER_SHARE * len(orders))
         orders = _Orders.concat([orders, _draw_guest_orders(n_guest, cum, rng)])
-    lines = _product_lines(orders, cust, window_start, cat, rng)
-
+    # Chronological orders make every later row-level gather nearly sequential.
+    orders = orders.take(_stable_order(orders.time))
+    lines = _product_lines(orders, cust, month_of_day, cat, rng)
     if dirty:
-        window_minutes = (n_days - 1) * 1440 + _CLOSE_MINUTE - 1
-        new_lines = [lines, _extra_purchase_lines(orders, lines, cat, rng)]
-        new_orders = [orders]
-        offset = len(orders.customer)
-        for share, kind in ((_CANCEL_LINE_SHARE, _CANCELLATION), (_RETURN_LINE_SHARE, _RETURN)):
-            o, ln = _reversals(orders, lines, share, kind, window_minutes, rng)
-            ln.order = ln.order + offset
-            offset += len(o.customer)
-            new_orders.append(o)
-            new_lines.append(ln)
-        orders, lines = _Orders.concat(new_orders), _Lines.concat(new_lines)
-        n_dup = int(round(_DUPLICATE_ROW_SHARE * len(lines.order)))
-        purchase_rows = np.flatnonzero(orders.kind[lines.order] == _PURCHASE)
-        lines = _Lines.concat([lines, lines.take(rng.choice(purchase_rows, size=n_dup))])
+        orders, lines = _add_dirt(orders, lines, cat, n_days, rng)
 
     frame = _assemble(orders, lines, cust, window_start, n_days, cat)
     snapshot = frame[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
-    ids = _customer_ids(len(cust.segment))
     labels = pd.Series(
         pd.Categorical.from_codes(cust.segment, categories=list(SEGMENTS)),
-        index=pd.Index(pd.array(ids, dtype="str"), name=CUSTOMER_ID),
+        index=pd.Index(pd.array(_customer_ids(len(cust)), dtype="str"), name=CUSTOMER_ID),
         name="segment",
     )
     return SyntheticData(transactions=frame, labels=labels, snapshot_date=snapshot)
@@ -752,6 +763,10 @@ def _customer_ids(n: int) -> pa.Array:
     return pc.binary_join_element_wise("C", digits, "")
 
 
+def _text(values: pa.Array, idx: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
+    return pd.Series(values.take(pa.array(idx, mask=missing)), dtype="str")
+
+
 def _assemble(
     orders: _Orders,
     lines: _Lines,
@@ -761,54 +776,42 @@ def _assemble(
     cat: _Catalogue,
 ) -> pd.DataFrame:
     """Number invoices in time order and lay the lines out invoice by invoice."""
-    time = orders.day.astype(np.int64) * 1440 + orders.minute
-    by_time = np.lexsort((orders.kind, time))
-    invoice_no = np.empty(len(time), dtype=np.int64)
-    invoice_no[by_time] = _FIRST_INVOICE + np.arange(len(time))
-    invoice_text = pc.cast(pa.array(invoice_no), pa.string())
+    by_time = _stable_order(orders.time * 3 + orders.kind)
+    invoice_rank = np.empty(len(orders), dtype=np.int64)
+    invoice_rank[by_time] = np.arange(len(orders))
+    invoice_text = pc.cast(pa.array(invoice_rank + _FIRST_INVOICE), pa.string())
     invoice_text = pc.if_else(
         pa.array(orders.kind == _CANCELLATION),
         pc.binary_join_element_wise("C", invoice_text, ""),
         invoice_text,
     )
 
-    row = np.argsort(invoice_no[lines.order], kind="stable")
-    order = lines.order[row]
-    product = pa.array(lines.product[row])
+    lines = lines.take(_stable_order(invoice_rank[lines.order]))
+    order = lines.order
     owner = orders.customer[order]
     guest = owner < 0
-    owner_idx = pa.array(np.where(guest, 0, owner), mask=guest)
+    owner = np.where(guest, 0, owner)
 
     base = np.datetime64(window_start.date(), "m")
-    stamp = (base + time[order].astype("timedelta64[m]")).astype("datetime64[us]")
+    stamp = (base + orders.time[order].astype("timedelta64[m]")).astype("datetime64[us]")
     snapshot = np.datetime64(window_start.date(), "D") + np.timedelta64(n_days, "D")
     signup = (snapshot - cust.signup_age.astype("timedelta64[D]")).astype("datetime64[us]")
-    signup_col = np.where(guest, np.datetime64("NaT", "us"), signup[np.where(guest, 0, owner)])
-
-    qty = lines.quantity[row]
-    price = lines.price[row]
-    amount = qty * price
-    rate = np.where(orders.kind[order] == _PURCHASE, orders.rate[order], 0.0)
-    countries = pa.array([c for c, _ in _COUNTRIES])
-
-    return pd.DataFrame(
-        {
-            CUSTOMER_ID: pd.Series(
-                _customer_ids(len(cust.segment)).take(owner_idx), dtype="str"
-            ),
-            INVOICE_ID: pd.Series(invoice_text.take(pa.array(order)), dtype="str"),
-            INVOICE_DATE: stamp,
-            STOCK_CODE: pd.Series(cat.stock_code.take(product), dtype="str"),
-            DESCRIPTION: pd.Series(cat.description.take(product), dtype="str"),
-            QUANTITY: qty,
-            UNIT_PRICE: price,
-            AMOUNT: amount,
-            DISCOUNT: np.round(rate * amount, 2),
-            SIGNUP_DATE: signup_col,
-            COUNTRY: pd.Series(countries.take(pa.array(orders.country[order])), dtype="str"),
-        },
-        columns=list(TRANSACTION_COLUMNS),
-    )
+    amount = lines.quantity * lines.price
+    rate = np.where(orders.kind == _PURCHASE, orders.rate, 0.0)[order]
+    columns = {
+        CUSTOMER_ID: _text(_customer_ids(len(cust)), owner, guest),
+        INVOICE_ID: _text(invoice_text, order),
+        INVOICE_DATE: stamp,
+        STOCK_CODE: _text(cat.stock_code, lines.product),
+        DESCRIPTION: _text(cat.description, lines.product),
+        QUANTITY: lines.quantity,
+        UNIT_PRICE: lines.price,
+        AMOUNT: amount,
+        DISCOUNT: np.round(rate * amount, 2),
+        SIGNUP_DATE: np.where(guest, np.datetime64("NaT", "us"), signup[owner]),
+        COUNTRY: _text(pa.array([c for c, _ in _COUNTRIES]), orders.country[order]),
+    }
+    return pd.DataFrame({c: columns[c] for c in TRANSACTION_COLUMNS}, copy=False)
 
 
 def _purchase_mask(transactions: pd.DataFrame) -> pd.Series:

@@ -1,1 +1,2 @@
-"""Exploratory analysis, cohorts, segment migration and the HTML report."""
+"""Insight on top of the segments: names and actions, RFM scores, product picks, EDA, cohorts,
+segment migration and the HTML report."""

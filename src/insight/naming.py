@@ -18,10 +18,13 @@ How a cluster is judged
     medians fall back to the mean.
 
 Levels and conditions
-    ``z >= levels.high`` is "high", ``z <= levels.low`` is "low", anything between is "mid".
-    A rule condition is one of ``high``, ``mid``, ``low``, ``not_high`` (mid or low) or ``not_low``
-    (mid or high). Recency is days since the last purchase, so ``recency: low`` means "bought
-    recently".
+    Four thresholds from ``naming.levels`` cut the z-score into five levels: very_low, low, mid,
+    high and very_high (``z >= high`` is high, ``z >= very_high`` very high, ``z <= low`` low, and
+    so on; very_high/very_low default to twice high/low). A rule condition is one of
+    ``very_high``, ``high`` (high or very high), ``mid``, ``low`` (low or very low),
+    ``very_low``, ``not_high`` (below high) or ``not_low`` (above low). The "very" tier tells the
+    best customers from merely good ones. Recency is days since the last purchase, so
+    ``recency: low`` means "bought recently".
 
 Rules
     Rules are tried in order and the first match wins. A rule that mentions a feature the data
@@ -70,14 +73,17 @@ FEATURE_KEYS: dict[str, str] = {
     "discount": DISCOUNT_RATE,
 }
 
-# Condition -> the levels it accepts.
+# Condition -> the levels it accepts ("high" includes "very_high", and so on).
 CONDITIONS: dict[str, frozenset[str]] = {
-    "high": frozenset({"high"}),
+    "very_high": frozenset({"very_high"}),
+    "high": frozenset({"high", "very_high"}),
     "mid": frozenset({"mid"}),
-    "low": frozenset({"low"}),
-    "not_high": frozenset({"mid", "low"}),
-    "not_low": frozenset({"mid", "high"}),
+    "low": frozenset({"low", "very_low"}),
+    "very_low": frozenset({"very_low"}),
+    "not_high": frozenset({"mid", "low", "very_low"}),
+    "not_low": frozenset({"mid", "high", "very_high"}),
 }
+_LEVEL_KEYS = ("very_low", "low", "high", "very_high")
 
 # Words for telling two same-named clusters apart: (higher z, lower z).
 _QUALIFIERS: dict[str, tuple[str, str]] = {
@@ -120,8 +126,10 @@ class Rule:
 class NamingRules:
     """Validated ``naming`` section of the insight config."""
 
-    high: float
+    very_low: float
     low: float
+    high: float
+    very_high: float
     rules: tuple[Rule, ...]
     fallback: Rule
 
@@ -169,23 +177,7 @@ def parse_naming_rules(rules_cfg: Mapping) -> NamingRules:
             f"Unknown key(s) {', '.join(map(repr, unknown))} in the naming section of {_WHERE}; "
             f"valid keys are levels, rules and fallback."
         )
-    levels = cfg.get("levels", {"high": 0.5, "low": -0.5})
-    if not isinstance(levels, Mapping) or set(levels) != {"high", "low"}:
-        raise SegmentationError(
-            f"naming.levels in {_WHERE} must be a mapping with exactly the keys high and low "
-            f"(z-score thresholds, e.g. {{high: 0.5, low: -0.5}}), got {levels!r}."
-        )
-    try:
-        high, low = float(levels["high"]), float(levels["low"])
-    except (TypeError, ValueError):
-        raise SegmentationError(
-            f"naming.levels in {_WHERE} must hold numbers (z-scores), got {dict(levels)!r}."
-        ) from None
-    if not low < high:
-        raise SegmentationError(
-            f"naming.levels in {_WHERE} has low={low} >= high={high}; low must be below high "
-            f"(e.g. high: 0.5, low: -0.5), otherwise a cluster could be both high and low."
-        )
+    thresholds = _parse_levels(cfg.get("levels", {"high": 0.5, "low": -0.5}))
     raw_rules = cfg.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise SegmentationError(
@@ -207,7 +199,37 @@ def parse_naming_rules(rules_cfg: Mapping) -> NamingRules:
             f"naming.fallback in {_WHERE} must not have conditions (it names clusters that match "
             f"no rule); remove its 'when' key."
         )
-    return NamingRules(high=high, low=low, rules=rules, fallback=fallback)
+    return NamingRules(**thresholds, rules=rules, fallback=fallback)
+
+
+def _parse_levels(levels: Any) -> dict[str, float]:
+    example = "{very_high: 1.0, high: 0.5, low: -0.5, very_low: -1.0}"
+    if (
+        not isinstance(levels, Mapping)
+        or not {"high", "low"} <= set(levels)
+        or not set(levels) <= set(_LEVEL_KEYS)
+    ):
+        raise SegmentationError(
+            f"naming.levels in {_WHERE} must be a mapping with the keys high and low and "
+            f"optionally very_high and very_low (z-score thresholds, e.g. {example}), "
+            f"got {levels!r}."
+        )
+    try:
+        values = {key: float(value) for key, value in levels.items()}
+    except (TypeError, ValueError):
+        raise SegmentationError(
+            f"naming.levels in {_WHERE} must hold numbers (z-scores), got {dict(levels)!r}."
+        ) from None
+    values.setdefault("very_high", 2 * values["high"])
+    values.setdefault("very_low", 2 * values["low"])
+    ordered = [values[key] for key in _LEVEL_KEYS]
+    if not all(a < b for a, b in zip(ordered, ordered[1:], strict=False)):
+        raise SegmentationError(
+            f"naming.levels in {_WHERE} must increase: very_low < low < high < very_high, got "
+            f"{', '.join(f'{k}={values[k]}' for k in _LEVEL_KEYS)}; e.g. {example}. "
+            f"Otherwise a cluster could be both high and low."
+        )
+    return values
 
 
 def _parse_rule(raw: Any, position: int | str) -> Rule:
@@ -312,8 +334,11 @@ def _signed_log1p(x: np.ndarray) -> np.ndarray:
 
 
 def _levels(z: pd.DataFrame, rules: NamingRules) -> pd.DataFrame:
-    levels = np.where(z >= rules.high, "high", np.where(z <= rules.low, "low", "mid"))
-    levels = np.where(z.isna(), "n/a", levels)  # n/a matches no condition
+    levels = np.select(
+        [z.isna(), z >= rules.very_high, z >= rules.high, z <= rules.very_low, z <= rules.low],
+        ["n/a", "very_high", "high", "very_low", "low"],  # n/a matches no condition
+        default="mid",
+    )
     return pd.DataFrame(levels, index=z.index, columns=z.columns)
 
 
@@ -352,6 +377,10 @@ def _qualify(base: dict[Any, str], z: pd.DataFrame) -> dict[Any, str]:
         else:
             for i, seg in enumerate(ordered, start=1):
                 names[seg] = f"{name} {i}"
+    # A qualified name can still clash with a rule literally called e.g. "Loyal 2".
+    taken = pd.Series(names).duplicated(keep="first")
+    for seg in taken[taken].index:
+        names[seg] = f"{names[seg]} (segment {seg})"
     return names
 
 
@@ -360,7 +389,11 @@ def _sort_key(seg: Any) -> tuple:
 
 
 def _summary(levels: Mapping[str, str]) -> str:
-    words = [_SUMMARY_WORDS[k][lvl] for k, lvl in levels.items() if lvl in _SUMMARY_WORDS[k]]
+    words = [
+        _SUMMARY_WORDS[k][lvl.removeprefix("very_")]
+        for k, lvl in levels.items()
+        if lvl.removeprefix("very_") in _SUMMARY_WORDS[k]
+    ]
     if not words:
         return "Close to the typical customer on every feature."
     text = ", ".join(words)

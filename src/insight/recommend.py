@@ -16,6 +16,7 @@ Customers in ``segments`` without purchases count in the denominators.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,8 +81,46 @@ def _parse_playbook(cfg: Mapping) -> dict[str, list[str]]:
     return parsed
 
 
-def _purchases(tx: pd.DataFrame | None, segments: pd.Series) -> pd.DataFrame:
-    """Positive purchase lines of segmented customers, with their segment attached."""
+@dataclass
+class _Lines:
+    """Purchase lines of segmented customers as integer codes (fast groupby via bincount)."""
+
+    customers: pd.Index  # segmented customer ids; line ``cust`` codes index into it
+    cust_segment: np.ndarray  # segment code per customer
+    segments: pd.Index  # segment values; segment codes index into it
+    cust: np.ndarray  # customer code per line
+    prod: np.ndarray  # product code per line
+    products: pd.Index  # stock codes; product codes index into it
+    amount: np.ndarray | None
+    desc: np.ndarray | None  # description code per line (-1: missing), alphabetical codes
+    descriptions: pd.Index | None
+
+    def bought_keys(self) -> np.ndarray:
+        """Sorted unique (customer, product) keys."""
+        keys = np.sort(self.cust.astype(np.int64) * max(len(self.products), 1) + self.prod)
+        return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
+
+    def describe(self, prod_codes: np.ndarray) -> np.ndarray:
+        """Most common description of each product (ties: alphabetical), for display."""
+        if self.desc is None or self.descriptions is None:
+            return np.full(len(prod_codes), None, dtype=object)
+        wanted = np.isin(self.prod, prod_codes) & (self.desc >= 0)
+        counts = (
+            pd.DataFrame({"prod": self.prod[wanted], "desc": self.desc[wanted]})
+            .value_counts()
+            .rename("n")
+            .reset_index()
+            .sort_values(["prod", "n", "desc"], ascending=[True, False, True], kind="stable")
+            .drop_duplicates("prod")
+            .set_index("prod")["desc"]
+            .reindex(prod_codes, fill_value=-1)
+            .to_numpy()
+        )
+        names = self.descriptions.to_numpy(dtype=object)
+        return np.where(counts >= 0, names[np.maximum(counts, 0)], None)
+
+
+def _encode(tx: pd.DataFrame | None, segments: pd.Series) -> _Lines:
     if tx is None or STOCK_CODE not in tx.columns or CUSTOMER_ID not in tx.columns:
         raise NoProductData(
             "Product recommendations need a transaction log with customer_id and stock_code "
@@ -90,36 +129,90 @@ def _purchases(tx: pd.DataFrame | None, segments: pd.Series) -> pd.DataFrame:
             + ". Use a transactions dataset with a product column mapped to stock_code, or skip "
             "product picks."
         )
-    keep = tx[CUSTOMER_ID].isin(segments.index)
-    if QUANTITY in tx.columns:
-        keep &= tx[QUANTITY] > 0
-    if IS_RETURN in tx.columns:
-        keep &= ~tx[IS_RETURN].fillna(False).astype(bool)
-    keep &= tx[STOCK_CODE].notna()
-    cols = [c for c in (CUSTOMER_ID, STOCK_CODE, DESCRIPTION, AMOUNT) if c in tx.columns]
-    lines = tx.loc[keep, cols]
-    return lines.assign(**{SEGMENT: lines[CUSTOMER_ID].map(segments)})
-
-
-def _clean_segments(segments: pd.Series) -> pd.Series:
     segments = segments.dropna()
     if not segments.index.is_unique:
         raise SegmentationError(
             "segments must map each customer_id to one segment, but its index has duplicated "
             "customer ids."
         )
-    return segments
-
-
-def _descriptions(lines: pd.DataFrame) -> pd.Series:
-    """Most common description per stock code (ties: alphabetical), for display."""
-    if DESCRIPTION not in lines.columns:
-        return pd.Series(dtype="str", name=DESCRIPTION)
-    counts = lines.groupby([STOCK_CODE, DESCRIPTION], observed=True).size().rename("n")
-    counts = counts.reset_index().sort_values(
-        [STOCK_CODE, "n", DESCRIPTION], ascending=[True, False, True], kind="stable"
+    seg_codes, seg_values = pd.factorize(segments, sort=True)
+    # Look customers up once per distinct id, not once per line.
+    tx_cust, tx_ids = pd.factorize(tx[CUSTOMER_ID])
+    cust = np.append(segments.index.get_indexer(tx_ids), -1)[tx_cust]
+    keep = (cust >= 0) & tx[STOCK_CODE].notna().to_numpy()
+    if QUANTITY in tx.columns:
+        keep &= (tx[QUANTITY] > 0).to_numpy()
+    if IS_RETURN in tx.columns:
+        keep &= ~tx[IS_RETURN].fillna(False).astype(bool).to_numpy()
+    prod, products = pd.factorize(tx[STOCK_CODE][keep])
+    desc, descriptions = (
+        pd.factorize(tx[DESCRIPTION][keep], sort=True)
+        if DESCRIPTION in tx.columns
+        else (None, None)
     )
-    return counts.drop_duplicates(STOCK_CODE).set_index(STOCK_CODE)[DESCRIPTION]
+    return _Lines(
+        customers=segments.index,
+        cust_segment=seg_codes,
+        segments=pd.Index(seg_values),
+        cust=cust[keep],
+        prod=prod,
+        products=pd.Index(products),
+        amount=tx[AMOUNT].to_numpy(float)[keep] if AMOUNT in tx.columns else None,
+        desc=desc,
+        descriptions=pd.Index(descriptions) if descriptions is not None else None,
+    )
+
+
+def _top_products(lines: _Lines, top_n: int, min_support: float) -> pd.DataFrame:
+    n_prod, n_seg = max(len(lines.products), 1), len(lines.segments)
+    pair_keys = lines.bought_keys()
+    pair_cust, pair_prod = pair_keys // n_prod, pair_keys % n_prod
+    cell = lines.cust_segment[pair_cust] * n_prod + pair_prod
+    buyers = np.bincount(cell, minlength=n_seg * n_prod)
+    pop_buyers = np.bincount(pair_prod, minlength=n_prod)
+    seg_size = np.bincount(lines.cust_segment, minlength=n_seg)
+    if lines.amount is not None:
+        line_cell = lines.cust_segment[lines.cust] * n_prod + lines.prod
+        revenue = np.bincount(line_cell, weights=lines.amount, minlength=n_seg * n_prod)
+    else:
+        revenue = np.full(n_seg * n_prod, np.nan)
+
+    cells = np.flatnonzero(buyers)
+    seg, prod = cells // n_prod, cells % n_prod
+    share = buyers[cells] / seg_size[seg]
+    pop_share = pop_buyers[prod] / len(lines.customers)
+    lift = share / pop_share
+    keep = share >= min_support
+    cells, seg, prod, share, pop_share, lift = (
+        a[keep] for a in (cells, seg, prod, share, pop_share, lift)
+    )
+    stock = lines.products.to_numpy()[prod]
+    # Rank within segment: customer share, then lift, revenue, stock code.
+    rev = revenue[cells]
+    order = np.lexsort(
+        (pd.factorize(stock, sort=True)[0], -np.nan_to_num(rev, nan=-np.inf), -lift, -share, seg)
+    )
+    seg, prod, share, pop_share, lift, rev, cells = (
+        a[order] for a in (seg, prod, share, pop_share, lift, rev, cells)
+    )
+    rank = np.arange(len(seg)) - np.searchsorted(seg, seg) + 1
+    top = rank <= top_n
+    seg, prod, share, pop_share, lift, rev, cells, rank = (
+        a[top] for a in (seg, prod, share, pop_share, lift, rev, cells, rank)
+    )
+    return pd.DataFrame(
+        {
+            SEGMENT: lines.segments.to_numpy()[seg],
+            "rank": rank,
+            STOCK_CODE: lines.products.to_numpy()[prod],
+            DESCRIPTION: lines.describe(prod),
+            "buyers": buyers[cells],
+            "customer_share": share,
+            "population_share": pop_share,
+            "lift": lift,
+            "revenue": rev,
+        }
+    )
 
 
 def segment_top_products(
@@ -135,42 +228,7 @@ def segment_top_products(
     by lift, then revenue, then stock code. Columns: segment, rank, stock_code, description,
     buyers, customer_share, population_share, lift, revenue.
     """
-    segments = _clean_segments(segments)
-    lines = _purchases(tx, segments)
-    pairs = lines.drop_duplicates([CUSTOMER_ID, STOCK_CODE])[[SEGMENT, STOCK_CODE]]
-    seg_size = segments.value_counts()
-    table = pairs.groupby([SEGMENT, STOCK_CODE], observed=True).size().rename("buyers").to_frame()
-    if AMOUNT in lines.columns:
-        table = table.join(lines.groupby([SEGMENT, STOCK_CODE], observed=True)[AMOUNT].sum())
-    table = table.rename(columns={AMOUNT: "revenue"}).reset_index()
-    if "revenue" not in table.columns:
-        table["revenue"] = np.nan
-    pop_buyers = pairs.groupby(STOCK_CODE, observed=True).size()
-    table["customer_share"] = table["buyers"] / table[SEGMENT].map(seg_size).to_numpy(float)
-    table["population_share"] = table[STOCK_CODE].map(pop_buyers).to_numpy(float) / len(segments)
-    table["lift"] = table["customer_share"] / table["population_share"]
-    table = table[table["customer_share"] >= min_support]
-    table = table.sort_values(
-        [SEGMENT, "customer_share", "lift", "revenue", STOCK_CODE],
-        ascending=[True, False, False, False, True],
-        kind="stable",
-        na_position="last",
-    )
-    table["rank"] = table.groupby(SEGMENT, observed=True).cumcount() + 1
-    table = table[table["rank"] <= top_n]
-    table[DESCRIPTION] = table[STOCK_CODE].map(_descriptions(lines))
-    columns = [
-        SEGMENT,
-        "rank",
-        STOCK_CODE,
-        DESCRIPTION,
-        "buyers",
-        "customer_share",
-        "population_share",
-        "lift",
-        "revenue",
-    ]
-    return table[columns].reset_index(drop=True)
+    return _top_products(_encode(tx, segments), top_n, min_support)
 
 
 def customer_recommendations(
@@ -188,10 +246,9 @@ def customer_recommendations(
     of ``segments``, then rank. Columns: customer_id, segment, rank, stock_code, description,
     score.
     """
-    segments = _clean_segments(segments)
-    lines = _purchases(tx, segments)
+    lines = _encode(tx, segments)
     if candidates is None:
-        candidates = segment_top_products(tx, segments, top_n=max(4 * top_n, 20), min_support=0.0)
+        candidates = _top_products(lines, top_n=max(4 * top_n, 20), min_support=0.0)
     needed = [SEGMENT, "rank", STOCK_CODE, "customer_share"]
     missing = [c for c in needed if c not in candidates.columns]
     if missing:
@@ -205,46 +262,45 @@ def customer_recommendations(
         .drop_duplicates([SEGMENT, STOCK_CODE])
         .reset_index(drop=True)
     )
-
-    # Work on integer codes: every customer is paired with its segment's candidate block.
-    seg_codes, seg_uniques = pd.factorize(pd.concat([cand[SEGMENT], segments], ignore_index=True))
-    cand_seg = seg_codes[: len(cand)]
-    cust_seg = seg_codes[len(cand) :]
-    n_segs = len(seg_uniques)
-    block_len = np.bincount(cand_seg, minlength=n_segs)
-    block_start = np.concatenate([[0], np.cumsum(block_len)[:-1]])
-    per_cust = block_len[cust_seg]
-    cust_idx = np.repeat(np.arange(len(segments)), per_cust)
-    row_start = np.repeat(np.cumsum(per_cust) - per_cust, per_cust)
-    cand_idx = block_start[cust_seg][cust_idx] + (np.arange(len(cust_idx)) - row_start)
+    # Pair every customer with its segment's block of candidates, in rank order.
+    cand_seg = lines.segments.get_indexer(cand[SEGMENT])
+    cand = cand[cand_seg >= 0].reset_index(drop=True)
+    cand_seg = cand_seg[cand_seg >= 0]
+    order = np.argsort(cand_seg, kind="stable")
+    cand, cand_seg = cand.iloc[order].reset_index(drop=True), cand_seg[order]
+    block_len = np.bincount(cand_seg, minlength=len(lines.segments))
+    block_start = np.cumsum(block_len) - block_len
+    per_cust = block_len[lines.cust_segment]
+    cust_idx = np.repeat(np.arange(len(lines.customers)), per_cust)
+    offset = np.arange(len(cust_idx)) - np.repeat(np.cumsum(per_cust) - per_cust, per_cust)
+    cand_idx = block_start[lines.cust_segment[cust_idx]] + offset
 
     # Anti-join on already bought (customer, product) pairs via one int64 key.
-    prod_codes, prod_uniques = pd.factorize(cand[STOCK_CODE])
-    n_prod = max(len(prod_uniques), 1)
-    bought_cust = segments.index.get_indexer(lines[CUSTOMER_ID])
-    bought_prod = prod_uniques.get_indexer(lines[STOCK_CODE])
-    known = bought_prod >= 0
-    bought_keys = bought_cust[known].astype(np.int64) * n_prod + bought_prod[known]
-    keys = cust_idx.astype(np.int64) * n_prod + prod_codes[cand_idx]
-    fresh = ~np.isin(keys, bought_keys)
-    cust_idx, cand_idx = cust_idx[fresh], cand_idx[fresh]
+    n_prod = max(len(lines.products), 1)
+    cand_prod = lines.products.get_indexer(cand[STOCK_CODE])[cand_idx]
+    keys = cust_idx.astype(np.int64) * n_prod + cand_prod
+    bought = lines.bought_keys()
+    already = np.zeros(len(keys), dtype=bool)
+    if len(bought):
+        pos = np.minimum(np.searchsorted(bought, keys), len(bought) - 1)
+        already = (cand_prod >= 0) & (bought[pos] == keys)
+    cust_idx, cand_idx = cust_idx[~already], cand_idx[~already]
 
-    rank = pd.Series(cust_idx).groupby(cust_idx).cumcount().to_numpy() + 1
-    keep = rank <= top_n
-    cust_idx, cand_idx, rank = cust_idx[keep], cand_idx[keep], rank[keep]
+    rank = np.arange(len(cust_idx)) - np.searchsorted(cust_idx, cust_idx) + 1
+    top = rank <= top_n
+    cust_idx, cand_idx, rank = cust_idx[top], cand_idx[top], rank[top]
     picked = cand.iloc[cand_idx]
     if DESCRIPTION in picked.columns:
         description = picked[DESCRIPTION].to_numpy()
     else:
-        description = picked[STOCK_CODE].map(_descriptions(lines)).to_numpy()
+        description = lines.describe(lines.products.get_indexer(picked[STOCK_CODE]))
     return pd.DataFrame(
         {
-            CUSTOMER_ID: segments.index.to_numpy()[cust_idx],
-            SEGMENT: segments.to_numpy()[cust_idx],
+            CUSTOMER_ID: lines.customers.to_numpy()[cust_idx],
+            SEGMENT: lines.segments.to_numpy()[lines.cust_segment[cust_idx]],
             "rank": rank,
             STOCK_CODE: picked[STOCK_CODE].to_numpy(),
             DESCRIPTION: description,
             "score": picked["customer_share"].to_numpy(float),
         }
     )
-

@@ -124,16 +124,22 @@ ACTION_SEPARATOR = re.compile(r";\s+(?=[A-Z])")
 class ReportContext:
     """Everything the report shows, already computed; rendering does no analysis of its own.
 
-    ``segments`` has one row per segment (``segment_id``, ``segment_name``, ``description``,
-    ``n_customers``, ``share`` and one column per feature mean). ``actions`` and ``products`` are
-    linked to segments through ``segment_id`` (or ``segment_name`` when ids are absent) and may
-    hold several rows per segment. ``top_trials`` is best-first; the winning row is the one whose
-    trial number equals ``chosen_trial``, or the one flagged in a boolean ``chosen`` column, or
-    else the first row. ``figures`` maps a name to PNG bytes (a matplotlib figure is converted);
-    known names (radar, radar_grid, sizes, elbow, silhouette_k) go to their section and the rest
-    to "More figures". ``eda`` maps a name to a table (DataFrame) or a figure (PNG bytes).
-    ``min_cluster_share`` (a fraction) is the smallest-segment rule of the objective;
-    ``objective`` replaces the default sentence explaining how candidates were compared.
+    ``segments``: one row per segment with ``segment_id`` (column or index), ``segment_name``,
+    optional ``description``/``summary`` text, ``n_customers``, ``share`` and the feature means
+    (schema feature columns; extra ``median_*``/``*_z``/``*_level`` columns are ignored).
+    ``actions`` and ``products`` may hold several rows per segment and are linked to segments
+    by whichever of ``segment_id``/``segment_name``/``segment`` (column or index) matches; an
+    ``actions`` cell may be a list or a "; "-joined string. ``products=None`` shows
+    ``products_note`` (or a default note) instead of product picks.
+    ``top_trials`` is best-first; the highlighted row is the one whose ``trial``/``number``
+    equals ``chosen_trial``, else the one flagged in a boolean ``chosen`` column, else the first.
+    ``figures`` maps a name to PNG bytes (a matplotlib figure is converted too); radar,
+    radar_grid, sizes, elbow and silhouette_k go to their own sections, the rest to
+    "More figures". ``eda`` maps names to tables (DataFrame/Series), figures or note strings,
+    or is ``{"figures": {...}, "tables": {...}}`` whose entries are paired by name.
+    ``min_cluster_share`` (a fraction) is the smallest-segment rule of the sweep objective;
+    ``objective`` replaces the default sentence explaining how candidates were compared;
+    ``notes`` are extra sentences shown under the summary tiles.
     """
 
     title: str
@@ -575,7 +581,9 @@ def _products_list(rows: pd.DataFrame | None, limit: int = 5) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
-def _card(row: pd.Series, features: list[str], overall: pd.Series, actions: str, products: str):
+def _card(
+    row: pd.Series, features: list[str], overall: pd.Series, actions: str, products: str
+) -> str:
     name = row.get(SEGMENT_NAME)
     if _is_missing(name):
         name = f"Segment {_fmt(row.get(SEGMENT_ID, ''))}"
@@ -621,8 +629,7 @@ def _card(row: pd.Series, features: list[str], overall: pd.Series, actions: str,
         + profile
         + "<h4>Recommended actions</h4>"
         + (actions or _note("No actions were recorded for this segment."))
-        + "<h4>Top products</h4>"
-        + products
+        + (f"<h4>Top products</h4>{products}" if products else "")
         + "</article>"
     )
 
@@ -646,7 +653,7 @@ def _cards_section(ctx: ReportContext) -> str:
     cards = []
     for _, row in segments.iterrows():
         if products is None:
-            picks = _note(ctx.products_note or "No product information is available.")
+            picks = ""  # the product section explains why there are none
         elif product_link is None:
             picks = _note("No product picks were found for the segments.")
         else:
@@ -774,7 +781,7 @@ tr.chosen td { background: #fff3e6; font-weight: 600; }
 tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
 .badge { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 8px;
          background: var(--warm); color: #fff; font-size: 11px; font-weight: 600; }
-.two-col { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr));
+.two-col { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));
            gap: 8px 28px; }
 .tiles { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0; }
 .tile { flex: 1 1 150px; border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px;
@@ -790,7 +797,7 @@ table.profile { width: 100%; margin: 6px 0; }
 table.profile th { white-space: nowrap; }
 table.profile tbody th { white-space: normal; }
 figure { margin: 14px 0 20px; text-align: center; }
-figure img { max-width: min(100%, 920px); height: auto; border: 1px solid var(--line); }
+figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 .figure-row { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));
               gap: 0 20px; align-items: end; }
 figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }

@@ -36,7 +36,13 @@ from src.schema import CUSTOMER_ID, FREQUENCY, MONETARY, RECENCY, SEGMENT_NAME
 # R score -> segment per FM score 1..5.
 SCORE_GRID: dict[int, tuple[str, str, str, str, str]] = {
     5: ("New Customers", "Potential Loyalists", "Potential Loyalists", "Champions", "Champions"),
-    4: ("Promising", "Potential Loyalists", "Potential Loyalists", "Loyal Customers", "Loyal Customers"),
+    4: (
+        "Promising",
+        "Potential Loyalists",
+        "Potential Loyalists",
+        "Loyal Customers",
+        "Loyal Customers",
+    ),
     3: ("About to Sleep", "About to Sleep", "Need Attention", "Loyal Customers", "Loyal Customers"),
     2: ("Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),
     1: ("Lost", "Lost", "At Risk", "At Risk", "Can't Lose Them"),

@@ -1,0 +1,279 @@
+"""Read + classic cleaning + RFM on the real UCI Online Retail file, against polars.
+
+Every variant produces the same table: one row per customer with recency (calendar days to
+the 2011-12-10 snapshot), frequency (distinct invoices) and monetary (total spend), after the
+classic cleaning (customer id present, no "C" invoices, quantity > 0, unit price > 0). The
+variants are checked to agree before anything is timed.
+
+Timing is in-process wall clock (``time.perf_counter``), best and median of ``--repeat``
+rounds; each round runs every variant once, in turn, so background load hits all of them alike.
+
+    .venv/bin/python benchmarks/bench_features.py            # the .csv.gz as shipped
+    .venv/bin/python benchmarks/bench_features.py --repeat 15 --uncompressed
+
+polars cannot scan a gzip file lazily, so on the .gz it reads eagerly (using only the needed
+columns) and runs the rest as a lazy query. ``--uncompressed`` adds a round on a decompressed
+temporary copy, where polars scans lazily and both sides skip gzip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from src import schema  # noqa: E402
+from src.data.cleaning import CLASSIC_CLEANING, clean_transactions  # noqa: E402
+from src.data.loaders import read_transactions  # noqa: E402
+from src.features import rfm  # noqa: E402
+
+SNAPSHOT = pd.Timestamp("2011-12-10")
+FILE_NAME = "online_retail.csv.gz"
+# Only the columns RFM needs; the loader reads nothing else.
+COLUMNS = {
+    "invoice_id": "InvoiceNo",
+    "quantity": "Quantity",
+    "invoice_date": "InvoiceDate",
+    "unit_price": "UnitPrice",
+    "customer_id": "CustomerID",
+}
+
+
+# -- the variants ----------------------------------------------------------------------------
+
+
+def ours(path: Path) -> pd.DataFrame:
+    """The project's own path: loader, cleaning rules with their report, vectorised RFM."""
+    tx = read_transactions(path, COLUMNS)
+    cleaned, _ = clean_transactions(tx, CLASSIC_CLEANING)
+    return rfm(cleaned, SNAPSHOT)
+
+
+def polars_query(path: Path, lazy_scan: bool):
+    import polars as pl
+
+    types = {
+        "InvoiceNo": pl.String,
+        "Quantity": pl.Float64,
+        "InvoiceDate": pl.String,
+        "UnitPrice": pl.Float64,
+        "CustomerID": pl.Float64,
+    }
+    if lazy_scan:
+        frame = pl.scan_csv(path, schema_overrides=types)
+    else:
+        frame = pl.read_csv(path, columns=list(types), schema_overrides=types).lazy()
+    snapshot = pl.lit(SNAPSHOT.to_pydatetime())
+    return (
+        frame.filter(
+            pl.col("CustomerID").is_not_null()
+            & ~pl.col("InvoiceNo").str.starts_with("C")
+            & (pl.col("Quantity") > 0)
+            & (pl.col("UnitPrice") > 0)
+        )
+        .with_columns(
+            pl.col("InvoiceDate").str.to_datetime("%Y-%m-%d %H:%M:%S"),
+            (pl.col("Quantity") * pl.col("UnitPrice")).alias("amount"),
+        )
+        .filter(pl.col("InvoiceDate") < snapshot)
+        .group_by("CustomerID")
+        .agg(
+            pl.col("InvoiceDate").max().alias("last"),
+            pl.col("InvoiceNo").n_unique().alias(schema.FREQUENCY),
+            pl.col("amount").sum().alias(schema.MONETARY),
+        )
+        .with_columns(
+            (snapshot.dt.truncate("1d") - pl.col("last").dt.truncate("1d"))
+            .dt.total_days()
+            .alias(schema.RECENCY),
+            pl.col("CustomerID").cast(pl.Int64).cast(pl.String).alias(schema.CUSTOMER_ID),
+        )
+        .select(schema.CUSTOMER_ID, *schema.RFM_FEATURES)
+        .collect()
+    )
+
+
+def rfm_with_lambdas(cleaned: pd.DataFrame) -> pd.DataFrame:
+    """The per-group Python callbacks the vectorised ``rfm`` avoids."""
+    today = SNAPSHOT.normalize()
+    purchases = cleaned[cleaned[schema.INVOICE_DATE] < SNAPSHOT]
+    return purchases.groupby(schema.CUSTOMER_ID).agg(
+        **{
+            schema.RECENCY: (
+                schema.INVOICE_DATE,
+                lambda d: (today - d.max().normalize()).days,
+            ),
+            schema.FREQUENCY: (schema.INVOICE_ID, lambda s: s.nunique()),
+            schema.MONETARY: (schema.AMOUNT, lambda a: a.sum()),
+        }
+    )
+
+
+def pandas_default_read(path: Path) -> pd.DataFrame:
+    """What ``pd.read_csv`` does without hints: C parser, every column, inferred types."""
+    return pd.read_csv(path)
+
+
+def pandas_pyarrow_read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(
+        path,
+        engine="pyarrow",
+        usecols=list(COLUMNS.values()),
+        dtype={"InvoiceNo": "str", "CustomerID": "str"},
+    )
+
+
+# -- timing ----------------------------------------------------------------------------------
+
+
+def time_rounds(variants: dict[str, Callable[[], object]], repeat: int) -> pd.DataFrame:
+    runs: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeat):
+        for name, run in variants.items():
+            start = time.perf_counter()
+            run()
+            runs[name].append(time.perf_counter() - start)
+    return pd.DataFrame(
+        {
+            "best_s": {n: min(t) for n, t in runs.items()},
+            "median_s": {n: statistics.median(t) for n, t in runs.items()},
+        }
+    )
+
+
+def check_same_result(path: Path, lazy_scan: bool) -> None:
+    ours_result = ours(path)
+    theirs = polars_query(path, lazy_scan).to_pandas().set_index(schema.CUSTOMER_ID)
+    theirs = theirs.sort_index().astype("float64")
+    assert ours_result.index.tolist() == theirs.index.tolist(), "customer sets differ"
+    np.testing.assert_allclose(ours_result.to_numpy(), theirs.to_numpy(), rtol=1e-9)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [
+            ln.split(":", 1)[1].strip()
+            for ln in cpuinfo.read_text().splitlines()
+            if ln.startswith("model name")
+        ]
+        cpu = names[0] if names else cpu
+    import polars as pl
+    import pyarrow as pa
+
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, pandas {pd.__version__}, pyarrow {pa.__version__}, "
+        f"polars {pl.__version__}, numpy {np.__version__}; load average {load}"
+    )
+
+
+def report(title: str, table: pd.DataFrame, reference: str) -> None:
+    table = table.assign(vs_polars=table["best_s"] / table.loc[reference, "best_s"])
+    print(f"\n{title}")
+    print(table.to_markdown(floatfmt=".3f") if _has_tabulate() else table.round(3).to_string())
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=9, help="timed rounds (default 9)")
+    parser.add_argument(
+        "--data-dir",
+        default=os.environ.get("SEGMENTATION_DATA_DIR", str(REPO_ROOT / ".." / "shared" / "data")),
+        help="folder holding online_retail.csv.gz (default $SEGMENTATION_DATA_DIR or ../shared/data)",
+    )
+    parser.add_argument(
+        "--uncompressed", action="store_true", help="also time a decompressed temporary copy"
+    )
+    args = parser.parse_args(argv)
+    path = (REPO_ROOT / args.data_dir / FILE_NAME).resolve()
+    if not path.is_file():
+        sys.exit(f"error: {path} not found; pass --data-dir or set SEGMENTATION_DATA_DIR")
+
+    print(f"machine: {machine()}")
+    print(f"file: {path} ({path.stat().st_size:,} bytes), best/median of {args.repeat} rounds")
+
+    check_same_result(path, lazy_scan=False)
+    end_to_end = time_rounds(
+        {
+            "ours: read + clean + rfm": lambda: ours(path),
+            "polars: read_csv + lazy query": lambda: polars_query(path, lazy_scan=False),
+        },
+        args.repeat,
+    )
+    report("End to end on the .csv.gz", end_to_end, "polars: read_csv + lazy query")
+
+    tx = read_transactions(path, COLUMNS)
+    cleaned, _ = clean_transactions(tx, CLASSIC_CLEANING)
+    stages = time_rounds(
+        {
+            "read: read_transactions (pyarrow, 5 columns typed)": lambda: read_transactions(
+                path, COLUMNS
+            ),
+            "read: pd.read_csv(engine='pyarrow', usecols, dtype)": lambda: pandas_pyarrow_read(
+                path
+            ),
+            "read: pd.read_csv() defaults": lambda: pandas_default_read(path),
+            "clean: classic rules + report": lambda: clean_transactions(tx, CLASSIC_CLEANING),
+            "rfm: vectorised groupby": lambda: rfm(cleaned, SNAPSHOT),
+        },
+        args.repeat,
+    )
+    print("\nStages")
+    print(stages.round(3).to_string())
+
+    lambdas = time_rounds(
+        {
+            "rfm: vectorised groupby": lambda: rfm(cleaned, SNAPSHOT),
+            "rfm: groupby with lambdas": lambda: rfm_with_lambdas(cleaned),
+        },
+        max(3, args.repeat // 3),
+    )
+    print("\nVectorised vs lambda groupby (same cleaned log)")
+    print(lambdas.round(3).to_string())
+    ratio = lambdas["best_s"].iloc[1] / lambdas["best_s"].iloc[0]
+    print(f"lambda / vectorised: {ratio:.1f}x")
+
+    if args.uncompressed:
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / "online_retail.csv"
+            with gzip.open(path, "rb") as src, plain.open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+            check_same_result(plain, lazy_scan=True)
+            uncompressed = time_rounds(
+                {
+                    "ours: read + clean + rfm": lambda: ours(plain),
+                    "polars: scan_csv lazy query": lambda: polars_query(plain, lazy_scan=True),
+                },
+                args.repeat,
+            )
+            report("End to end on a decompressed copy", uncompressed, "polars: scan_csv lazy query")
+    print(f"\nload average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
