@@ -131,6 +131,7 @@ class SweepConfig:
     min_cluster_share: float = 0.02
     silhouette_sample_size: int = 10_000
     stability_bootstraps: int = 10
+    refine_k: bool = True
     log_trial_artifacts: bool = True
     k: KRange = field(default_factory=KRange)
     search_space: SearchSpace = field(default_factory=SearchSpace)

@@ -217,7 +217,7 @@ def build_features(
     """The model input for any kind of dataset.
 
     ``snapshot_date`` defaults to the dataset's own (synthetic data, summaries), else to the
-    day after the last transaction.
+    day after the last transaction. Precomputed feature tables are used as they are.
     """
     _check_feature_set(feature_set)
     if dataset.kind == "transactions":

@@ -18,16 +18,20 @@ from src.errors import SegmentationError, report_user_errors
 register_configs()
 
 
-def write_table(df, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".parquet":
-        df.to_parquet(path, index=False)
-    elif path.suffix == ".csv":
-        df.to_csv(path, index=False)
-    else:
+def check_output(path: Path) -> Path:
+    if path.suffix not in (".csv", ".parquet"):
         raise SegmentationError(
             f"Output '{path}' must end in .csv or .parquet (e.g. output=segments.parquet)."
         )
+    return path
+
+
+def write_table(df, path: Path) -> Path:
+    check_output(path).parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
     return path
 
 
@@ -51,8 +55,9 @@ def score(cfg: DictConfig):
 def main(cfg: DictConfig) -> None:
     from src.scoring import original_cwd
 
+    out = check_output(original_cwd() / cfg.output)
     scores, data = score(cfg)
-    out = write_table(scores, original_cwd() / cfg.output)
+    write_table(scores, out)
     counts = scores.groupby("segment_name").size().sort_values(ascending=False)
     print(f"Scored {len(scores):,} customers with {cfg.model_uri} -> {out}")
     for name, n in counts.items():

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -256,11 +257,45 @@ def _task_overrides() -> list[str]:
         return []
 
 
-def _trial_hooks(cfg, tracker, features, n_total, objective):
+class Background:
+    """One worker thread that renders figures and writes artifacts while the sweep computes.
+
+    Matplotlib is only ever used from this thread, so it never runs concurrently with itself;
+    meanwhile the main thread fits models and scores them (numpy and scikit-learn release the
+    GIL), so on two cores the figures cost little wall time.
+    """
+
+    def __init__(self):
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifacts")
+        self.failures: list[str] = []
+
+    def submit(self, what: str, fn, *args) -> Future:
+        def job():
+            try:
+                return fn(*args)
+            except Exception as exc:  # an artifact must never sink the sweep
+                self.failures.append(f"{what}: {type(exc).__name__}: {exc}")
+                return None
+
+        return self.pool.submit(job)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for failure in self.failures:
+            log.warning("could not write artifact %s", failure)
+
+
+def _trial_hooks(cfg, tracker, features, total: dict, objective, background: Background):
     """Progress lines plus one MLflow child run per trial."""
     from src import plots
 
     log_artifacts = bool(cfg.sweep.log_trial_artifacts)
+
+    def trial_artifacts(run_id: str, labels, pipeline) -> None:
+        profile = features.groupby(labels).mean()
+        png = plots.figure_to_png_bytes(plots.radar_chart(profile, population=features))
+        tracker.log_png(png, "radar.png", run_id=run_id)
+        tracker.log_trial_pipeline(run_id, pipeline)
 
     def on_start(number: int, choice: Mapping[str, Any]) -> dict[str, Any]:
         params = {f"{g}": choice[g] for g in (*SWEPT_GROUPS, "k")}
@@ -272,9 +307,13 @@ def _trial_hooks(cfg, tracker, features, n_total, objective):
         if outcome is not None:
             extra = {f"share.segment_{i}": s for i, s in enumerate(outcome.shares)}
             if log_artifacts:
-                profile = features.groupby(outcome.labels).mean()
-                tracker.log_figure(plots.radar_chart(profile), "radar.png", run_id=run_id)
-                tracker.log_trial_pipeline(run_id, outcome.pipeline)
+                background.submit(
+                    f"trial {handle['number'] + 1}",
+                    trial_artifacts,
+                    run_id,
+                    outcome.labels,
+                    outcome.pipeline,
+                )
         tracker.end_trial(run_id, {**metrics, **extra}, state, note)
         c = handle["choice"]
         desc = f"{c['outliers']} + {c['scaler']} + {c['model']} (k={c['k']})"
@@ -283,9 +322,11 @@ def _trial_hooks(cfg, tracker, features, n_total, objective):
                 f"{objective}={metrics[objective]:.4f}  smallest segment "
                 f"{metrics['min_cluster_share']:.1%}"
             )
+            if note and "reused" in note:
+                detail += "  (repeat)"
         else:
             detail = (note or "").splitlines()[-1][:90]
-        say(f"  trial {handle['number'] + 1:>3}/{n_total}  {desc:<52} {detail}  [{state}]")
+        say(f"  trial {handle['number'] + 1:>3}/{total['n']}  {desc:<52} {detail}  [{state}]")
 
     return on_start, on_end
 
@@ -305,7 +346,9 @@ def _sweep(cfg, study, space, data, X_eval, tracker, objective) -> dict[str, Any
         f"[{cfg.experiment_name}] sweeping {remaining} trial(s) of {n_trials} "
         f"(objective: {objective}, {_enum(cfg.sweep.sampler)} sampler, k {space.k_low}..{space.k_high})"
     )
-    on_start, on_end = _trial_hooks(cfg, tracker, features, n_trials, objective)
+    background = Background()
+    total = {"n": n_trials}
+    on_start, on_end = _trial_hooks(cfg, tracker, features, total, objective, background)
     fn = sw.make_objective(
         features,
         X_eval,
@@ -317,25 +360,48 @@ def _sweep(cfg, study, space, data, X_eval, tracker, objective) -> dict[str, Any
         on_start=on_start,
         on_end=on_end,
     )
-    if remaining:
+
+    def optimize(n: int) -> None:
         study.optimize(
             fn,
-            n_trials=remaining,
+            n_trials=n,
             timeout=cfg.sweep.timeout,
             n_jobs=int(cfg.sweep.n_jobs),
             catch=(Exception,),
             gc_after_trial=False,
         )
+
+    try:
+        if remaining:
+            optimize(remaining)
+        if cfg.sweep.refine_k:
+            queued = sw.enqueue_k_refinement(study, space)
+            if queued:
+                total["n"] = sw.finished_trials(study) + queued
+                say(
+                    f"[{cfg.experiment_name}] refining k for the best configuration: {queued} trial(s)"
+                )
+                optimize(queued)
+        return _choose(cfg, study, space, data, X_eval, tracker, objective, background)
+    finally:
+        background.close()
+
+
+def _choose(cfg, study, space, data, X_eval, tracker, objective, background) -> dict[str, Any]:
+    from src import sweep as sw
+
     best = sw.best_choice(study)
     trials = sw.trials_frame(study)
     tracker.log_frame(trials, "sweep/trials.csv")
     say(
         f"\nBest: trial {best['trial'] + 1}, {describe_pipeline(best)}, {objective}={best['value']:.4f}"
     )
-    return _finalise(cfg, study, space, data, X_eval, tracker, objective, best, trials)
+    return _finalise(cfg, study, space, data, X_eval, tracker, objective, best, trials, background)
 
 
-def _finalise(cfg, study, space, data, X_eval, tracker, objective, best, trials) -> dict[str, Any]:
+def _finalise(
+    cfg, study, space, data, X_eval, tracker, objective, best, trials, background
+) -> dict[str, Any]:
     """Refit the chosen configuration on all customers, analyse, log, register."""
     from sklearn.metrics import adjusted_rand_score
 
@@ -365,11 +431,6 @@ def _finalise(cfg, study, space, data, X_eval, tracker, objective, best, trials)
     from src.sweep import own_space_inertia
 
     metrics["inertia"] = own_space_inertia(model.pipeline, features[model.feature_names], labels)
-    n_boot = int(cfg.sweep.stability_bootstraps)
-    if n_boot > 0:
-        stab = stability_score(make_pipeline, features, n_bootstraps=n_boot, random_state=seed)
-        metrics["stability_ari"] = float(stab["mean"])
-        metrics["stability_ari_std"] = float(stab["std"])
     if data.dataset.ground_truth is not None:
         truth = data.dataset.ground_truth.reindex(features.index)
         ok = truth.notna().to_numpy()
@@ -391,36 +452,51 @@ def _finalise(cfg, study, space, data, X_eval, tracker, objective, best, trials)
     )
     knee = knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
 
-    # Figures.
+    # Figures render in the background while stability and the insight tables compute.
     idx, sil_values = silhouette_sample(X_eval, labels, min(sample_size, 5000), seed)
+    means = profile[feature_cols]
     figures = {
-        "radar.png": plots.radar_chart(profile[feature_cols], names, features),
-        "radar_grid.png": plots.radar_grid(profile[feature_cols], names, features),
-        "elbow.png": plots.elbow_plot(curve["k"], curve["inertia"], knee),
-        "silhouette_vs_k.png": plots.silhouette_vs_k(curve["k"], curve["silhouette"], choice["k"]),
-        "silhouette_diagram.png": plots.silhouette_diagram(
+        "radar.png": lambda: plots.radar_chart(means, names, features),
+        "radar_grid.png": lambda: plots.radar_grid(means, names, features),
+        "elbow.png": lambda: plots.elbow_plot(curve["k"], curve["inertia"], knee),
+        "silhouette_vs_k.png": lambda: plots.silhouette_vs_k(
+            curve["k"], curve["silhouette"], choice["k"]
+        ),
+        "silhouette_diagram.png": lambda: plots.silhouette_diagram(
             sil_values, labels[idx], names, metrics.get("silhouette")
         ),
-        "pca_2d.png": plots.pca_scatter(X_eval, labels, names, random_state=seed),
-        "scatter_3d.png": plots.scatter_3d(features, labels, names, random_state=seed),
-        "cluster_sizes.png": plots.cluster_size_bars(labels, names),
-        "cluster_means.png": plots.cluster_mean_bars(profile[feature_cols], names),
-        "scatter_matrix.png": plots.scatter_matrix(features, labels, names, random_state=seed),
-        "optuna_history.png": plots.optuna_history(study),
+        "pca_2d.png": lambda: plots.pca_scatter(X_eval, labels, names, random_state=seed),
+        "scatter_3d.png": lambda: plots.scatter_3d(features, labels, names, random_state=seed),
+        "cluster_sizes.png": lambda: plots.cluster_size_bars(labels, names),
+        "cluster_means.png": lambda: plots.cluster_mean_bars(means, names),
+        "scatter_matrix.png": lambda: plots.scatter_matrix(
+            features, labels, names, random_state=seed
+        ),
+        "optuna_history.png": lambda: plots.optuna_history(study),
+        "optuna_importances.png": lambda: plots.optuna_importances(study),
     }
-    importances = plots.optuna_importances(study)
-    if importances is not None:
-        figures["optuna_importances.png"] = importances
-    pngs = {name: plots.figure_to_png_bytes(fig) for name, fig in figures.items()}
 
+    def render(make):
+        fig = make()
+        return None if fig is None else plots.figure_to_png_bytes(fig)
+
+    pending = {name: background.submit(name, render, make) for name, make in figures.items()}
+
+    n_boot = int(cfg.sweep.stability_bootstraps)
+    if n_boot > 0:
+        stab = stability_score(make_pipeline, features, n_bootstraps=n_boot, random_state=seed)
+        metrics["stability_ari"] = float(stab["mean"])
+        metrics["stability_ari_std"] = float(stab["std"])
     analysis = _insight(cfg, data, features, labels, names, insight_cfg)
+    pngs = {name: f.result() for name, f in pending.items()}
+    pngs = {name: png for name, png in pngs.items() if png is not None}
 
     # Everything to MLflow.
     tracker.log_metrics({f"best.{k}": v for k, v in metrics.items()})
     tracker.log_metrics({f"best.share.segment_{i}": s for i, s in enumerate(shares)})
     tracker.set_tags(
         {
-            "best_trial": best["trial"],
+            "best_trial": best["trial"] + 1,
             "best_config": f"{choice['outliers']} + {choice['scaler']} + {choice['model']}",
             "best_k": choice["k"],
         }
@@ -444,7 +520,7 @@ def _finalise(cfg, study, space, data, X_eval, tracker, objective, best, trials)
     html = _report(
         cfg,
         data,
-        {**choice, "trial": best["trial"]},
+        {**choice, "trial": best["trial"] + 1},
         metrics,
         trials,
         seg_table,

@@ -180,6 +180,9 @@ def make_objective(
         choice = {grp: trial.suggest_categorical(grp, space.choices[grp]) for grp in SWEPT_GROUPS}
         choice["k"] = trial.suggest_int("k", space.k_low, space.k_high)
         handle = on_start(trial.number, choice) if on_start else None
+        earlier = _same_params(trial)
+        if earlier is not None:
+            return _repeat(trial, earlier, handle, objective, on_end)
         try:
             outcome = run_trial(features, X_eval, choice, space, sample_size, seed)
         except DegenerateClustering as exc:
@@ -216,11 +219,59 @@ def make_objective(
     return objective_fn
 
 
+def _same_params(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """An earlier finished trial with identical choices (TPE proposes repeats on small spaces)."""
+    for t in trial.study.get_trials(
+        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
+    ):
+        if t.number != trial.number and t.params == trial.params and "state" in t.user_attrs:
+            return t
+    return None
+
+
+def _repeat(trial, earlier, handle, objective: str, on_end) -> float:
+    """Record a repeated configuration with the earlier result instead of refitting it.
+
+    Fits are seeded, so a refit would give the same labels and metrics.
+    """
+    for key, value in earlier.user_attrs.items():
+        trial.set_user_attr(key, value)
+    trial.set_user_attr("repeat_of", earlier.number)
+    state = earlier.user_attrs["state"]
+    metrics = {k: v for k, v in earlier.user_attrs.items() if isinstance(v, float)}
+    note = f"same configuration as trial {earlier.number + 1}; result reused"
+    if on_end:
+        on_end(handle, metrics, state, note, None, None)
+    if state != "complete":
+        raise optuna.TrialPruned(earlier.user_attrs.get("reason", note))
+    return float(metrics[objective])
+
+
+def enqueue_k_refinement(study: optuna.Study, space: SweepSpace) -> int:
+    """Queue every untried k for the best outliers/scaler/model; returns how many.
+
+    The sampler picks the preprocessing and model; k is then settled by scanning its whole range
+    for that configuration (the elbow and silhouette-vs-k curves need those fits anyway), so a
+    sweep cannot miss the best k of its best configuration by chance.
+    """
+    try:
+        best = study.best_trial
+    except ValueError:
+        return 0
+    choice = {g: best.params[g] for g in SWEPT_GROUPS}
+    tried = known_k_metrics(study, {**choice, "k": best.params["k"]})
+    missing = [k for k in range(space.k_low, space.k_high + 1) if k not in tried]
+    for k in missing:
+        study.enqueue_trial({**choice, "k": k}, skip_if_exists=True)
+    return len(missing)
+
+
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: choices, state and metrics, best first."""
     rows = []
     for t in study.get_trials(deepcopy=False):
-        row = {"trial": t.number, **t.params, "state": t.user_attrs.get("state", t.state.name)}
+        # Trials are numbered from 1 wherever people read them (Optuna counts from 0).
+        row = {"trial": t.number + 1, **t.params, "state": t.user_attrs.get("state", t.state.name)}
         row.update(
             {
                 k: v

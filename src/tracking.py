@@ -263,8 +263,8 @@ class Tracker:
     def start_trial(self, number: int, params: Mapping[str, Any]) -> str:
         run = self.client.create_run(
             self.experiment_id,
-            run_name=f"trial-{number:03d}",
-            tags={"mlflow.parentRunId": self.parent_id, "trial_number": str(number)},
+            run_name=f"trial-{number + 1:03d}",
+            tags={"mlflow.parentRunId": self.parent_id, "optuna_trial_number": str(number)},
         )
         self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
         return run.info.run_id
