@@ -285,9 +285,10 @@ class Background:
             log.warning("could not write artifact %s", failure)
 
 
-def _trial_hooks(cfg, tracker, features, total: dict, objective, background: Background):
+def _trial_hooks(cfg, tracker, features, space, total: dict, objective, background: Background):
     """Progress lines plus one MLflow child run per trial."""
     from src import plots
+    from src.tracking import flatten
 
     log_artifacts = bool(cfg.sweep.log_trial_artifacts)
 
@@ -299,6 +300,8 @@ def _trial_hooks(cfg, tracker, features, total: dict, objective, background: Bac
 
     def on_start(number: int, choice: Mapping[str, Any]) -> dict[str, Any]:
         params = {f"{g}": choice[g] for g in (*SWEPT_GROUPS, "k")}
+        for g in SWEPT_GROUPS:
+            params.update(flatten(OmegaConf.to_container(space.options[g][choice[g]]), f"{g}."))
         return {"run_id": tracker.start_trial(number, params), "number": number, "choice": choice}
 
     def on_end(handle, metrics, state, note, outcome, choice):
@@ -348,7 +351,7 @@ def _sweep(cfg, study, space, data, X_eval, tracker, objective) -> dict[str, Any
     )
     background = Background()
     total = {"n": n_trials}
-    on_start, on_end = _trial_hooks(cfg, tracker, features, total, objective, background)
+    on_start, on_end = _trial_hooks(cfg, tracker, features, space, total, objective, background)
     fn = sw.make_objective(
         features,
         X_eval,

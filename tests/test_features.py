@@ -69,9 +69,9 @@ def expected(columns: dict[str, list[float]]) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("frequency", "monetary", "values"),
     [
-        ("invoices", "total", {R: [1, 6, 11], F: [2, 2, 1], M: [45, 40, 100]}),
-        ("days", "total", {R: [1, 6, 11], F: [2, 1, 1], M: [45, 40, 100]}),
-        ("invoices", "mean", {R: [1, 6, 11], F: [2, 2, 1], M: [22.5, 20, 100]}),
+        ("invoices", "total", {R: [0, 5, 10], F: [2, 2, 1], M: [45, 40, 100]}),
+        ("days", "total", {R: [0, 5, 10], F: [2, 1, 1], M: [45, 40, 100]}),
+        ("invoices", "mean", {R: [0, 5, 10], F: [2, 2, 1], M: [22.5, 20, 100]}),
     ],
 )
 def test_rfm_by_hand(frequency, monetary, values):
@@ -85,12 +85,12 @@ def test_rfm_by_hand(frequency, monetary, values):
         (
             "invoices",
             "total",
-            {L: [41, 6, 11], R: [1, 6, 11], F: [2, 2, 1], M: [45, 40, 100], C: [0.5, 1, 0]},
+            {L: [41, 5, 10], R: [0, 5, 10], F: [2, 2, 1], M: [45, 40, 100], C: [0.5, 1, 0]},
         ),
         (
             "days",
             "mean",
-            {L: [41, 6, 11], R: [1, 6, 11], F: [2, 1, 1], M: [22.5, 20, 100], C: [0.5, 1, 0]},
+            {L: [41, 5, 10], R: [0, 5, 10], F: [2, 1, 1], M: [22.5, 20, 100], C: [0.5, 1, 0]},
         ),
     ],
 )
@@ -101,12 +101,12 @@ def test_lrfmc_by_hand(frequency, monetary, values):
 
 def test_lrfmc_without_signup_dates_starts_at_first_purchase():
     result = lrfmc(shop().drop(columns=schema.SIGNUP_DATE), SNAPSHOT)
-    assert result[L].tolist() == [10.0, 6.0, 11.0]
+    assert result[L].tolist() == [9.0, 5.0, 10.0]
 
 
 def test_earlier_snapshot_ignores_later_transactions():
     result = rfm(shop(), "2024-01-06")
-    pd.testing.assert_frame_equal(result, expected({R: [5, 1, 6], F: [1, 2, 1], M: [30, 40, 100]}))
+    pd.testing.assert_frame_equal(result, expected({R: [4, 0, 5], F: [1, 2, 1], M: [30, 40, 100]}))
 
 
 def test_default_snapshot_is_midnight_after_last_transaction():
@@ -132,7 +132,7 @@ def shop_with_returns() -> pd.DataFrame:
 
 def test_returns_net_out_of_monetary_only():
     result = rfm(shop_with_returns(), SNAPSHOT)
-    pd.testing.assert_frame_equal(result, expected({R: [1, 6, 11], F: [2, 2, 1], M: [40, 40, 70]}))
+    pd.testing.assert_frame_equal(result, expected({R: [0, 5, 10], F: [2, 2, 1], M: [40, 40, 70]}))
 
 
 def test_returns_do_not_count_as_discount_orders():
@@ -220,12 +220,12 @@ def summary_expected(columns: dict[str, list[float]]) -> pd.DataFrame:
 
 def test_summary_rfm_uses_each_rows_pull_date():
     result = summary_features(summary(), "rfm")
-    pd.testing.assert_frame_equal(result, summary_expected({R: [30, 77], F: [4, 1], M: [200, 15]}))
+    pd.testing.assert_frame_equal(result, summary_expected({R: [29, 77], F: [4, 1], M: [200, 15]}))
 
 
 def test_summary_lrfmc():
     result = summary_features(summary(), "lrfmc")
-    values = {L: [396, 82], R: [30, 77], F: [4, 1], M: [200, 15], C: [0.25, 0]}
+    values = {L: [396, 82], R: [29, 77], F: [4, 1], M: [200, 15], C: [0.25, 0]}
     pd.testing.assert_frame_equal(result, summary_expected(values))
 
 
@@ -241,7 +241,7 @@ def test_summary_lrfmc_names_missing_column(column):
 
 def test_summary_snapshot_override_applies_to_every_row():
     result = summary_features(summary(), "rfm", snapshot_date="2024-04-10")
-    assert result[R].tolist() == [40.0, 86.0]
+    assert result[R].tolist() == [39.0, 86.0]
 
 
 def test_summary_snapshot_before_an_order_is_rejected():
