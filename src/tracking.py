@@ -244,7 +244,8 @@ class Tracker:
         if path.endswith(".parquet"):
             df.to_parquet(buf)
         else:
-            buf.write(df.to_csv().encode())
+            keep_index = df.index.name is not None or not isinstance(df.index, pd.RangeIndex)
+            buf.write(df.to_csv(index=keep_index).encode())
         self._log_bytes(buf.getvalue(), path, run_id)
 
     def log_file(self, local_path: str | Path, artifact_dir: str | None = None) -> None:

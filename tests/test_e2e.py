@@ -27,6 +27,7 @@ SMALL = [
     "sweep.search_space.outliers=[none,iqr_clip]",
     "sweep.search_space.scaler=[log_standard,robust]",
     "sweep.search_space.model=[kmeans]",
+    "sweep.refine_k=false",
 ]
 
 
@@ -225,6 +226,27 @@ def test_rejected_solutions_never_win(store):
     runs = mlflow.search_runs(experiment_names=["too_strict"])
     trials = runs[runs["tags.mlflow.parentRunId"].notna()]
     assert set(trials["tags.trial_state"]) == {"rejected"}
+
+
+def test_k_refinement_tries_every_k_for_the_best_configuration(store):
+    result = run_experiment(
+        make_cfg(
+            *SMALL,
+            "sweep.n_trials=2",
+            "sweep.refine_k=true",
+            "experiment_name=refined",
+            "mlflow.register=false",
+        )
+    )
+    study = result["study"]
+    best = study.best_trial.params
+
+    def same_config(t) -> bool:
+        return all(t.params[g] == best[g] for g in ("outliers", "scaler", "model"))
+
+    tried_first = {t.params["k"] for t in study.trials[:2] if same_config(t)}
+    assert sorted({t.params["k"] for t in study.trials if same_config(t)}) == [3, 4, 5, 6, 7]
+    assert len(study.trials) == 2 + len({3, 4, 5, 6, 7} - tried_first)
 
 
 def test_default_sweep_recovers_the_planted_segments(store):
