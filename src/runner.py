@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,10 @@ from src.pipeline import (
     describe_pipeline,
     option_config,
 )
+from src.rendering import Background
 from src.schema import FEATURE_SETS
 from src.scoring import enum_value as _enum
-from src.scoring import feature_options, original_cwd, prepare_data
+from src.scoring import feature_options, hydra_job, original_cwd, prepare_data
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,8 @@ def sweep_space(cfg: DictConfig):
 
 
 def _runtime_choices() -> dict[str, str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return dict(HydraConfig.get().runtime.choices)
-    except ValueError:
-        return {}
+    hc = hydra_job()
+    return {} if hc is None else dict(hc.runtime.choices)
 
 
 def run_experiment(cfg: DictConfig) -> dict[str, Any]:
@@ -163,15 +159,24 @@ def _run_eda(cfg: DictConfig) -> dict[str, Any]:
 def _run(cfg: DictConfig) -> dict[str, Any]:
     import optuna
 
-    from src import sweep as sw
-    from src.evaluation import EvaluationSpace
-    from src.tracking import Tracker, default_optuna_storage, flatten, resolve_tracking_uri
-
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     started = time.perf_counter()
     space = sweep_space(cfg)
     objective = _enum(cfg.sweep.objective)
     feature_set = _enum(cfg.features.name)
+    # Started first so the drawing process has imported matplotlib by the first trial.
+    background = Background()
+    try:
+        return _run_with(cfg, space, objective, feature_set, started, background)
+    finally:
+        for failure in background.close():
+            log.warning("could not write artifact %s", failure)
+
+
+def _run_with(cfg, space, objective, feature_set, started, background) -> dict[str, Any]:
+    from src import sweep as sw
+    from src.evaluation import EvaluationSpace
+    from src.tracking import Tracker, default_optuna_storage, flatten, resolve_tracking_uri
 
     say(f"[{cfg.experiment_name}] loading dataset '{cfg.dataset.name}' ...")
     data = prepare_data(
@@ -220,7 +225,7 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
             tracker.log_metrics(data.cleaning.to_dict())
         tracker.log_metrics({"n_customers": len(features)})
 
-        result = _sweep(cfg, study, space, data, X_eval, tracker, objective)
+        result = _sweep(cfg, study, space, data, X_eval, tracker, objective, background)
         status = "FINISHED"
         say(f"\nDone in {time.perf_counter() - started:.1f} s.")
         _summary(cfg, result, tracker)
@@ -240,84 +245,51 @@ def _run(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _hydra_output_dir() -> Path | None:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:
-        return None
+    hc = hydra_job()
+    return None if hc is None else Path(hc.runtime.output_dir)
 
 
 def _task_overrides() -> list[str]:
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return [o for o in HydraConfig.get().overrides.task if not o.startswith("sweep.resume")]
-    except ValueError:
-        return []
+    hc = hydra_job()
+    return [] if hc is None else [o for o in hc.overrides.task if not o.startswith("sweep.resume")]
 
 
-class Background:
-    """One worker thread that renders figures and writes artifacts while the sweep computes.
-
-    Matplotlib is only ever used from this thread, so it never runs concurrently with itself;
-    meanwhile the main thread fits models and scores them (numpy and scikit-learn release the
-    GIL), so on two cores the figures cost little wall time.
-    """
-
-    def __init__(self):
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifacts")
-        self.failures: list[str] = []
-
-    def submit(self, what: str, fn, *args) -> Future:
-        def job():
-            try:
-                return fn(*args)
-            except Exception as exc:  # an artifact must never sink the sweep
-                self.failures.append(f"{what}: {type(exc).__name__}: {exc}")
-                return None
-
-        return self.pool.submit(job)
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-        for failure in self.failures:
-            log.warning("could not write artifact %s", failure)
-
-
-def _trial_hooks(cfg, tracker, features, space, total: dict, objective, background: Background):
-    """Progress lines plus one MLflow child run per trial."""
-    from src import plots
-    from src.tracking import flatten
+def _trial_hooks(cfg, tracker, features, space, total: dict, objective, background):
+    """Progress lines on the main thread; child runs and their artifacts on the writer thread."""
+    from src import rendering
+    from src.tracking import flatten, now_ms
 
     log_artifacts = bool(cfg.sweep.log_trial_artifacts)
 
-    def trial_artifacts(run_id: str, labels, pipeline) -> None:
-        profile = features.groupby(labels).mean()
-        png = plots.figure_to_png_bytes(plots.radar_chart(profile, population=features))
-        tracker.log_png(png, "radar.png", run_id=run_id)
-        tracker.log_trial_pipeline(run_id, pipeline)
+    def record(handle, metrics, state, note, radar, pipeline) -> None:
+        run_id = tracker.log_trial(
+            handle["number"], handle["params"], metrics, state, note, handle["start"], now_ms()
+        )
+        if pipeline is not None:
+            png = background.result(f"trial {handle['number'] + 1} radar", radar)
+            if png is not None:
+                tracker.log_png(png, "radar.png", run_id=run_id)
+            tracker.log_trial_pipeline(run_id, pipeline)
 
     def on_start(number: int, choice: Mapping[str, Any]) -> dict[str, Any]:
         params = {f"{g}": choice[g] for g in (*SWEPT_GROUPS, "k")}
         for g in SWEPT_GROUPS:
             params.update(flatten(OmegaConf.to_container(space.options[g][choice[g]]), f"{g}."))
-        return {"run_id": tracker.start_trial(number, params), "number": number, "choice": choice}
+        return {"number": number, "choice": choice, "params": params, "start": now_ms()}
 
     def on_end(handle, metrics, state, note, outcome, choice):
-        run_id = handle["run_id"]
-        extra = {}
+        metrics = dict(metrics)
+        radar = pipeline = None
         if outcome is not None:
-            extra = {f"share.segment_{i}": s for i, s in enumerate(outcome.shares)}
+            metrics.update({f"share.segment_{i}": s for i, s in enumerate(outcome.shares)})
             if log_artifacts:
-                background.submit(
-                    f"trial {handle['number'] + 1}",
-                    trial_artifacts,
-                    run_id,
-                    outcome.labels,
-                    outcome.pipeline,
+                profile = features.groupby(outcome.labels).mean()
+                radar = background.draw(
+                    "trial radar", rendering.png, "radar_chart", profile, population=features
                 )
-        tracker.end_trial(run_id, {**metrics, **extra}, state, note)
+                pipeline = outcome.pipeline
+        what = f"trial {handle['number'] + 1}"
+        background.write(what, record, handle, metrics, state, note, radar, pipeline)
         c = handle["choice"]
         desc = f"{c['outliers']} + {c['scaler']} + {c['model']} (k={c['k']})"
         if metrics:
@@ -334,8 +306,7 @@ def _trial_hooks(cfg, tracker, features, space, total: dict, objective, backgrou
     return on_start, on_end
 
 
-def _sweep(cfg, study, space, data, X_eval, tracker, objective) -> dict[str, Any]:
-
+def _sweep(cfg, study, space, data, X_eval, tracker, objective, background) -> dict[str, Any]:
     from src import sweep as sw
 
     features = data.features
@@ -349,7 +320,6 @@ def _sweep(cfg, study, space, data, X_eval, tracker, objective) -> dict[str, Any
         f"[{cfg.experiment_name}] sweeping {remaining} trial(s) of {n_trials} "
         f"(objective: {objective}, {_enum(cfg.sweep.sampler)} sampler, k {space.k_low}..{space.k_high})"
     )
-    background = Background()
     total = {"n": n_trials}
     on_start, on_end = _trial_hooks(cfg, tracker, features, space, total, objective, background)
     fn = sw.make_objective(
@@ -374,20 +344,15 @@ def _sweep(cfg, study, space, data, X_eval, tracker, objective) -> dict[str, Any
             gc_after_trial=False,
         )
 
-    try:
-        if remaining:
-            optimize(remaining)
-        if cfg.sweep.refine_k:
-            queued = sw.enqueue_k_refinement(study, space)
-            if queued:
-                total["n"] = sw.finished_trials(study) + queued
-                say(
-                    f"[{cfg.experiment_name}] refining k for the best configuration: {queued} trial(s)"
-                )
-                optimize(queued)
-        return _choose(cfg, study, space, data, X_eval, tracker, objective, background)
-    finally:
-        background.close()
+    if remaining:
+        optimize(remaining)
+    if cfg.sweep.refine_k:
+        queued = sw.enqueue_k_refinement(study, space)
+        if queued:
+            total["n"] = sw.finished_trials(study) + queued
+            say(f"[{cfg.experiment_name}] refining k for the best configuration: {queued} trial(s)")
+            optimize(queued)
+    return _choose(cfg, study, space, data, X_eval, tracker, objective, background)
 
 
 def _choose(cfg, study, space, data, X_eval, tracker, objective, background) -> dict[str, Any]:
@@ -408,7 +373,6 @@ def _finalise(
     """Refit the chosen configuration on all customers, analyse, log, register."""
     from sklearn.metrics import adjusted_rand_score
 
-    from src import plots
     from src import sweep as sw
     from src.evaluation import evaluate_labels, knee_point, silhouette_sample, stability_score
     from src.insight import naming
@@ -431,9 +395,7 @@ def _finalise(
     labels = model.labels(features)
     metrics = evaluate_labels(X_eval, labels, sample_size=sample_size, random_state=seed)
     shares = metrics.pop("cluster_shares")
-    from src.sweep import own_space_inertia
-
-    metrics["inertia"] = own_space_inertia(model.pipeline, features[model.feature_names], labels)
+    metrics["inertia"] = sw.own_space_inertia(model.pipeline, features[model.feature_names], labels)
     if data.dataset.ground_truth is not None:
         truth = data.dataset.ground_truth.reindex(features.index)
         ok = truth.notna().to_numpy()
@@ -455,35 +417,46 @@ def _finalise(
     )
     knee = knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
 
-    # Figures render in the background while stability and the insight tables compute.
+    # Figures render in the drawing process while stability and the insight tables compute.
+    from src import rendering
+
     idx, sil_values = silhouette_sample(X_eval, labels, min(sample_size, 5000), seed)
     means = profile[feature_cols]
-    figures = {
-        "radar.png": lambda: plots.radar_chart(means, names, features),
-        "radar_grid.png": lambda: plots.radar_grid(means, names, features),
-        "elbow.png": lambda: plots.elbow_plot(curve["k"], curve["inertia"], knee),
-        "silhouette_vs_k.png": lambda: plots.silhouette_vs_k(
-            curve["k"], curve["silhouette"], choice["k"]
+    draw = rendering.png
+    trials_copy, directions = study.get_trials(), [d.name.lower() for d in study.directions]
+    jobs = {
+        "radar.png": (draw, "radar_chart", means, names, features),
+        "radar_grid.png": (draw, "radar_grid", means, names, features),
+        "elbow.png": (draw, "elbow_plot", curve["k"], curve["inertia"], knee),
+        "silhouette_vs_k.png": (
+            draw,
+            "silhouette_vs_k",
+            curve["k"],
+            curve["silhouette"],
+            choice["k"],
         ),
-        "silhouette_diagram.png": lambda: plots.silhouette_diagram(
-            sil_values, labels[idx], names, metrics.get("silhouette")
+        "silhouette_diagram.png": (
+            draw,
+            "silhouette_diagram",
+            sil_values,
+            labels[idx],
+            names,
+            metrics.get("silhouette"),
         ),
-        "pca_2d.png": lambda: plots.pca_scatter(X_eval, labels, names, random_state=seed),
-        "scatter_3d.png": lambda: plots.scatter_3d(features, labels, names, random_state=seed),
-        "cluster_sizes.png": lambda: plots.cluster_size_bars(labels, names),
-        "cluster_means.png": lambda: plots.cluster_mean_bars(means, names),
-        "scatter_matrix.png": lambda: plots.scatter_matrix(
-            features, labels, names, random_state=seed
+        "pca_2d.png": (draw, "pca_scatter", X_eval, labels, names),
+        "scatter_3d.png": (draw, "scatter_3d", features, labels, names),
+        "cluster_sizes.png": (draw, "cluster_size_bars", labels, names),
+        "cluster_means.png": (draw, "cluster_mean_bars", means, names),
+        "scatter_matrix.png": (draw, "scatter_matrix", features, labels, names),
+        "optuna_history.png": (rendering.optuna_png, "optuna_history", trials_copy, directions),
+        "optuna_importances.png": (
+            rendering.optuna_png,
+            "optuna_importances",
+            trials_copy,
+            directions,
         ),
-        "optuna_history.png": lambda: plots.optuna_history(study),
-        "optuna_importances.png": lambda: plots.optuna_importances(study),
     }
-
-    def render(make):
-        fig = make()
-        return None if fig is None else plots.figure_to_png_bytes(fig)
-
-    pending = {name: background.submit(name, render, make) for name, make in figures.items()}
+    pending = {name: background.draw(name, *job) for name, job in jobs.items()}
 
     n_boot = int(cfg.sweep.stability_bootstraps)
     if n_boot > 0:
@@ -491,7 +464,7 @@ def _finalise(
         metrics["stability_ari"] = float(stab["mean"])
         metrics["stability_ari_std"] = float(stab["std"])
     analysis = _insight(cfg, data, features, labels, names, insight_cfg)
-    pngs = {name: f.result() for name, f in pending.items()}
+    pngs = {name: background.result(name, f) for name, f in pending.items()}
     pngs = {name: png for name, png in pngs.items() if png is not None}
 
     # Everything to MLflow.

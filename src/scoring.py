@@ -52,14 +52,20 @@ def data_fingerprint(dataset) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
+def hydra_job():
+    """The running Hydra job's config, or None outside `@hydra.main` (tests, notebooks)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        return HydraConfig.get()
+    except ValueError:
+        return None
+
+
 def original_cwd() -> Path:
     """Where the user started the command (Hydra may run jobs elsewhere)."""
-    try:
-        from hydra.core.hydra_config import HydraConfig
-
-        return Path(HydraConfig.get().runtime.cwd)
-    except (ImportError, ValueError):
-        return Path.cwd()
+    hc = hydra_job()
+    return Path.cwd() if hc is None else Path(hc.runtime.cwd)
 
 
 def _plain(cfg: Any) -> dict:

@@ -33,6 +33,7 @@ DIRECTIONS = {
     "calinski_harabasz": "maximize",
 }
 REJECTED = "rejected"
+METRICS = "metrics"  # trial user attribute holding the metrics dict
 
 
 @dataclass
@@ -198,8 +199,8 @@ def make_objective(
                 on_end(handle, {}, "failed", note, None, None)
             raise
         metrics = outcome.metrics
-        for name, value in metrics.items():
-            trial.set_user_attr(name, float(value))
+        # One attribute per kind: each set_user_attr is a storage write.
+        trial.set_user_attr(METRICS, {name: float(value) for name, value in metrics.items()})
         trial.set_user_attr("cluster_shares", [round(s, 5) for s in outcome.shares])
         if metrics["min_cluster_share"] < min_cluster_share:
             reason = (
@@ -234,11 +235,10 @@ def _repeat(trial, earlier, handle, objective: str, on_end) -> float:
 
     Fits are seeded, so a refit would give the same labels and metrics.
     """
-    for key, value in earlier.user_attrs.items():
-        trial.set_user_attr(key, value)
-    trial.set_user_attr("repeat_of", earlier.number)
     state = earlier.user_attrs["state"]
-    metrics = {k: v for k, v in earlier.user_attrs.items() if isinstance(v, float)}
+    trial.set_user_attr("repeat_of", earlier.number)
+    trial.set_user_attr("state", state)
+    metrics = dict(earlier.user_attrs.get(METRICS, {}))
     note = f"same configuration as trial {earlier.number + 1}; result reused"
     if on_end:
         on_end(handle, metrics, state, note, None, None)
@@ -266,19 +266,26 @@ def enqueue_k_refinement(study: optuna.Study, space: SweepSpace) -> int:
     return len(missing)
 
 
+def trial_metrics(t: optuna.trial.FrozenTrial, trials: list) -> dict[str, float]:
+    """A trial's metrics; a repeated configuration points at the trial that measured them.
+
+    `trials` is the study's trial list (index = trial number).
+    """
+    if METRICS in t.user_attrs:
+        return dict(t.user_attrs[METRICS])
+    if "repeat_of" in t.user_attrs:
+        return dict(trials[t.user_attrs["repeat_of"]].user_attrs.get(METRICS, {}))
+    return {}
+
+
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     """One row per trial: choices, state and metrics, best first."""
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    for t in trials:
         # Trials are numbered from 1 wherever people read them (Optuna counts from 0).
         row = {"trial": t.number + 1, **t.params, "state": t.user_attrs.get("state", t.state.name)}
-        row.update(
-            {
-                k: v
-                for k, v in t.user_attrs.items()
-                if isinstance(v, float) and k not in ("state", "reason")
-            }
-        )
+        row.update(trial_metrics(t, trials))
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -345,10 +352,8 @@ def known_k_metrics(study: optuna.Study, choice: Mapping[str, Any]) -> dict[int,
     """Metrics of earlier trials that used the same outliers/scaler/model, keyed by k."""
     out: dict[int, dict[str, float]] = {}
     for t in study.get_trials(deepcopy=False):
-        if "inertia" not in t.user_attrs:
+        if METRICS not in t.user_attrs:
             continue
         if all(t.params.get(g) == choice[g] for g in SWEPT_GROUPS):
-            out[int(t.params["k"])] = {
-                k: v for k, v in t.user_attrs.items() if isinstance(v, float)
-            }
+            out[int(t.params["k"])] = dict(t.user_attrs[METRICS])
     return out

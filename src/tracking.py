@@ -67,7 +67,7 @@ def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
 
 
@@ -205,7 +205,7 @@ class Tracker:
     def log_metrics(
         self, metrics: Mapping[str, float], step: int = 0, run_id: str | None = None
     ) -> None:
-        ts = _now_ms()
+        ts = now_ms()
         batch = [
             Metric(k, float(v), ts, step)
             for k, v in metrics.items()
@@ -261,25 +261,39 @@ class Tracker:
             )
 
     # ---- child runs ---------------------------------------------------------------------------
-    def start_trial(self, number: int, params: Mapping[str, Any]) -> str:
+    def log_trial(
+        self,
+        number: int,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        state: str,
+        note: str | None,
+        start_ms: int,
+        end_ms: int,
+    ) -> str:
+        """One finished trial as a child run: three store calls, made off the sweep's path.
+
+        state: complete, rejected or failed; failed trials end as FAILED runs.
+        """
         run = self.client.create_run(
             self.experiment_id,
+            start_time=start_ms,
             run_name=f"trial-{number + 1:03d}",
             tags={"mlflow.parentRunId": self.parent_id, "optuna_trial_number": str(number)},
         )
-        self.client.log_batch(run.info.run_id, params=[Param(k, str(v)) for k, v in params.items()])
-        return run.info.run_id
-
-    def end_trial(
-        self, run_id: str, metrics: Mapping[str, float], state: str, note: str | None = None
-    ) -> None:
-        """state: complete, rejected or failed; failed trials end as FAILED runs."""
-        self.log_metrics(metrics, run_id=run_id)
-        tags = {"trial_state": state}
+        tags = [RunTag("trial_state", state)]
         if note:
-            tags["trial_note"] = note[:5000]
-        self.set_tags(tags, run_id=run_id)
-        self.client.set_terminated(run_id, "FAILED" if state == "failed" else "FINISHED")
+            tags.append(RunTag("trial_note", note[:5000]))
+        self.client.log_batch(
+            run.info.run_id,
+            metrics=[Metric(k, float(v), end_ms, 0) for k, v in metrics.items() if pd.notna(v)],
+            params=[Param(k, str(v)[:_MAX_PARAM_LEN]) for k, v in params.items()],
+            tags=tags,
+        )
+        self.client.set_terminated(
+            run.info.run_id, "FAILED" if state == "failed" else "FINISHED", end_time=end_ms
+        )
+        return run.info.run_id
 
     def log_trial_pipeline(self, run_id: str, pipeline) -> None:
         buf = io.BytesIO()

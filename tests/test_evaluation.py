@@ -246,3 +246,23 @@ def test_knee_point_ignores_input_order():
     ks = np.array([5, 1, 3, 2, 4])
     inertias = np.array([8.0, 100.0, 12.0, 40.0, 10.0])
     assert knee_point(ks, inertias) == 3
+
+
+@pytest.mark.parametrize(
+    ("n", "k", "d", "chunk_rows"),
+    [(600, 4, 3, 128), (257, 2, 5, 256), (90, 6, 2, 1000)],
+)
+def test_silhouette_values_equal_scikit_learn(n, k, d, chunk_rows):
+    from sklearn.metrics import silhouette_samples
+
+    from src.evaluation import silhouette_values
+
+    rng = np.random.default_rng(n)
+    X = rng.normal(size=(n, d)) + rng.integers(0, 3, size=(n, 1))
+    labels = rng.integers(0, k, n)
+    labels[0] = k  # a singleton cluster scores 0, as in scikit-learn
+    np.testing.assert_allclose(
+        silhouette_values(X, labels, chunk_rows=chunk_rows),
+        silhouette_samples(X, labels),
+        atol=1e-12,
+    )
