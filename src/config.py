@@ -205,3 +205,15 @@ def register_configs() -> None:
 def group_options(group: str) -> list[str]:
     """The config names available in a group folder, e.g. the scalers a sweep may try."""
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def compose_config(config: str = "config", *overrides: str):
+    """Compose a config from conf/ as the command line would (for notebooks and tests).
+
+    Example: ``compose_config("config", "+experiment=lrfmc", "sweep.n_trials=5")``.
+    """
+    from hydra import compose, initialize_config_dir
+
+    register_configs()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=config, overrides=list(overrides))

@@ -53,3 +53,17 @@ def online_retail(online_retail_path: Path) -> pd.DataFrame:
     from src.data.loaders import read_transactions
 
     return read_transactions(online_retail_path, ONLINE_RETAIL_COLUMNS)
+
+
+@pytest.fixture(scope="module")
+def tracking_uri(tmp_path_factory) -> str:
+    """A private MLflow store per test module; the user's mlflow.db is never touched."""
+    import mlflow
+
+    root = tmp_path_factory.mktemp("mlflow")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mp.undo()

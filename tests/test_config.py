@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from src.config import CONF_DIR, group_options, register_configs
+from src.config import compose_config, group_options, register_configs
 from src.pipeline import build_pipeline, option_config
 
 register_configs()
@@ -17,8 +16,7 @@ GROUPS = ["dataset", "cleaning", "features", "outliers", "scaler", "model", "swe
 
 
 def _compose(*overrides: str, config: str = "config"):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name=config, overrides=list(overrides))
+    return compose_config(config, *overrides)
 
 
 @pytest.mark.parametrize(

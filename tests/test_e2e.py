@@ -7,16 +7,14 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 
 from src import sweep as sweep_module
-from src.config import CONF_DIR, register_configs
+from src.config import compose_config
 from src.runner import run_experiment
 from src.sweep import trial_metrics
 
 pytestmark = pytest.mark.slow
-register_configs()
 
 MODEL = "customer-segmentation"
 SMALL = [
@@ -33,20 +31,12 @@ SMALL = [
 
 
 def make_cfg(*overrides: str, experiment: str = "lrfmc"):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name="config", overrides=[f"+experiment={experiment}", *overrides])
+    return compose_config("config", f"+experiment={experiment}", *overrides)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A private tracking store for this module; the user's mlflow.db is never touched."""
-    root = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
-    yield uri
-    mp.undo()
+def store(tracking_uri):
+    return tracking_uri
 
 
 @pytest.fixture(scope="module")

@@ -16,14 +16,12 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from hydra import compose, initialize_config_dir
 
-from src.config import CONF_DIR, PROJECT_ROOT, register_configs
+from src.config import PROJECT_ROOT, compose_config
 from src.mlproject import hydra_args
 from src.runner import run_experiment
 
 pytestmark = pytest.mark.slow
-register_configs()
 
 MODEL = "customer-segmentation"
 DATA = ["dataset.n_customers=1200"]
@@ -41,20 +39,13 @@ TRAIN = [
 
 
 def compose_cfg(config: str, *overrides: str):
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(config_name=config, overrides=list(overrides))
+    return compose_config(config, *overrides)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("prod")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MLFLOW_TRACKING_URI", uri)
-    mlflow.set_tracking_uri(uri)
+def trained(tracking_uri):
     result = run_experiment(compose_cfg("config", "+experiment=lrfmc", *TRAIN))
-    yield {"uri": uri, "root": root, "result": result}
-    mp.undo()
+    return {"uri": tracking_uri, "result": result}
 
 
 def venv_env(uri: str) -> dict[str, str]:
