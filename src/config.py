@@ -94,7 +94,19 @@ class CleaningConfig:
     drop_non_positive_price: bool = True
     drop_duplicates: bool = True
     drop_non_product_codes: bool = True
-    non_product_codes: list[str] = field(default_factory=list)
+    non_product_codes: list[str] = field(
+        default_factory=lambda: [
+            "POST",
+            "DOT",
+            "M",
+            "BANK CHARGES",
+            "AMAZONFEE",
+            "CRUK",
+            "D",
+            "S",
+            "C2",
+        ]
+    )
     returns: Returns = Returns.drop
 
 

@@ -71,9 +71,6 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-
-
 @contextmanager
 def _quiet(*loggers: str):
     """MLflow logs advice at INFO/WARNING on every model save; keep the CLI output readable."""

@@ -252,3 +252,39 @@ def test_predictions_table_has_one_row_per_customer(first):
     assert len(out) == len(first["features"])
     assert out["distance_to_centre"].ge(0).all()
     assert isinstance(out, pd.DataFrame)
+
+
+def test_eda_job_logs_revenue_cohorts_and_figures(store):
+    result = run_experiment(make_cfg("dataset.n_customers=800", experiment="eda"))
+    run = mlflow.get_run(result["parent_run_id"])
+    assert run.data.tags["job"] == "eda"
+    assert run.data.metrics["revenue"] > 0
+    files = {a.path for a in client(store).list_artifacts(run.info.run_id, "eda")}
+    for name in ["monthly_revenue.csv", "cohort_retention.csv", "cohort_retention.png"]:
+        assert f"eda/{name}" in files, name
+
+
+def test_summary_table_runs_lrfmc_and_explains_missing_product_picks(store):
+    """The per-customer summary schema has no products: the sweep still runs and says why."""
+    result = run_experiment(
+        make_cfg(
+            *SMALL,
+            "dataset.n_customers=1200",
+            "dataset.output=summary",
+            "sweep.n_trials=2",
+            "experiment_name=summary",
+            "mlflow.register=false",
+        )
+    )
+    assert list(result["features"].columns) == [
+        "length_days",
+        "recency_days",
+        "frequency",
+        "monetary",
+        "discount_rate",
+    ]
+    html = client(store).download_artifacts(
+        result["parent_run_id"], "report/segmentation_report.html"
+    )
+    with open(html, encoding="utf-8") as fh:
+        assert "stock_code" in fh.read()
