@@ -159,7 +159,8 @@ def _run_eda(cfg: DictConfig) -> dict[str, Any]:
 def _run(cfg: DictConfig) -> dict[str, Any]:
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Failed trials are reported on their progress line and in their child run instead.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     started = time.perf_counter()
     space = sweep_space(cfg)
     objective = _enum(cfg.sweep.objective)
@@ -237,7 +238,7 @@ def _run_with(cfg, space, objective, feature_set, started, background) -> dict[s
         status = "KILLED"
         say(
             "\nInterrupted. Finished trials are kept in MLflow and Optuna; continue with "
-            f"`python -m src.run {' '.join(_task_overrides())} sweep.resume=true`."
+            f"`{' '.join(['python -m src.run', *_task_overrides(), 'sweep.resume=true'])}`."
         )
         sys.exit(130)
     finally:

@@ -193,7 +193,8 @@ def make_objective(
                 on_end(handle, {}, REJECTED, str(exc), None, None)
             raise optuna.TrialPruned(str(exc)) from exc
         except BaseException as exc:
-            note = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            # The child run keeps the whole traceback; the progress line shows its last line.
+            note = "".join(traceback.format_exception(exc)).strip()[-5000:]
             trial.set_user_attr("state", "failed")
             if on_end:
                 on_end(handle, {}, "failed", note, None, None)
