@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from src.schema import NON_PRODUCT_CODES
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONF_DIR = PROJECT_ROOT / "conf"
 
@@ -94,19 +96,7 @@ class CleaningConfig:
     drop_non_positive_price: bool = True
     drop_duplicates: bool = True
     drop_non_product_codes: bool = True
-    non_product_codes: list[str] = field(
-        default_factory=lambda: [
-            "POST",
-            "DOT",
-            "M",
-            "BANK CHARGES",
-            "AMAZONFEE",
-            "CRUK",
-            "D",
-            "S",
-            "C2",
-        ]
-    )
+    non_product_codes: list[str] = field(default_factory=lambda: list(NON_PRODUCT_CODES))
     returns: Returns = Returns.drop
 
 

@@ -32,6 +32,9 @@ TRANSACTION_COLUMNS = (
     COUNTRY,
 )
 
+# Stock codes that are fees, postage or manual adjustments rather than products.
+NON_PRODUCT_CODES = ("POST", "DOT", "M", "BANK CHARGES", "AMAZONFEE", "CRUK", "D", "S", "C2")
+
 # Per-customer summary table (one row per customer, totals computed upstream).
 USER_ID = "user_id"
 TOTAL_TRANSACTION = "total_transaction"

@@ -34,17 +34,7 @@ import pandas as pd
 from src import schema
 from src.errors import SegmentationError
 
-DEFAULT_NON_PRODUCT_CODES = (
-    "POST",
-    "DOT",
-    "M",
-    "BANK CHARGES",
-    "AMAZONFEE",
-    "CRUK",
-    "D",
-    "S",
-    "C2",
-)
+DEFAULT_NON_PRODUCT_CODES = schema.NON_PRODUCT_CODES
 
 DEFAULT_CLEANING: dict = {
     "drop_missing_customer_id": True,
