@@ -212,17 +212,14 @@ def test_mlproject_splits_quoted_overrides(raw, expected):
     assert hydra_args(raw) == expected
 
 
-def test_mlflow_run_main_entry_point_works_offline(trained):
-    overrides = " ".join([*TRAIN, "experiment_name=mlproject", "mlflow.register=false"])
+def test_mlflow_run_main_entry_point_works_offline(trained, tmp_path):
+    overrides = " ".join(
+        [*TRAIN, "experiment_name=mlproject", "mlflow.register=false", f"hydra.run.dir={tmp_path}"]
+    )
+    # From a scratch folder: `mlflow run` puts a new experiment's artifacts under ./mlruns.
+    command = ["-m", "mlflow", "run", str(PROJECT_ROOT), "-e", "main", "--env-manager", "local"]
     proc = cli(
-        "-m",
-        "mlflow",
-        "run",
-        ".",
-        "-e",
-        "main",
-        "--env-manager",
-        "local",
+        *command,
         "--experiment-name",
         "mlproject",
         "-P",
@@ -230,6 +227,7 @@ def test_mlflow_run_main_entry_point_works_offline(trained):
         "-P",
         f"overrides={overrides}",
         uri=trained["uri"],
+        cwd=tmp_path,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
