@@ -19,7 +19,7 @@ $(BIN)/activate: pyproject.toml
 
 install: $(BIN)/activate  ## Create .venv and install the project with its test tools
 
-run: install  ## Run the main job: python -m src.run +experiment=$(EXPERIMENT) on the built-in synthetic shop
+run: install  ## Run the main job, python -m src.run +experiment=lrfmc (EXPERIMENT=rfm ARGS=... for others)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m src.run +experiment=$(EXPERIMENT) $(ARGS)
 
 test: install  ## Run the whole test suite (lint included)
@@ -51,7 +51,7 @@ predict: install  ## Score the built-in dataset with the champion (ARGS="dataset
 eda: install  ## Monthly revenue, top products and cohort retention (ARGS="dataset=online_retail")
 	$(BIN)/python -m src.run +experiment=eda $(ARGS)
 
-bench: install  ## Run the benchmarks (needs ../shared/data); figures go to benchmarks/README.md
+bench: install  ## Run the benchmarks on ../shared/data (their recorded figures: benchmarks/README.md)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_sweep.py
