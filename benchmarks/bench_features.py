@@ -208,6 +208,20 @@ def _has_tabulate() -> bool:
     return True
 
 
+def compare_end_to_end(title: str, path: Path, lazy_scan: bool, repeat: int) -> None:
+    """Check both sides agree, then time ours against polars on the same file."""
+    check_same_result(path, lazy_scan=lazy_scan)
+    theirs = "polars: scan_csv lazy query" if lazy_scan else "polars: read_csv + lazy query"
+    rounds = time_rounds(
+        {
+            "ours: read + clean + rfm": lambda: ours(path),
+            theirs: lambda: polars_query(path, lazy_scan=lazy_scan),
+        },
+        repeat,
+    )
+    report(title, rounds, theirs)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=9, help="timed rounds (default 9)")
@@ -227,15 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine()}")
     print(f"file: {path} ({path.stat().st_size:,} bytes), best/median of {args.repeat} rounds")
 
-    check_same_result(path, lazy_scan=False)
-    end_to_end = time_rounds(
-        {
-            "ours: read + clean + rfm": lambda: ours(path),
-            "polars: read_csv + lazy query": lambda: polars_query(path, lazy_scan=False),
-        },
-        args.repeat,
-    )
-    report("End to end on the .csv.gz", end_to_end, "polars: read_csv + lazy query")
+    compare_end_to_end("End to end on the .csv.gz", path, lazy_scan=False, repeat=args.repeat)
 
     tx = read_transactions(path, COLUMNS)
     cleaned, _ = clean_transactions(tx, CLASSIC_CLEANING)
@@ -278,15 +284,9 @@ def main(argv: list[str] | None = None) -> None:
             plain = Path(tmp) / "online_retail.csv"
             with gzip.open(path, "rb") as src, plain.open("wb") as dst:
                 shutil.copyfileobj(src, dst)
-            check_same_result(plain, lazy_scan=True)
-            uncompressed = time_rounds(
-                {
-                    "ours: read + clean + rfm": lambda: ours(plain),
-                    "polars: scan_csv lazy query": lambda: polars_query(plain, lazy_scan=True),
-                },
-                args.repeat,
+            compare_end_to_end(
+                "End to end on a decompressed copy", plain, lazy_scan=True, repeat=args.repeat
             )
-            report("End to end on a decompressed copy", uncompressed, "polars: scan_csv lazy query")
     print(f"\nload average at the end: {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

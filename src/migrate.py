@@ -16,6 +16,7 @@ register_configs()
 
 
 def migrate(cfg: DictConfig) -> dict:
+    import numpy as np
     import pandas as pd
 
     from src.insight.migration import entries_and_exits, migration_heatmap, migration_matrix
@@ -23,9 +24,7 @@ def migrate(cfg: DictConfig) -> dict:
     from src.tracking import load_segmentation_model
 
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
-    options = getattr(model, "feature_options", None) or {
-        "name": "lrfmc" if "length_days" in model.feature_names else "rfm"
-    }
+    options = model.feature_spec()
     dataset, _, _ = load_clean(cfg.dataset, cfg.cleaning, original_cwd())
     if dataset.transactions is None:
         raise SegmentationError(
@@ -49,6 +48,9 @@ def migrate(cfg: DictConfig) -> dict:
     flows = entries_and_exits(seg_before, seg_after)
     fig = migration_heatmap(counts, shares)
     return {
+        # migration_matrix orders both axes alike, so the diagonal is "kept their segment".
+        "customers": int(counts.to_numpy().sum()),
+        "kept": int(np.trace(counts.to_numpy())),
         "before": before,
         "after": after,
         "counts": counts,
@@ -78,8 +80,7 @@ def main(cfg: DictConfig) -> None:
     result["flows"].to_csv(paths["flows"])
     result["figure"].savefig(paths["figure"], dpi=110, bbox_inches="tight")
     counts = result["counts"]
-    stayed = int(pd_trace(counts))
-    total = int(counts.to_numpy().sum())
+    stayed, total = result["kept"], result["customers"]
     print(
         f"Segments {result['before'].date()} -> {result['after'].date()}: {total:,} customers "
         f"present at both dates, {stayed:,} ({stayed / max(total, 1):.1%}) kept their segment."
@@ -92,11 +93,6 @@ def main(cfg: DictConfig) -> None:
 
         run_id = log_migration(cfg.tracking_uri, cfg.model_uri, result, paths)
         print(f"  logged to MLflow run {run_id} (experiment 'segment-migration')")
-
-
-def pd_trace(counts) -> float:
-    common = [c for c in counts.index if c in counts.columns]
-    return float(sum(counts.loc[c, c] for c in common))
 
 
 if __name__ == "__main__":

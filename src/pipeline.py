@@ -12,9 +12,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from sklearn.pipeline import Pipeline
 
+from src.clusterers import cluster_centres, distances_to_centres, relabel_by
 from src.config import CONF_DIR, group_options
 from src.errors import SegmentationError
-from src.schema import CUSTOMER_ID, DISTANCE, MONETARY, SEGMENT_ID, SEGMENT_NAME
+from src.schema import CUSTOMER_ID, DISTANCE, LENGTH, MONETARY, SEGMENT_ID, SEGMENT_NAME
 
 SWEPT_GROUPS = ("outliers", "scaler", "model")
 # Estimators whose cluster count is not called n_clusters.
@@ -91,26 +92,18 @@ class SegmentationModel:
         X = self._select(features)
         self.pipeline.fit(X)
         raw = np.asarray(self.pipeline.predict(X))
-        k = int(raw.max()) + 1
-        spend = features[MONETARY].to_numpy() if MONETARY in features else X.iloc[:, 0].to_numpy()
-        means = np.array(
-            [spend[raw == c].mean() if (raw == c).any() else -np.inf for c in range(k)]
-        )
-        order = np.empty(k, dtype=int)
-        order[np.argsort(-means, kind="stable")] = np.arange(k)
-        self.order_ = order
-        labels = order[raw]
-        Xs = self._scaled(X)
-        self.centres_ = np.vstack(
-            [
-                Xs[labels == s].mean(axis=0)
-                if (labels == s).any()
-                else np.full(Xs.shape[1], np.nan)
-                for s in range(k)
-            ]
-        )
-        self.segment_names = {s: f"Segment {s}" for s in range(k)}
+        spend = features[MONETARY] if MONETARY in features else X.iloc[:, 0]
+        self.order_ = relabel_by(spend.to_numpy(), raw)
+        labels = self.order_[raw]
+        self.centres_ = cluster_centres(self._scaled(X), labels, n_clusters=len(self.order_))
+        self.segment_names = {s: f"Segment {s}" for s in range(len(self.order_))}
         return self
+
+    def feature_spec(self) -> dict[str, str]:
+        """The feature definition to rebuild for scoring (set, frequency, monetary)."""
+        if self.feature_options:
+            return dict(self.feature_options)
+        return {"name": "lrfmc" if LENGTH in self.feature_names else "rfm"}
 
     @property
     def n_segments(self) -> int:
@@ -124,8 +117,7 @@ class SegmentationModel:
         """Segment id, business name and distance to the segment centre for each customer."""
         X = self._select(features)
         labels = self.order_[np.asarray(self.pipeline.predict(X))]
-        Xs = self._scaled(X)
-        dist = np.linalg.norm(Xs - self.centres_[labels], axis=1)
+        dist = distances_to_centres(self._scaled(X), labels, self.centres_)
         out = pd.DataFrame(
             {
                 SEGMENT_ID: labels.astype("int64"),

@@ -41,9 +41,7 @@ def score(cfg: DictConfig):
     from src.tracking import load_segmentation_model
 
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
-    options = getattr(model, "feature_options", None) or {
-        "name": "lrfmc" if "length_days" in model.feature_names else "rfm"
-    }
+    options = model.feature_spec()
     data = prepare_data(cfg.dataset, cfg.cleaning, options, cfg.snapshot_date, original_cwd())
     scores = model.predict(data.features)
     scores.index.name = "customer_id"

@@ -291,8 +291,7 @@ def _trial_hooks(cfg, tracker, features, space, total: dict, objective, backgrou
                 pipeline = outcome.pipeline
         what = f"trial {handle['number'] + 1}"
         background.write(what, record, handle, metrics, state, note, radar, pipeline)
-        c = handle["choice"]
-        desc = f"{c['outliers']} + {c['scaler']} + {c['model']} (k={c['k']})"
+        desc = describe_pipeline(handle["choice"])
         if metrics:
             detail = (
                 f"{objective}={metrics[objective]:.4f}  smallest segment "
@@ -375,7 +374,7 @@ def _finalise(
     from sklearn.metrics import adjusted_rand_score
 
     from src import sweep as sw
-    from src.evaluation import evaluate_labels, knee_point, silhouette_sample, stability_score
+    from src.evaluation import knee_point, silhouette_sample, stability_score
     from src.insight import naming
 
     features = data.features
@@ -394,9 +393,9 @@ def _finalise(
     model = SegmentationModel(make_pipeline(), list(features.columns)).fit(features)
     model.feature_options = feature_options(cfg.features)
     labels = model.labels(features)
-    metrics = evaluate_labels(X_eval, labels, sample_size=sample_size, random_state=seed)
-    shares = metrics.pop("cluster_shares")
-    metrics["inertia"] = sw.own_space_inertia(model.pipeline, features[model.feature_names], labels)
+    metrics, shares = sw.score_labels(
+        model.pipeline, features[model.feature_names], X_eval, labels, sample_size, seed
+    )
     if data.dataset.ground_truth is not None:
         truth = data.dataset.ground_truth.reindex(features.index)
         ok = truth.notna().to_numpy()
@@ -474,7 +473,7 @@ def _finalise(
     tracker.set_tags(
         {
             "best_trial": best["trial"] + 1,
-            "best_config": f"{choice['outliers']} + {choice['scaler']} + {choice['model']}",
+            "best_config": describe_pipeline(choice),
             "best_k": choice["k"],
         }
     )
@@ -529,7 +528,7 @@ def _finalise(
                 "feature_set": _enum(cfg.features.name),
                 "dataset": cfg.dataset.name,
                 "experiment": cfg.experiment_name,
-                "config": f"{choice['outliers']} + {choice['scaler']} + {choice['model']} k={choice['k']}",
+                "config": describe_pipeline(choice),
                 **{f"metric.{k}": f"{v:.6g}" for k, v in metrics.items()},
             },
         )
@@ -648,7 +647,7 @@ def _summary(cfg, result: Mapping[str, Any], tracker) -> None:
     c = result["choice"]
     m = result["metrics"]
     say("=" * 78)
-    say(f"Best configuration : {c['outliers']} + {c['scaler']} + {c['model']}, k={c['k']}")
+    say(f"Best configuration : {describe_pipeline(c)}")
     keys = [
         "silhouette",
         "davies_bouldin",

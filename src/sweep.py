@@ -22,8 +22,9 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from src.clusterers import cluster_centres, distances_to_centres
 from src.errors import SegmentationError
-from src.evaluation import DegenerateClustering, evaluate_labels
+from src.evaluation import DegenerateClustering, evaluate_labels, passes_min_share
 from src.pipeline import SWEPT_GROUPS, build_pipeline
 
 # Objective name -> Optuna direction.
@@ -65,11 +66,17 @@ class TrialOutcome:
 def own_space_inertia(pipeline, X: pd.DataFrame, labels: np.ndarray) -> float:
     """Within-cluster sum of squares in the pipeline's own scaled space, over all customers."""
     Xs = np.asarray(pipeline[:-1].transform(X), dtype="float64")
-    total = 0.0
-    for c in np.unique(labels):
-        pts = Xs[labels == c]
-        total += float(((pts - pts.mean(axis=0)) ** 2).sum())
-    return total
+    return float(np.square(distances_to_centres(Xs, labels, cluster_centres(Xs, labels))).sum())
+
+
+def score_labels(
+    pipeline, features: pd.DataFrame, X_eval: np.ndarray, labels, sample_size: int, seed: int
+) -> tuple[dict[str, float], list[float]]:
+    """Metrics of one labelling (fixed evaluation space plus own-space inertia) and its shares."""
+    metrics = evaluate_labels(X_eval, labels, sample_size=sample_size, random_state=seed)
+    shares = list(metrics.pop("cluster_shares"))
+    metrics["inertia"] = own_space_inertia(pipeline, features, labels)
+    return metrics, shares
 
 
 def run_trial(
@@ -91,9 +98,7 @@ def run_trial(
     pipe.fit(features)
     fit_seconds = time.perf_counter() - t0
     labels = np.asarray(pipe.predict(features))
-    metrics = evaluate_labels(X_eval, labels, sample_size=sample_size, random_state=seed)
-    shares = list(metrics.pop("cluster_shares"))
-    metrics["inertia"] = own_space_inertia(pipe, features, labels)
+    metrics, shares = score_labels(pipe, features, X_eval, labels, sample_size, seed)
     metrics["fit_seconds"] = fit_seconds
     return TrialOutcome(metrics=metrics, labels=labels, pipeline=pipe, shares=shares)
 
@@ -203,7 +208,7 @@ def make_objective(
         # One attribute per kind: each set_user_attr is a storage write.
         trial.set_user_attr(METRICS, {name: float(value) for name, value in metrics.items()})
         trial.set_user_attr("cluster_shares", [round(s, 5) for s in outcome.shares])
-        if metrics["min_cluster_share"] < min_cluster_share:
+        if not passes_min_share(metrics, min_cluster_share):
             reason = (
                 f"smallest segment holds {metrics['min_cluster_share']:.2%} of customers "
                 f"(< sweep.min_cluster_share={min_cluster_share:.2%})"

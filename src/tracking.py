@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import tempfile
@@ -216,24 +215,11 @@ class Tracker:
             run_id or self.parent_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]
         )
 
-    def log_figure(self, fig, path: str, run_id: str | None = None) -> None:
-        import matplotlib.pyplot as plt
-
-        try:
-            self.client.log_figure(run_id or self.parent_id, fig, path)
-        finally:
-            plt.close(fig)
-
     def log_png(self, png: bytes, path: str, run_id: str | None = None) -> None:
         self._log_bytes(png, path, run_id)
 
     def log_text(self, text: str, path: str, run_id: str | None = None) -> None:
         self.client.log_text(run_id or self.parent_id, text, path)
-
-    def log_dict(self, data: Mapping[str, Any], path: str, run_id: str | None = None) -> None:
-        self.client.log_text(
-            run_id or self.parent_id, json.dumps(data, indent=2, default=str), path
-        )
 
     def log_frame(self, df: pd.DataFrame, path: str, run_id: str | None = None) -> None:
         """CSV for people, or Parquet when the path says so."""
@@ -297,13 +283,6 @@ class Tracker:
         joblib.dump(pipeline, buf)
         self._log_bytes(buf.getvalue(), "pipeline.joblib", run_id)
 
-    def child_runs(self) -> pd.DataFrame:
-        return mlflow.search_runs(
-            experiment_ids=[self.experiment_id],
-            filter_string=f"tags.mlflow.parentRunId = '{self.parent_id}'",
-        )
-
-    # ---- model and registry -------------------------------------------------------------------
     def log_model(self, model, input_example: pd.DataFrame) -> str:
         """Log the fitted model as a pyfunc under the parent run; returns its model URI."""
         with tempfile.TemporaryDirectory() as tmp, _quiet("mlflow.pyfunc", "mlflow.models"):
@@ -395,13 +374,10 @@ def log_migration(
         {"model_uri": model_uri, "before": before, "after": after},
     )
     try:
-        counts = result["counts"]
         tracker.log_metrics(
             {
-                "customers_at_both_dates": float(counts.to_numpy().sum()),
-                "kept_segment": float(
-                    sum(counts.loc[c, c] for c in counts.index if c in counts.columns)
-                ),
+                "customers_at_both_dates": float(result["customers"]),
+                "kept_segment": float(result["kept"]),
             }
         )
         for p in paths.values():
