@@ -35,8 +35,12 @@ R from ``last_order_date`` and L from ``created_at``, both counted to the row's 
 
 from __future__ import annotations
 
+from functools import cached_property
+
+import numpy as np
 import pandas as pd
 
+from src.data import ids
 from src.data.dataset import Dataset
 from src.errors import SegmentationError
 from src.schema import (
@@ -111,53 +115,153 @@ def _transaction_features(
             "dataset.columns.discount=<column>, or use features=rfm."
         )
     snapshot = default_snapshot(tx) if snapshot_date is None else pd.Timestamp(snapshot_date)
-    before = tx[INVOICE_DATE] < snapshot
+    before = (tx[INVOICE_DATE] < snapshot).to_numpy()
     if not before.all():
         tx = tx[before]
-    returns = tx[IS_RETURN].to_numpy(dtype=bool) if IS_RETURN in tx.columns else None
-    purchases = tx[~returns] if returns is not None and returns.any() else tx
-    if purchases.empty:
+    groups = _CustomerGroups(tx)
+    if not groups.n_customers:
         raise SegmentationError(
             f"no purchases before the snapshot date {snapshot.date()}, so there are no "
             "customers to describe. Set a later snapshot_date, or leave it null to use the day "
             "after the last transaction."
         )
+    stamps = groups.purchase_times(INVOICE_DATE)
+    unit = stamps.unit
+    now = pd.DatetimeIndex([snapshot]).as_unit(unit).asi8[0]
+    day = np.timedelta64(1, "D") // np.timedelta64(1, unit)
+    orders = groups.distinct_orders()
 
-    aggregations = {
-        "last": (INVOICE_DATE, "max"),
-        "orders": (INVOICE_ID, "nunique"),
-        "spend": (AMOUNT, "sum"),
-    }
-    if feature_set == "lrfmc":
-        aggregations["first"] = (INVOICE_DATE, "min")
-        if SIGNUP_DATE in purchases.columns:
-            aggregations["signup"] = (SIGNUP_DATE, "min")
-    by_customer = purchases.groupby(CUSTOMER_ID, sort=True).agg(**aggregations)
-
-    out = pd.DataFrame(index=by_customer.index)
-    out[RECENCY] = (snapshot - by_customer["last"]).dt.days
+    out = pd.DataFrame(index=groups.ids)
+    out[RECENCY] = (now - groups.max(stamps.asi8)) // day
     if frequency == "days":
-        days = purchases[INVOICE_DATE].dt.normalize()
-        out[FREQUENCY] = days.groupby(purchases[CUSTOMER_ID], sort=True).nunique()
+        out[FREQUENCY] = groups.distinct_days(stamps.normalize().asi8 // day)
     else:
-        out[FREQUENCY] = by_customer["orders"]
-    spend = by_customer["spend"]
-    if purchases is not tx:  # returns net out of the customers' spend
-        refunds = tx.loc[returns, AMOUNT].groupby(tx.loc[returns, CUSTOMER_ID]).sum()
-        spend = spend.add(refunds, fill_value=0).reindex(spend.index)
-    out[MONETARY] = spend / by_customer["orders"] if monetary == "mean" else spend
+        out[FREQUENCY] = orders
+    spend = groups.total(AMOUNT)
+    out[MONETARY] = spend / orders if monetary == "mean" else spend
     if feature_set == "lrfmc":
-        start = by_customer["first"]
-        if "signup" in by_customer:
-            start = by_customer[["first", "signup"]].min(axis=1)
-        out[LENGTH] = (snapshot - start).dt.days
-        out[DISCOUNT_RATE] = _discounted_order_share(purchases)
+        start = groups.min(stamps.asi8)
+        if SIGNUP_DATE in tx.columns:
+            signup = groups.purchase_times(SIGNUP_DATE).as_unit(unit)
+            start = np.minimum(start, groups.min(signup.asi8, valid=~signup.isna()))
+        out[LENGTH] = (now - start) // day
+        out[DISCOUNT_RATE] = groups.discounted_order_share(DISCOUNT)
     return _finish(out, feature_set)
 
 
-def _discounted_order_share(purchases: pd.DataFrame) -> pd.Series:
-    order_discount = purchases.groupby([CUSTOMER_ID, INVOICE_ID], sort=False)[DISCOUNT].sum()
-    return (order_discount > 0).groupby(level=CUSTOMER_ID, sort=True).mean()
+class _CustomerGroups:
+    """Per-customer reductions of a log on integer codes (``bincount``, ``ufunc.at``).
+
+    A ``groupby`` on the id column with ``nunique`` of invoices takes about 4x longer on the
+    397,884 cleaned UCI lines (see ``benchmarks/README.md``). Purchases are the lines with a
+    customer that are not returns; customers are the distinct ids with at least one purchase,
+    in label order. Returns only enter ``total``.
+    """
+
+    def __init__(self, tx: pd.DataFrame) -> None:
+        self.tx = tx
+        codes, labels = ids.codes(tx[CUSTOMER_ID])
+        buy = codes >= 0
+        self.returns = None
+        if IS_RETURN in tx.columns:
+            returns = tx[IS_RETURN].to_numpy(dtype=bool)
+            if returns.any():
+                self.returns = returns & buy
+                buy &= ~returns
+        self.buy = None if buy.all() else buy
+        # Number the customers with a purchase 0..n-1 in label order.
+        kept = np.zeros(len(labels) + 1, dtype=bool)
+        kept[self._purchases(codes)] = True
+        kept = kept[:-1]
+        present = labels[kept]
+        rank = np.arange(len(present))
+        if not present.is_monotonic_increasing:  # e.g. a categorical in its own order
+            order = present.argsort(kind="stable")
+            present = present[order]
+            rank[order] = rank.copy()
+        self.lookup = np.full(len(labels) + 1, -1, dtype=np.int64)
+        self.lookup[np.flatnonzero(kept)] = rank
+        self.codes = self.lookup[self._purchases(codes)]
+        self.n_customers = len(present)
+        self.ids = pd.Index(present, name=CUSTOMER_ID)
+        self._all_codes = codes
+
+    def _purchases(self, values: np.ndarray) -> np.ndarray:
+        return values if self.buy is None else values[self.buy]
+
+    def purchase_times(self, column: str) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self._purchases(self.tx[column].array))
+
+    def _floats(self, column: str) -> np.ndarray:
+        values = self.tx[column].to_numpy(dtype="float64", na_value=np.nan)
+        return np.nan_to_num(values) if np.isnan(values).any() else values
+
+    @cached_property
+    def orders(self) -> tuple[np.ndarray, np.ndarray]:
+        """(order number of each purchase line with an invoice id, customer of each order).
+
+        An order is one customer's lines of one invoice. When no invoice is shared by two
+        customers (the usual case) the invoice codes are the order numbers already;
+        otherwise the (customer, invoice) pairs are numbered.
+        """
+        invoices, labels = ids.codes(self.tx[INVOICE_ID])
+        invoices = self._purchases(invoices)
+        valid = invoices >= 0
+        codes = self.codes
+        if not valid.all():
+            invoices, codes = invoices[valid], codes[valid]
+        owner = np.full(len(labels) + 1, -1, dtype=np.int64)
+        owner[invoices] = codes
+        if (owner[invoices] == codes).all():
+            return invoices, owner[:-1]
+        span = len(labels)
+        order, pairs = pd.factorize(codes * span + invoices)
+        return order, pairs // span
+
+    def distinct_orders(self) -> np.ndarray:
+        owner = self.orders[1]
+        return np.bincount(owner[owner >= 0], minlength=self.n_customers)
+
+    def distinct_days(self, days: np.ndarray) -> np.ndarray:
+        days = days - days.min()
+        span = int(days.max()) + 1
+        pairs = pd.unique(self.codes * span + days)
+        return np.bincount(pairs // span, minlength=self.n_customers)
+
+    def max(self, values: np.ndarray) -> np.ndarray:
+        out = np.full(self.n_customers, np.iinfo(np.int64).min)
+        np.maximum.at(out, self.codes, values)
+        return out
+
+    def min(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        codes = self.codes if valid is None else self.codes[valid]
+        values = values if valid is None else values[valid]
+        out = np.full(self.n_customers, np.iinfo(np.int64).max)
+        np.minimum.at(out, codes, values)
+        return out
+
+    def total(self, column: str) -> np.ndarray:
+        """Sum of ``column`` over purchases, net of returns; missing values count as 0."""
+        values = self._floats(column)
+        out = np.bincount(self.codes, self._purchases(values), minlength=self.n_customers)
+        if self.returns is not None:
+            codes = self.lookup[self._all_codes[self.returns]]
+            kept = codes >= 0
+            out += np.bincount(codes[kept], values[self.returns][kept], self.n_customers)
+        return out
+
+    def discounted_order_share(self, column: str) -> np.ndarray:
+        """Share of each customer's orders whose summed ``column`` is above zero."""
+        order, owner = self.orders
+        discount = self._purchases(self._floats(column))
+        invoices, _ = ids.codes(self.tx[INVOICE_ID])
+        discount = discount[self._purchases(invoices) >= 0]
+        per_order = np.bincount(order, discount, minlength=len(owner))
+        placed = owner >= 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.bincount(
+                owner[placed], per_order[placed] > 0, self.n_customers
+            ) / np.bincount(owner[placed], minlength=self.n_customers)
 
 
 def summary_features(

@@ -100,6 +100,24 @@ def test_default_rules_leave_only_clean_lines():
     pd.testing.assert_frame_equal(cleaned, expected)
 
 
+def test_categorical_ids_are_cleaned_like_text_ids():
+    tx = dirty_log()
+    as_category = tx.astype({schema.CUSTOMER_ID: "category", schema.INVOICE_ID: "category"})
+    cleaned, report = clean_without_note(as_category)
+    expected, expected_report = clean_without_note(tx)
+    pd.testing.assert_frame_equal(
+        cleaned.astype({schema.CUSTOMER_ID: "str", schema.INVOICE_ID: "str"}), expected
+    )
+    assert report.to_dict() == expected_report.to_dict()
+
+
+def test_cleaned_categorical_ids_drop_removed_labels():
+    tx = dirty_log().astype({schema.CUSTOMER_ID: "category", schema.INVOICE_ID: "category"})
+    cleaned, _ = clean_without_note(tx)
+    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
+        assert set(cleaned[column].cat.categories) == set(cleaned[column].dropna())
+
+
 def test_steps_run_in_documented_order():
     _, report = clean_without_note(dirty_log())
     assert [step.rule for step in report.steps] == list(RULES)

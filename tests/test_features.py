@@ -140,6 +140,51 @@ def test_returns_do_not_count_as_discount_orders():
     assert result[C].tolist() == [0.5, 1.0, 0.0]
 
 
+def as_categorical_ids(tx: pd.DataFrame, order: str = "sorted") -> pd.DataFrame:
+    """The loaders' id dtype; ``order="reversed"`` gives categories in descending order."""
+    out = tx.copy()
+    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
+        labels = sorted(out[column].dropna().unique(), reverse=order == "reversed")
+        out[column] = pd.Categorical(out[column], categories=[*labels, "unused"])
+    return out
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed"])
+@pytest.mark.parametrize(
+    ("function", "frequency", "monetary"),
+    [(rfm, "invoices", "total"), (rfm, "days", "mean"), (lrfmc, "invoices", "total")],
+)
+def test_categorical_ids_give_the_same_features(function, frequency, monetary, order):
+    tx = shop_with_returns()
+    expected_result = function(tx, SNAPSHOT, frequency=frequency, monetary=monetary)
+    result = function(
+        as_categorical_ids(tx, order), SNAPSHOT, frequency=frequency, monetary=monetary
+    )
+    pd.testing.assert_frame_equal(result, expected_result)
+
+
+def test_invoice_shared_by_two_customers_is_an_order_of_each():
+    tx = log(
+        [
+            ("a", "i1", "2024-01-01", 10.0, 1.0, None),
+            ("b", "i1", "2024-01-02", 20.0, 0.0, None),
+            ("b", "i1", "2024-01-02", 5.0, 0.0, None),
+            ("b", "i2", "2024-01-03", 7.0, 1.0, None),
+        ]
+    )
+    result = lrfmc(tx, SNAPSHOT)
+    assert result[F].tolist() == [1.0, 2.0]
+    assert result[C].tolist() == [1.0, 0.5]
+
+
+def test_lines_without_invoice_id_count_no_order():
+    tx = shop()
+    tx.loc[tx[schema.CUSTOMER_ID] == "b", schema.INVOICE_ID] = None
+    result = rfm(tx, SNAPSHOT)
+    assert result[F].tolist() == [2.0, 0.0, 1.0]
+    assert result[M].tolist() == [45.0, 40.0, 100.0]
+
+
 @pytest.mark.parametrize(("function", "feature_set"), [(rfm, "rfm"), (lrfmc, "lrfmc")])
 def test_output_columns_index_and_dtype(function, feature_set):
     result = function(shop(), SNAPSHOT)

@@ -84,7 +84,12 @@ def test_uci_log_has_canonical_columns_and_dtypes(tmp_path, file_name):
     tx = read_transactions(write(uci_frame(DATE_STYLES["iso"]), tmp_path / file_name), UCI_COLUMNS)
     assert list(tx.columns) == [c for c in schema.TRANSACTION_COLUMNS if c in tx.columns]
     assert set(tx.columns) == {*UCI_COLUMNS, schema.AMOUNT}
-    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID, schema.STOCK_CODE, schema.COUNTRY):
+    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
+        assert isinstance(tx[column].dtype, pd.CategoricalDtype), column
+        categories = tx[column].cat.categories
+        assert categories.dtype == "str", column
+        assert categories.is_monotonic_increasing, column
+    for column in (schema.STOCK_CODE, schema.COUNTRY):
         assert tx[column].dtype == "str", column
     for column in (schema.QUANTITY, schema.UNIT_PRICE, schema.AMOUNT):
         assert tx[column].dtype == "float64", column
@@ -146,7 +151,7 @@ def test_generic_log_with_strftime_dates(tmp_path):
 def test_generic_log_without_invoices_makes_every_row_an_order(tmp_path):
     path = write(generic_log(), tmp_path / "orders.csv")
     tx = read_transactions(path, GENERIC_COLUMNS, date_format="%Y%m%d")
-    assert tx[schema.INVOICE_ID].dtype == "str"
+    assert tx[schema.INVOICE_ID].cat.categories.dtype == "str"
     assert tx[schema.INVOICE_ID].is_unique
 
 

@@ -113,9 +113,17 @@ def test_columns_are_the_canonical_transaction_columns(dirty: SyntheticData) -> 
     assert list(dirty.transactions.columns) == list(TRANSACTION_COLUMNS)
 
 
-@pytest.mark.parametrize("column", [CUSTOMER_ID, INVOICE_ID, STOCK_CODE, "description", "country"])
+@pytest.mark.parametrize("column", [STOCK_CODE, "description", "country"])
 def test_text_columns_are_str(dirty: SyntheticData, column: str) -> None:
     assert dirty.transactions[column].dtype == "str"
+
+
+@pytest.mark.parametrize("column", [CUSTOMER_ID, INVOICE_ID])
+def test_id_columns_are_categoricals_of_sorted_text(dirty: SyntheticData, column: str) -> None:
+    categories = dirty.transactions[column].cat.categories
+    assert categories.dtype == "str"
+    assert categories.is_monotonic_increasing
+    assert set(categories) == set(dirty.transactions[column].dropna())
 
 
 @pytest.mark.parametrize("column", [QUANTITY, UNIT_PRICE, AMOUNT, DISCOUNT])

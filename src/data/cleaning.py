@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from src import schema
+from src.data import ids
 from src.errors import SegmentationError
 
 DEFAULT_NON_PRODUCT_CODES = schema.NON_PRODUCT_CODES
@@ -133,8 +134,9 @@ def clean_transactions(
             "the transaction log has no rows, so there is nothing to clean or segment. "
             "Check dataset.path and that the file holds data lines below its header."
         )
-    customer_codes, customer_ids = pd.factorize(tx[schema.CUSTOMER_ID])
-    customers_in = len(customer_ids)
+    customer_codes, _ = ids.codes(tx[schema.CUSTOMER_ID])
+    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0])
+    customers_in = int(np.count_nonzero(lines_per_customer))
 
     keep = np.ones(n_rows, dtype=bool)
     returns = np.zeros(n_rows, dtype=bool)
@@ -171,13 +173,17 @@ def clean_transactions(
     if not keep.any():
         _raise_empty(steps)
     if not keep.all():
-        out = out[keep]
-        returns = returns[keep]
-        customer_codes = customer_codes[keep]
+        rows = np.flatnonzero(keep)
+        out = out.take(rows)
+        returns = returns[rows]
+        customer_codes = customer_codes[rows]
     out = out.reset_index(drop=True)
+    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
+        if column in out:
+            out[column] = ids.compact(out[column])
     if net:
         out = out.assign(**{schema.IS_RETURN: returns})
-    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0], minlength=customers_in)
+    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0])
     report = CleaningReport(
         steps=steps,
         customers_in=customers_in,
@@ -199,7 +205,7 @@ def _rule_mask(
         if schema.INVOICE_ID not in tx:
             return None, None, "no invoice_id column"
         prefix = str(options["cancellation_prefix"])
-        cancelled = tx[schema.INVOICE_ID].str.startswith(prefix).fillna(False).to_numpy(bool)
+        cancelled = ids.starts_with(tx[schema.INVOICE_ID], prefix)
         if net:
             return np.zeros(len(tx), dtype=bool), cancelled, "kept as returns (returns=net)"
         return cancelled, None, ""

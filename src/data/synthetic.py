@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from src.data import ids
 from src.errors import SegmentationError
 from src.schema import (
     AMOUNT,
@@ -799,8 +800,8 @@ def _assemble(
     amount = lines.quantity * lines.price
     rate = np.where(orders.kind == _PURCHASE, orders.rate, 0.0)[order]
     columns = {
-        CUSTOMER_ID: _text(_customer_ids(len(cust)), owner, guest),
-        INVOICE_ID: _text(invoice_text, order),
+        CUSTOMER_ID: ids.from_positions(_customer_ids(len(cust)), np.where(guest, -1, owner)),
+        INVOICE_ID: ids.from_positions(invoice_text, order),
         INVOICE_DATE: stamp,
         STOCK_CODE: _text(cat.stock_code, lines.product),
         DESCRIPTION: _text(cat.description, lines.product),
