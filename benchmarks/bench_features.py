@@ -298,6 +298,20 @@ def main(argv: list[str] | None = None) -> None:
     print(f"label groupby / codes: {best.iloc[1] / best.iloc[0]:.1f}x")
     print(f"lambdas / codes: {best.iloc[2] / best.iloc[0]:.1f}x")
 
+    print("\nMemory of the id columns (MB, deep)")
+    as_text = tx.astype({schema.CUSTOMER_ID: "str", schema.INVOICE_ID: "str"})
+    memory = pd.DataFrame(
+        {
+            "categorical (loader)": tx[[schema.CUSTOMER_ID, schema.INVOICE_ID]].memory_usage(
+                index=False, deep=True
+            ),
+            "str": as_text[[schema.CUSTOMER_ID, schema.INVOICE_ID]].memory_usage(
+                index=False, deep=True
+            ),
+        }
+    )
+    print((memory / 1e6).round(2).to_string())
+
     if args.uncompressed:
         with tempfile.TemporaryDirectory() as tmp:
             plain = Path(tmp) / "online_retail.csv"
