@@ -152,7 +152,7 @@ def _transaction_features(
 class _CustomerGroups:
     """Per-customer reductions of a log on integer codes (``bincount``, ``ufunc.at``).
 
-    A ``groupby`` on the id column with ``nunique`` of invoices takes about 4x longer on the
+    A ``groupby`` on the id column with ``nunique`` of invoices takes about 3x longer on the
     397,884 cleaned UCI lines (see ``benchmarks/README.md``). Purchases are the lines with a
     customer that are not returns; customers are the distinct ids with at least one purchase,
     in label order. Returns only enter ``total``.
