@@ -84,6 +84,7 @@ class DatasetConfig:
     start: str = "2023-01-01"
     end: str = "2024-12-31"
     dirty: bool = True
+    segment_shares: dict[str, float] = field(default_factory=dict)  # {}: the default mix
     output: SyntheticOutput = SyntheticOutput.transactions
 
 

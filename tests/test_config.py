@@ -76,6 +76,11 @@ def test_online_retail_path_follows_the_data_dir_variable(monkeypatch, tmp_path)
     assert cfg.dataset.path == f"{tmp_path}/online_retail.csv.gz"
 
 
+def test_segment_shares_can_be_set_from_the_command_line():
+    cfg = _compose("++dataset.segment_shares={champions:1,hibernating:3}")
+    assert dict(cfg.dataset.segment_shares) == {"champions": 1.0, "hibernating": 3.0}
+
+
 def test_misspelt_key_is_rejected_at_start_up():
     with pytest.raises(ConfigCompositionException) as err:
         _compose("sweep.n_trails=3")

@@ -272,6 +272,24 @@ def test_synthetic_dataset_keeps_ground_truth(output):
     assert dataset.snapshot_date is not None
 
 
+def test_synthetic_segment_shares_plant_only_the_given_segments():
+    cfg = {
+        "type": "synthetic",
+        "n_customers": 400,
+        "seed": 3,
+        "segment_shares": {"champions": 1, "hibernating": 3},
+    }
+    shares = load_dataset(cfg).ground_truth.value_counts(normalize=True)
+    assert set(shares[shares > 0].index) == {"champions", "hibernating"}
+    assert shares["hibernating"] == pytest.approx(0.75, abs=0.01)
+
+
+def test_synthetic_segment_shares_must_be_a_mapping():
+    cfg = {"type": "synthetic", "n_customers": 40, "segment_shares": [1, 2]}
+    with pytest.raises(SegmentationError, match="segment_shares must map segment names"):
+        load_dataset(cfg)
+
+
 def test_synthetic_summary_is_indexed_by_customer():
     cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": "summary"}
     customers = load_dataset(cfg).customers

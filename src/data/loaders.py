@@ -110,6 +110,7 @@ def _load_synthetic(cfg: Mapping, name: str) -> Dataset:
         start=str(cfg.get("start", "2023-01-01")),
         end=str(cfg.get("end", "2024-12-31")),
         dirty=bool(cfg.get("dirty", False)),
+        segment_shares=_shares(cfg.get("segment_shares")),
     )
     output = _plain_value(cfg.get("output", "transactions"))
     source = f"synthetic(n_customers={cfg.get('n_customers')}, seed={cfg.get('seed')})"
@@ -140,6 +141,17 @@ def _load_synthetic(cfg: Mapping, name: str) -> Dataset:
         "Use dataset.output=transactions for an invoice-line log or dataset.output=summary "
         "for the per-customer summary table."
     )
+
+
+def _shares(given) -> dict[str, float] | None:
+    if given is None or (isinstance(given, Mapping) and not given):
+        return None
+    if not isinstance(given, Mapping):
+        raise SegmentationError(
+            f"dataset.segment_shares must map segment names to weights, got {given!r}. "
+            "Write e.g. dataset.segment_shares='{champions: 1, lost: 3}'."
+        )
+    return {str(name): _plain_value(weight) for name, weight in given.items()}
 
 
 def resolve_path(
