@@ -170,8 +170,9 @@ class _CustomerGroups:
                 buy &= ~returns
         self.buy = None if buy.all() else buy
         # Number the customers with a purchase 0..n-1 in label order.
+        bought = self._purchases(codes)
         kept = np.zeros(len(labels) + 1, dtype=bool)
-        kept[self._purchases(codes)] = True
+        kept[bought] = True
         kept = kept[:-1]
         present = labels[kept]
         rank = np.arange(len(present))
@@ -181,7 +182,7 @@ class _CustomerGroups:
             rank[order] = rank.copy()
         self.lookup = np.full(len(labels) + 1, -1, dtype=np.int64)
         self.lookup[np.flatnonzero(kept)] = rank
-        self.codes = self.lookup[self._purchases(codes)]
+        self.codes = self.lookup[bought]
         self.n_customers = len(present)
         self.ids = pd.Index(present, name=CUSTOMER_ID)
         self._all_codes = codes
@@ -197,8 +198,9 @@ class _CustomerGroups:
         return np.nan_to_num(values) if np.isnan(values).any() else values
 
     @cached_property
-    def orders(self) -> tuple[np.ndarray, np.ndarray]:
-        """(order number of each purchase line with an invoice id, customer of each order).
+    def orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(order number of each purchase line with an invoice id, customer of each order,
+        which purchase lines have an invoice id, or None when all do).
 
         An order is one customer's lines of one invoice. When no invoice is shared by two
         customers (the usual case) the invoice codes are the order numbers already;
@@ -208,15 +210,17 @@ class _CustomerGroups:
         invoices = self._purchases(invoices)
         valid = invoices >= 0
         codes = self.codes
-        if not valid.all():
+        if valid.all():
+            valid = None
+        else:
             invoices, codes = invoices[valid], codes[valid]
         owner = np.full(len(labels) + 1, -1, dtype=np.int64)
         owner[invoices] = codes
         if (owner[invoices] == codes).all():
-            return invoices, owner[:-1]
+            return invoices, owner[:-1], valid
         span = len(labels)
         order, pairs = pd.factorize(codes * span + invoices)
-        return order, pairs // span
+        return order, pairs // span, valid
 
     def distinct_orders(self) -> np.ndarray:
         owner = self.orders[1]
@@ -252,10 +256,10 @@ class _CustomerGroups:
 
     def discounted_order_share(self, column: str) -> np.ndarray:
         """Share of each customer's orders whose summed ``column`` is above zero."""
-        order, owner = self.orders
+        order, owner, with_invoice = self.orders
         discount = self._purchases(self._floats(column))
-        invoices, _ = ids.codes(self.tx[INVOICE_ID])
-        discount = discount[self._purchases(invoices) >= 0]
+        if with_invoice is not None:
+            discount = discount[with_invoice]
         per_order = np.bincount(order, discount, minlength=len(owner))
         placed = owner >= 0
         with np.errstate(invalid="ignore", divide="ignore"):

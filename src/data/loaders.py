@@ -346,7 +346,11 @@ def _canonical_transactions(
         values = raw[source]
         where = f"column {source!r} ({canonical}) of {path}"
         if canonical in _ID_COLUMNS:
-            out[canonical] = values if ids_clean else ids.as_ids(normalise_ids(values))
+            if ids_clean:
+                out[canonical] = values
+            else:
+                codes, labels = _id_codes(values)
+                out[canonical] = ids.from_positions(labels, codes).set_axis(values.index)
         elif canonical in _NUMERIC_COLUMNS:
             out[canonical] = _to_float(values, where)
         elif canonical in _DATE_COLUMNS:
@@ -597,14 +601,19 @@ def normalise_ids(values: pd.Series) -> pd.Series:
 
     Works on the distinct values only, so it costs one factorize on a large log.
     """
+    codes, labels = _id_codes(values)
+    result = pd.array(labels, dtype="str").take(codes, allow_fill=True)
+    return pd.Series(result, index=values.index, dtype="str", name=values.name)
+
+
+def _id_codes(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Codes of each value (-1: missing) and the id rule applied to the distinct values."""
     if pd.api.types.is_float_dtype(values.dtype):
         finite = values.dropna()
         if (finite == np.floor(finite)).all():
             values = values.astype("Int64")
     codes, uniques = pd.factorize(values)
-    labels = pd.array(_clean_id_labels(pa.array(pd.Index(uniques).astype("str"))), dtype="str")
-    result = labels.take(codes, allow_fill=True)
-    return pd.Series(result, index=values.index, dtype="str", name=values.name)
+    return codes, _clean_id_labels(pa.array(pd.Index(uniques).astype("str")))
 
 
 def _to_text(values: pd.Series) -> pd.Series:

@@ -819,7 +819,7 @@ def _purchase_mask(transactions: pd.DataFrame) -> pd.Series:
     """Rows that are real product purchases by a known customer."""
     mask = (
         transactions[CUSTOMER_ID].notna()
-        & ~transactions[INVOICE_ID].astype("str").str.startswith("C")
+        & ~ids.starts_with(transactions[INVOICE_ID], "C")
         & (transactions[QUANTITY] > 0)
         & (transactions[UNIT_PRICE] > 0)
     )
