@@ -37,10 +37,10 @@ import pandas as pd
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from src import schema  # noqa: E402
+from src import columns as schema  # noqa: E402
 from src.data.cleaning import CLASSIC_CLEANING, clean_transactions  # noqa: E402
+from src.data.features import rfm  # noqa: E402
 from src.data.loaders import read_transactions  # noqa: E402
-from src.features import rfm  # noqa: E402
 
 SNAPSHOT = pd.Timestamp("2011-12-10")
 FILE_NAME = "online_retail.csv.gz"

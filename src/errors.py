@@ -16,6 +16,13 @@ class SegmentationError(Exception):
     """Bad input or configuration: the message says what is wrong, where, and how to fix it."""
 
 
+class InvalidParameterError(SegmentationError, ValueError):
+    """A hyperparameter from the pipeline config is out of range.
+
+    A ValueError for scikit-learn conventions and a SegmentationError so the CLI prints one line.
+    """
+
+
 def report_user_errors(func: F) -> F:
     """Turn a SegmentationError escaping a CLI entry point into a message and exit code 2."""
 

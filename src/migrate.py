@@ -19,9 +19,11 @@ def migrate(cfg: DictConfig) -> dict:
     import numpy as np
     import pandas as pd
 
-    from src.insight.migration import entries_and_exits, migration_heatmap, migration_matrix
-    from src.scoring import features_at, load_clean, original_cwd
-    from src.tracking import load_segmentation_model
+    from src.config.runtime import original_cwd
+    from src.data.prepare import features_at, load_clean
+    from src.insight.migration import entries_and_exits, migration_matrix
+    from src.tracking.serving import load_segmentation_model
+    from src.viz.heatmaps import migration_heatmap
 
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
     options = model.feature_spec()
@@ -63,7 +65,7 @@ def migrate(cfg: DictConfig) -> dict:
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="migrate")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    from src.scoring import original_cwd
+    from src.config.runtime import original_cwd
 
     result = migrate(cfg)
     out = original_cwd() / cfg.output_dir
@@ -89,7 +91,7 @@ def main(cfg: DictConfig) -> None:
     for p in paths.values():
         print(f"  wrote {p}")
     if cfg.log_to_mlflow:
-        from src.tracking import log_migration
+        from src.tracking.artifacts import log_migration
 
         run_id = log_migration(cfg.tracking_uri, cfg.model_uri, result, paths)
         print(f"  logged to MLflow run {run_id} (experiment 'segment-migration')")

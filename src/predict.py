@@ -37,8 +37,9 @@ def write_table(df, path: Path) -> Path:
 
 def score(cfg: DictConfig):
     """Scores as a DataFrame (customer_id first), plus the prepared data."""
-    from src.scoring import original_cwd, prepare_data
-    from src.tracking import load_segmentation_model
+    from src.config.runtime import original_cwd
+    from src.data.prepare import prepare_data
+    from src.tracking.serving import load_segmentation_model
 
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
     options = model.feature_spec()
@@ -51,7 +52,7 @@ def score(cfg: DictConfig):
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="predict")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    from src.scoring import original_cwd
+    from src.config.runtime import original_cwd
 
     out = check_output(original_cwd() / cfg.output)
     scores, data = score(cfg)

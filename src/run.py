@@ -18,7 +18,7 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    from src.runner import run_experiment
+    from src.jobs.segment import run_experiment
 
     run_experiment(cfg)
 

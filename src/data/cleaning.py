@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from src import schema
+from src import columns as schema
 from src.data import ids
 from src.errors import SegmentationError
 

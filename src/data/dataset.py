@@ -12,7 +12,7 @@ DatasetKind = Literal["transactions", "summary", "features"]
 
 @dataclass
 class Dataset:
-    """A loaded dataset in canonical column names (see ``src.schema``).
+    """A loaded dataset in canonical column names (see ``src.columns``).
 
     ``transactions`` is set for transaction logs, ``customers`` for per-customer tables
     (the summary schema or precomputed features, indexed by ``customer_id``).
@@ -29,6 +29,6 @@ class Dataset:
 
     @property
     def has_products(self) -> bool:
-        from src.schema import STOCK_CODE
+        from src.columns import STOCK_CODE
 
         return self.transactions is not None and STOCK_CODE in self.transactions.columns

@@ -1,6 +1,6 @@
 """Read datasets described by a Hydra ``dataset`` node into canonical column names.
 
-Every loader renames the source columns to the names in ``src.schema`` and fixes their dtypes
+Every loader renames the source columns to the names in ``src.columns`` and fixes their dtypes
 once, so cleaning, features and models never see a file's own spelling:
 
 - ids (``customer_id``, ``invoice_id``) of transaction logs are categoricals of ``str`` labels
@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from src import schema
+from src import columns as schema
 from src.data import ids
 from src.data.dataset import Dataset
 from src.errors import SegmentationError
@@ -208,7 +208,7 @@ def read_transactions(
     date_format: str | None = None,
     fmt: str | None = None,
 ) -> pd.DataFrame:
-    """Read an invoice-line log into the canonical columns and dtypes of ``src.schema``."""
+    """Read an invoice-line log into the canonical columns and dtypes of ``src.columns``."""
     path = Path(path)
     fmt = infer_format(path, fmt)
     found = column_names(path, fmt)

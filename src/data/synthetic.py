@@ -21,9 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from src.data import ids
-from src.errors import SegmentationError
-from src.schema import (
+from src.columns import (
     AMOUNT,
     COUNTRY,
     CREATED_AT,
@@ -45,6 +43,8 @@ from src.schema import (
     UNIT_PRICE,
     USER_ID,
 )
+from src.data import ids
+from src.errors import SegmentationError
 
 SEGMENTS: tuple[str, ...] = (
     "champions",
@@ -845,7 +845,7 @@ def to_customer_summary(
         raise SegmentationError(
             f"to_customer_summary needs columns {missing} in the transaction log, which has "
             f"{list(transactions.columns)}. Load the log with a loader that maps the source "
-            "columns to the canonical names in src.schema."
+            "columns to the canonical names in src.columns."
         )
     if snapshot_date is None:
         snapshot_date = transactions[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
+from src.columns import CUSTOMER_ID, INVOICE_DATE
 from src.errors import SegmentationError
 from src.insight.eda import purchases
-from src.schema import CUSTOMER_ID, INVOICE_DATE
 
 
 def _month_number(dates: pd.Series) -> pd.Series:
@@ -59,34 +58,3 @@ def cohort_retention(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     counts.columns = pd.Index(list(periods), name="period")
     shares = counts.astype("Float64").div(counts[0], axis=0).astype(float)
     return counts, shares
-
-
-def retention_heatmap(shares: pd.DataFrame) -> Figure:
-    """Cohort x period heatmap of retention shares with a percentage in every observed cell."""
-    n_rows, n_cols = shares.shape
-    fig = Figure(
-        figsize=(max(6.0, 0.62 * n_cols + 2.2), max(3.0, 0.42 * n_rows + 1.6)),
-        layout="constrained",
-    )
-    ax = fig.add_subplot()
-    values = shares.to_numpy(dtype=float, na_value=np.nan)
-    # Period 0 is 100 % by construction; colour the rest on their own scale so variation shows.
-    later = values[:, 1:] if n_cols > 1 else values
-    finite = later[np.isfinite(later)]
-    vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=0, vmax=vmax, aspect="auto")
-    for (row, col), value in np.ndenumerate(values):
-        if np.isfinite(value):
-            colour = "white" if min(value, vmax) > 0.6 * vmax else "#222222"
-            ax.text(col, row, f"{value:.0%}", ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(np.arange(n_cols), [str(c) for c in shares.columns])
-    ax.set_yticks(np.arange(n_rows), [str(i) for i in shares.index])
-    ax.set_xlabel("Months since first purchase")
-    ax.set_ylabel("Cohort (month of first purchase)")
-    ax.set_title("Share of each cohort buying again")
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
-    return fig

@@ -8,10 +8,7 @@ in the later snapshot (new) or only in the earlier one (gone) are reported separ
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from src.errors import SegmentationError
 
@@ -83,46 +80,3 @@ def entries_and_exits(before: pd.Series, after: pd.Series) -> pd.DataFrame:
     table = table.reindex(order).fillna(0).astype(int)
     table.index.name = "segment"
     return table
-
-
-def migration_heatmap(counts: pd.DataFrame, shares: pd.DataFrame) -> Figure:
-    """Heatmap of row shares; each cell shows the share and the customer count, diagonal outlined."""
-    n_rows, n_cols = shares.shape
-    fig = Figure(
-        figsize=(max(5.5, 1.25 * n_cols + 2.8), max(3.5, 0.75 * n_rows + 1.8)),
-        layout="constrained",
-    )
-    ax = fig.add_subplot()
-    values = shares.to_numpy(dtype=float, na_value=np.nan)
-    image = ax.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=0, vmax=1, aspect="auto")
-    count_values = counts.reindex(index=shares.index, columns=shares.columns).to_numpy()
-    for (row, col), share in np.ndenumerate(values):
-        if np.isfinite(share):
-            colour = "white" if share > 0.6 else "#222222"
-            text = f"{share:.0%}\n({int(count_values[row, col]):,})"
-            ax.text(col, row, text, ha="center", va="center", fontsize=8, color=colour)
-    for i, label in enumerate(shares.index):
-        if label in shares.columns:
-            j = shares.columns.get_loc(label)
-            ax.add_patch(
-                Rectangle(
-                    (j - 0.5, i - 0.5),
-                    1,
-                    1,
-                    fill=False,
-                    edgecolor="#DD8452",
-                    linewidth=2,
-                    clip_on=False,
-                )
-            )
-    ax.set_xticks(np.arange(n_cols), [str(c) for c in shares.columns], rotation=30, ha="right")
-    ax.set_yticks(np.arange(n_rows), [str(i) for i in shares.index])
-    ax.set_xlabel("Segment at the later date")
-    ax.set_ylabel("Segment at the earlier date")
-    ax.set_title("Segment migration (row shares, customer counts)")
-    ax.tick_params(length=0)
-    for spine in ax.spines.values():
-        spine.set_visible(False)
-    bar = fig.colorbar(image, ax=ax, shrink=0.8)
-    bar.ax.yaxis.set_major_formatter(lambda v, _pos: f"{v:.0%}")
-    return fig

@@ -50,8 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.errors import SegmentationError
-from src.schema import (
+from src.columns import (
     DISCOUNT_RATE,
     FREQUENCY,
     LENGTH,
@@ -60,6 +59,7 @@ from src.schema import (
     SEGMENT_ID,
     SEGMENT_NAME,
 )
+from src.errors import SegmentationError
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "conf" / "insight" / "default.yaml"
 _WHERE = "the insight config (conf/insight/default.yaml)"
@@ -415,7 +415,7 @@ def describe_segments(
         raise SegmentationError(
             f"None of the features {', '.join(FEATURE_KEYS.values())} is in both the segment "
             f"profile and the population table, so segments cannot be named. Pass the customer "
-            f"feature table (columns from src.schema) and its segment profile."
+            f"feature table (columns from src.columns) and its segment profile."
         )
     levels = _levels(z, rules)
     matched = _match(levels, rules)

@@ -22,9 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from src.errors import SegmentationError
-from src.insight.naming import base_name, section
-from src.schema import (
+from src.columns import (
     AMOUNT,
     CUSTOMER_ID,
     DESCRIPTION,
@@ -34,6 +32,8 @@ from src.schema import (
     SEGMENT_NAME,
     STOCK_CODE,
 )
+from src.errors import SegmentationError
+from src.insight.naming import base_name, section
 
 SEGMENT = "segment"
 _WHERE = "the insight config (conf/insight/default.yaml)"

@@ -30,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from src.columns import CUSTOMER_ID, FREQUENCY, MONETARY, RECENCY, SEGMENT_NAME
 from src.errors import SegmentationError
-from src.schema import CUSTOMER_ID, FREQUENCY, MONETARY, RECENCY, SEGMENT_NAME
 
 # R score -> segment per FM score 1..5.
 SCORE_GRID: dict[int, tuple[str, str, str, str, str]] = {

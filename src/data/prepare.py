@@ -1,0 +1,101 @@
+"""Data preparation shared by training, batch scoring and segment migration.
+
+Training and production go through the same load -> clean -> features path, so a customer
+gets the same features whichever entry point scores it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from src.config.runtime import enum_value, plain
+from src.errors import SegmentationError
+
+MIN_CUSTOMERS = 10
+
+
+@dataclass
+class Prepared:
+    """The loaded data, its cleaning report and the customer feature table."""
+
+    dataset: Any
+    transactions: pd.DataFrame | None
+    cleaning: Any
+    features: pd.DataFrame
+    fingerprint: str
+    snapshot: pd.Timestamp | None
+
+
+def feature_options(features_cfg: Mapping[str, Any]) -> dict[str, str]:
+    """The feature definition a model was trained with; stored in the model for scoring."""
+    return {
+        "name": enum_value(features_cfg["name"]),
+        "frequency": enum_value(features_cfg.get("frequency", "invoices")),
+        "monetary": enum_value(features_cfg.get("monetary", "total")),
+    }
+
+
+def data_fingerprint(dataset) -> str:
+    """A hash of the input data before cleaning, so models are compared on the same data."""
+    frame = dataset.transactions if dataset.transactions is not None else dataset.customers
+    hashed = pd.util.hash_pandas_object(frame, index=dataset.transactions is None)
+    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
+
+
+def load_clean(dataset_cfg: Any, cleaning_cfg: Any, base_dir: Path | None = None):
+    """Load a dataset and clean its transaction log; returns (dataset, fingerprint, report)."""
+    from src.data.cleaning import clean_transactions
+    from src.data.loaders import load_dataset
+
+    dataset = load_dataset(plain(dataset_cfg), base_dir=base_dir)
+    fingerprint = data_fingerprint(dataset)
+    report = None
+    if dataset.kind == "transactions":
+        dataset.transactions, report = clean_transactions(dataset.transactions, plain(cleaning_cfg))
+    return dataset, fingerprint, report
+
+
+def features_at(
+    dataset, options: Mapping[str, str], snapshot: str | pd.Timestamp | None
+) -> tuple[pd.DataFrame, pd.Timestamp | None]:
+    """Customer features as of `snapshot` (default: the day after the last transaction)."""
+    from src.data.features import build_features, default_snapshot
+
+    snap = pd.Timestamp(snapshot) if snapshot else None
+    features = build_features(
+        dataset,
+        options["name"],
+        snapshot_date=snap,
+        frequency=options.get("frequency", "invoices"),
+        monetary=options.get("monetary", "total"),
+    )
+    if snap is None:
+        if dataset.transactions is not None:
+            snap = default_snapshot(dataset.transactions)
+        elif dataset.snapshot_date is not None:
+            snap = pd.Timestamp(dataset.snapshot_date)
+    return features, snap
+
+
+def prepare_data(
+    dataset_cfg: Any,
+    cleaning_cfg: Any,
+    options: Mapping[str, str],
+    snapshot: str | pd.Timestamp | None = None,
+    base_dir: Path | None = None,
+) -> Prepared:
+    dataset, fingerprint, report = load_clean(dataset_cfg, cleaning_cfg, base_dir)
+    features, snap = features_at(dataset, options, snapshot)
+    if len(features) < MIN_CUSTOMERS:
+        raise SegmentationError(
+            f"Only {len(features)} customer(s) have features (dataset '{dataset.name}', "
+            f"snapshot {snap}); segmentation needs at least {MIN_CUSTOMERS}. Check the cleaning "
+            "report, the snapshot date and the dataset."
+        )
+    return Prepared(dataset, dataset.transactions, report, features, fingerprint, snap)

@@ -1,0 +1,1 @@
+"""scikit-learn models: transformers, clusterers, the pipeline, the fitted segmentation, metrics."""

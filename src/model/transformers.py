@@ -1,0 +1,278 @@
+"""Outlier strategies and a log scaler for the sweep's ``outliers -> scaler -> clusterer`` pipeline.
+
+Customer spend and frequency are heavily right-skewed: a handful of wholesale accounts would
+otherwise own a cluster of their own. The clippers winsorise (every customer keeps a row and gets a
+segment); ``IsolationForestFilter`` instead leaves outliers out of *fitting* only. scikit-learn's
+own scalers (StandardScaler, RobustScaler, MinMaxScaler, PowerTransformer, QuantileTransformer) are
+used directly from the configs.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.ensemble import IsolationForest
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from src.errors import InvalidParameterError
+
+__all__ = [
+    "IQRClipper",
+    "IsolationForestFilter",
+    "LogStandardScaler",
+    "QuantileClipper",
+    "ZScoreClipper",
+    "signed_expm1",
+    "signed_log1p",
+]
+
+
+def _check_number(
+    owner: object, name: str, value: object, *, low: float, high: float = np.inf, hint: str
+) -> float:
+    """Reject a hyperparameter outside [low, high] with a message that names the fix."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (low <= value <= high):
+        bounds = f">= {low}" if np.isinf(high) else f"between {low} and {high}"
+        raise InvalidParameterError(
+            f"{type(owner).__name__}.{name} must be a number {bounds}, got {value!r}. "
+            f"Fix the `{name}` value of this step in the pipeline config ({hint})."
+        )
+    return float(value)
+
+
+def signed_log1p(X: np.ndarray) -> np.ndarray:
+    """sign(x) * log1p(|x|): log1p for non-negative values, symmetric and defined for all reals.
+
+    Plain log1p is undefined at -1 and below (refunds can make spend negative).
+    """
+    X = np.asarray(X, dtype=float)
+    return np.sign(X) * np.log1p(np.abs(X))
+
+
+def signed_expm1(X: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`signed_log1p`."""
+    X = np.asarray(X, dtype=float)
+    return np.sign(X) * np.expm1(np.abs(X))
+
+
+class _BoundsClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Learn per-column ``lower_``/``upper_`` at fit and clip to them at transform."""
+
+    def _bounds(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64)
+        self.lower_, self.upper_ = self._bounds(X)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return np.clip(X, self.lower_, self.upper_)
+
+
+class IQRClipper(_BoundsClipper):
+    """Winsorise each column to [Q1 - factor*IQR, Q3 + factor*IQR] (Tukey fences).
+
+    Parameters
+    ----------
+    factor : float, default=1.5
+        Fence width in interquartile ranges; 1.5 is Tukey's "outlier", 3.0 his "far out".
+
+    Attributes
+    ----------
+    lower_, upper_ : ndarray of shape (n_features,)
+        Clipping bounds learned from the fit data.
+    """
+
+    def __init__(self, factor: float = 1.5):
+        self.factor = factor
+
+    def _bounds(self, X):
+        factor = _check_number(self, "factor", self.factor, low=0.0, hint="e.g. 1.5")
+        q1, q3 = np.quantile(X, [0.25, 0.75], axis=0)
+        iqr = q3 - q1
+        return q1 - factor * iqr, q3 + factor * iqr
+
+
+class QuantileClipper(_BoundsClipper):
+    """Winsorise each column to its learned ``lower`` and ``upper`` quantiles.
+
+    Parameters
+    ----------
+    lower, upper : float, default=0.01, 0.99
+        Quantile levels in [0, 1] with ``lower < upper``.
+
+    Attributes
+    ----------
+    lower_, upper_ : ndarray of shape (n_features,)
+        Clipping bounds learned from the fit data.
+    """
+
+    def __init__(self, lower: float = 0.01, upper: float = 0.99):
+        self.lower = lower
+        self.upper = upper
+
+    def _bounds(self, X):
+        lower = _check_number(self, "lower", self.lower, low=0.0, high=1.0, hint="e.g. 0.01")
+        upper = _check_number(self, "upper", self.upper, low=0.0, high=1.0, hint="e.g. 0.99")
+        if lower >= upper:
+            raise InvalidParameterError(
+                f"QuantileClipper.lower ({lower}) must be smaller than QuantileClipper.upper "
+                f"({upper}). Fix the `lower`/`upper` values of this step in the pipeline config "
+                "(e.g. lower=0.01, upper=0.99)."
+            )
+        return np.quantile(X, lower, axis=0), np.quantile(X, upper, axis=0)
+
+
+class ZScoreClipper(_BoundsClipper):
+    """Winsorise each column to mean ± threshold * std learned at fit.
+
+    Parameters
+    ----------
+    threshold : float, default=3.0
+        Half-width of the kept band in standard deviations.
+
+    Attributes
+    ----------
+    lower_, upper_ : ndarray of shape (n_features,)
+        Clipping bounds learned from the fit data.
+    """
+
+    def __init__(self, threshold: float = 3.0):
+        self.threshold = threshold
+
+    def _bounds(self, X):
+        threshold = _check_number(self, "threshold", self.threshold, low=0.0, hint="e.g. 3.0")
+        mean, std = X.mean(axis=0), X.std(axis=0)
+        return mean - threshold * std, mean + threshold * std
+
+
+class IsolationForestFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Leave the rows an IsolationForest flags as outliers out of fitting, but score every row.
+
+    ``fit_transform(X)`` returns only the inlier rows, so inside a ``sklearn.pipeline.Pipeline``
+    the following scaler and clusterer are fitted on inliers; ``transform(X)`` returns ``X``
+    unchanged, so ``predict`` still assigns every customer (outliers included) a segment. This is
+    the "sampler" behaviour of imbalanced-learn pipelines. The container type is kept: a DataFrame
+    in gives a DataFrame (with its original index) out.
+
+    Only unsupervised use is supported: a ``y`` passed to ``fit_transform`` is not filtered.
+    Label every customer with ``pipeline.fit(X).predict(X)``: ``pipeline.fit_predict(X)`` returns
+    labels for the inlier rows only.
+
+    Parameters
+    ----------
+    contamination : "auto" or float, default="auto"
+        Passed to IsolationForest: expected outlier share in (0, 0.5], or "auto".
+    n_estimators : int, default=100
+        Number of trees.
+    random_state : int, RandomState or None, default=None
+        Seed of the forest.
+
+    Attributes
+    ----------
+    forest_ : IsolationForest
+        The fitted forest.
+    inlier_mask_ : ndarray of bool, shape (n_samples_fit,)
+        True for the rows of the fit data that were kept.
+    n_outliers_ : int
+        Number of fit rows left out.
+    """
+
+    def __init__(self, contamination="auto", n_estimators: int = 100, random_state=None):
+        self.contamination = contamination
+        self.n_estimators = n_estimators
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        if self.contamination != "auto":
+            _check_number(
+                self, "contamination", self.contamination, low=0.0, high=0.5, hint='"auto" or 0.05'
+            )
+            if self.contamination == 0:
+                raise InvalidParameterError(
+                    "IsolationForestFilter.contamination must be 'auto' or a share in (0, 0.5], "
+                    "got 0. Fix the `contamination` value of this step in the pipeline config "
+                    "(drop the step to keep every customer)."
+                )
+        if (
+            isinstance(self.n_estimators, bool)
+            or not isinstance(self.n_estimators, numbers.Integral)
+            or self.n_estimators < 1
+        ):
+            raise InvalidParameterError(
+                f"IsolationForestFilter.n_estimators must be a positive integer, got "
+                f"{self.n_estimators!r}. Fix the `n_estimators` value of this step in the "
+                "pipeline config (e.g. 100)."
+            )
+
+    def fit(self, X, y=None):
+        self._check_params()
+        Xv = validate_data(self, X)
+        self.forest_ = IsolationForest(
+            contamination=self.contamination,
+            n_estimators=self.n_estimators,
+            random_state=self.random_state,
+        ).fit(Xv)
+        self.inlier_mask_ = self.forest_.predict(Xv) == 1
+        self.n_outliers_ = int((~self.inlier_mask_).sum())
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params):
+        self.fit(X, y)
+        if hasattr(X, "iloc"):
+            return X.iloc[self.inlier_mask_]
+        return validate_data(self, X, reset=False)[self.inlier_mask_]
+
+    def transform(self, X):
+        check_is_fitted(self)
+        Xv = validate_data(self, X, reset=False)
+        return X if hasattr(X, "iloc") else Xv
+
+
+class LogStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Sign-safe log (``sign(x) * log1p(|x|)``) followed by standardisation.
+
+    The usual choice for skewed spend and frequency: log1p for the non-negative values RFM
+    features normally hold, and still defined (and invertible) for refunds below -1.
+
+    Parameters
+    ----------
+    with_mean, with_std : bool, default=True
+        Passed to StandardScaler; constant columns get scale 1.
+
+    Attributes
+    ----------
+    scaler_ : StandardScaler
+        Fitted on the log-transformed data.
+    mean_, scale_ : ndarray of shape (n_features,) or None
+        Shortcuts to ``scaler_.mean_`` and ``scaler_.scale_`` (in log space).
+    """
+
+    def __init__(self, with_mean: bool = True, with_std: bool = True):
+        self.with_mean = with_mean
+        self.with_std = with_std
+
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64)
+        self.scaler_ = StandardScaler(with_mean=self.with_mean, with_std=self.with_std).fit(
+            signed_log1p(X)
+        )
+        self.mean_ = self.scaler_.mean_
+        self.scale_ = self.scaler_.scale_
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.scaler_.transform(signed_log1p(X))
+
+    def inverse_transform(self, X):
+        check_is_fitted(self)
+        X = check_array(X, dtype=np.float64)
+        return signed_expm1(self.scaler_.inverse_transform(X))

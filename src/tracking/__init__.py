@@ -1,0 +1,1 @@
+"""The only package that imports mlflow: runs, trials, artifacts, registry and serving."""

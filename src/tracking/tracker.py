@@ -1,0 +1,191 @@
+"""Runs, params, metrics, tags and artifacts of one MLflow experiment."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+from src.config import PROJECT_ROOT
+
+MAX_PARAM_LEN = 6000
+
+
+def default_tracking_uri() -> str:
+    """An absolute sqlite URI: Hydra's per-run output folders would otherwise scatter databases."""
+    return f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(configured: str | None = None) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or configured or default_tracking_uri()
+
+
+def sqlite_path(uri: str) -> Path | None:
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///") :])
+    return None
+
+
+def default_optuna_storage(tracking_uri: str) -> str:
+    """Optuna's sqlite file beside the MLflow database, so both survive together."""
+    db = sqlite_path(tracking_uri)
+    folder = db.parent if db is not None else PROJECT_ROOT
+    return f"sqlite:///{folder / 'optuna.db'}"
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> dotted keys, as MLflow params are flat."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def git_commit() -> str:
+    """The project's git commit, or "unknown" outside a git checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@contextmanager
+def quiet(*loggers: str):
+    """MLflow logs advice at INFO/WARNING on every model save; keep the CLI output readable."""
+    saved = {name: logging.getLogger(name).level for name in loggers}
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
+class Tracker:
+    """One parent run per sweep, one child run per trial, all under one experiment."""
+
+    def __init__(self, tracking_uri: str, experiment: str):
+        self.tracking_uri = tracking_uri
+        mlflow.set_tracking_uri(tracking_uri)
+        mlflow.set_registry_uri(tracking_uri)
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.experiment_id = self._experiment_id(experiment)
+        self.parent_id: str | None = None
+
+    def _experiment_id(self, name: str) -> str:
+        existing = self.client.get_experiment_by_name(name)
+        if existing is not None:
+            if existing.lifecycle_stage == "deleted":
+                self.client.restore_experiment(existing.experiment_id)
+            return existing.experiment_id
+        db = sqlite_path(self.tracking_uri)
+        location = (db.parent / "mlartifacts").as_uri() if db is not None else None
+        return self.client.create_experiment(name, artifact_location=location)
+
+    # ---- parent run -------------------------------------------------------------------------
+    def start_parent(
+        self, run_name: str, tags: Mapping[str, str], run_id: str | None = None
+    ) -> str:
+        """Start the sweep's parent run, or reopen `run_id` when a sweep resumes.
+
+        Under `mlflow run` (MLFLOW_RUN_ID set) the project's own run becomes the parent.
+        """
+        run_id = run_id or os.environ.get("MLFLOW_RUN_ID")
+        if run_id is not None:
+            self.experiment_id = self.client.get_run(run_id).info.experiment_id
+            run = mlflow.start_run(run_id=run_id)
+        else:
+            run = mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name)
+        self.parent_id = run.info.run_id
+        self.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        return self.parent_id
+
+    def end_parent(self, status: str = "FINISHED") -> None:
+        if self.parent_id is not None and mlflow.active_run() is not None:
+            mlflow.end_run(status=status)
+
+    def log_params(self, params: Mapping[str, Any], run_id: str | None = None) -> None:
+        run_id = run_id or self.parent_id
+        existing = self.client.get_run(run_id).data.params
+        fresh = [Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items() if k not in existing]
+        for i in range(0, len(fresh), 100):
+            self.client.log_batch(run_id, params=fresh[i : i + 100])
+
+    def log_metrics(
+        self, metrics: Mapping[str, float], step: int = 0, run_id: str | None = None
+    ) -> None:
+        ts = now_ms()
+        batch = [
+            Metric(k, float(v), ts, step)
+            for k, v in metrics.items()
+            if v is not None and pd.notna(v)
+        ]
+        for i in range(0, len(batch), 500):
+            self.client.log_batch(run_id or self.parent_id, metrics=batch[i : i + 500])
+
+    def set_tags(self, tags: Mapping[str, Any], run_id: str | None = None) -> None:
+        self.client.log_batch(
+            run_id or self.parent_id, tags=[RunTag(k, str(v)) for k, v in tags.items()]
+        )
+
+    def log_png(self, png: bytes, path: str, run_id: str | None = None) -> None:
+        self.log_bytes(png, path, run_id)
+
+    def log_text(self, text: str, path: str, run_id: str | None = None) -> None:
+        self.client.log_text(run_id or self.parent_id, text, path)
+
+    def log_frame(self, df: pd.DataFrame, path: str, run_id: str | None = None) -> None:
+        """CSV for people, or Parquet when the path says so."""
+        buf = io.BytesIO()
+        if path.endswith(".parquet"):
+            df.to_parquet(buf)
+        else:
+            keep_index = df.index.name is not None or not isinstance(df.index, pd.RangeIndex)
+            buf.write(df.to_csv(index=keep_index).encode())
+        self.log_bytes(buf.getvalue(), path, run_id)
+
+    def log_file(self, local_path: str | Path, artifact_dir: str | None = None) -> None:
+        self.client.log_artifact(self.parent_id, str(local_path), artifact_dir)
+
+    def log_bytes(self, data: bytes, path: str, run_id: str | None) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / Path(path).name
+            local.write_bytes(data)
+            parent = str(Path(path).parent)
+            self.client.log_artifact(
+                run_id or self.parent_id, str(local), None if parent == "." else parent
+            )
+
+    def run_url_hint(self) -> str:
+        uri = self.tracking_uri
+        if uri.startswith(("http://", "https://")):
+            return f"open {uri}"
+        return f"mlflow ui --backend-store-uri {uri}"

@@ -1,0 +1,1 @@
+"""Every figure: data in, matplotlib Figure out, one look (src.viz.style)."""

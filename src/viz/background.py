@@ -1,0 +1,100 @@
+"""Figures rendered in a separate process while the sweep computes.
+
+Matplotlib holds the GIL for most of its drawing, so rendering on a thread slows the fits and
+silhouettes of the main thread; a worker process draws on the other core instead. Everything
+here is a top-level function of picklable arguments, returning PNG bytes (or None).
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+FIGURE_MODULES = ("profiles", "choosing_k", "scatter", "optuna", "eda", "heatmaps")
+
+
+def warm_up() -> None:
+    """Import the plotting stack in the worker while the main process loads data."""
+    for name in FIGURE_MODULES:
+        importlib.import_module(f"src.viz.{name}")
+
+
+def figure_function(name: str):
+    """``"profiles.radar_chart"`` -> the function ``src.viz.profiles.radar_chart``.
+
+    Figures are named rather than passed as functions so the main process never imports
+    matplotlib: the worker resolves the name.
+    """
+    module, _, function = name.partition(".")
+    if module not in FIGURE_MODULES or not function:
+        raise ValueError(f"{name!r} is not a figure of src.viz ({', '.join(FIGURE_MODULES)})")
+    return getattr(importlib.import_module(f"src.viz.{module}"), function)
+
+
+def png(figure: str, *args: Any, **kwargs: Any) -> bytes | None:
+    """Draw ``figure`` (e.g. ``"profiles.radar_chart"``) and return it as PNG bytes."""
+    from src.viz.style import to_png
+
+    fig = figure_function(figure)(*args, **kwargs)
+    return None if fig is None else to_png(fig)
+
+
+def optuna_png(figure: str, trials: list, directions: list[str]) -> bytes | None:
+    """An Optuna figure of a copy of the study (the worker cannot share its storage)."""
+    import optuna
+
+    from src.viz.style import to_png
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=directions)
+    study.add_trials(trials)
+    fig = figure_function(figure)(study)
+    return None if fig is None else to_png(fig)
+
+
+class Background:
+    """A drawing process plus a writer thread that logs what it draws.
+
+    Failures never stop a sweep: they are collected and reported as warnings at the end.
+    """
+
+    def __init__(self, draw_in_process: bool = True):
+        self.failures: list[str] = []
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifacts")
+        self.drawer = None
+        if draw_in_process:
+            ctx = multiprocessing.get_context("spawn")
+            self.drawer = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+            self.drawer.submit(warm_up)
+
+    def draw(self, what: str, fn, *args, **kwargs) -> Future:
+        """Run a drawing function (from this module) in the worker; the future gives PNG bytes."""
+        if self.drawer is None:
+            return self.writer.submit(self._guard, what, fn, *args, **kwargs)
+        return self.drawer.submit(fn, *args, **kwargs)
+
+    def write(self, what: str, fn, *args) -> Future:
+        """Run an I/O job (e.g. an MLflow artifact upload) on the writer thread."""
+        return self.writer.submit(self._guard, what, fn, *args)
+
+    def result(self, what: str, future: Future) -> Any:
+        try:
+            return future.result()
+        except Exception as exc:
+            self.failures.append(f"{what}: {type(exc).__name__}: {exc}")
+            return None
+
+    def _guard(self, what: str, fn, *args, **kwargs) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # an artifact must never sink the sweep
+            self.failures.append(f"{what}: {type(exc).__name__}: {exc}")
+            return None
+
+    def close(self) -> list[str]:
+        self.writer.shutdown(wait=True)
+        if self.drawer is not None:
+            self.drawer.shutdown(wait=True)
+        return self.failures

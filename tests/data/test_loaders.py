@@ -1,0 +1,434 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from src import columns as schema
+from src.data.loaders import (
+    load_dataset,
+    normalise_ids,
+    read_customer_summary,
+    read_feature_table,
+    read_transactions,
+)
+from src.errors import SegmentationError
+
+UCI_COLUMNS = {
+    "invoice_id": "InvoiceNo",
+    "stock_code": "StockCode",
+    "description": "Description",
+    "quantity": "Quantity",
+    "invoice_date": "InvoiceDate",
+    "unit_price": "UnitPrice",
+    "customer_id": "CustomerID",
+    "country": "Country",
+}
+EXPECTED_DATES = pd.to_datetime(["2010-12-01 08:26", "2010-12-01 08:28", "2011-01-13 17:05"])
+DATE_STYLES = {
+    "iso": ["2010-12-01 08:26:00", "2010-12-01 08:28:00", "2011-01-13 17:05:00"],
+    "uci": ["12/1/2010 8:26", "12/1/2010 8:28", "1/13/2011 17:05"],
+}
+
+
+def uci_frame(dates: list[str]) -> pd.DataFrame:
+    """Three UCI-style lines as text, the way they sit in a CSV file."""
+    return pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "536366", "C536379"],
+            "StockCode": ["85123A", "22633", "D"],
+            "Description": ["WHITE HANGING HEART ", "HAND WARMER", "Discount"],
+            "Quantity": ["6", "6", "-1"],
+            "InvoiceDate": dates,
+            "UnitPrice": ["2.55", "1.85", "27.5"],
+            "CustomerID": ["17850.0", "", "14527.0"],
+            "Country": ["United Kingdom", "United Kingdom", "France"],
+        }
+    )
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    name = path.name
+    if name.endswith((".csv", ".csv.gz")):
+        frame.to_csv(path, index=False)
+    elif name.endswith(".xlsx"):
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
+@pytest.fixture(params=["log.csv", "log.csv.gz", "log.xlsx", "log.parquet"])
+def file_name(request) -> str:
+    return request.param
+
+
+@pytest.mark.parametrize("style", sorted(DATE_STYLES))
+def test_uci_log_dates_parse_in_every_format(tmp_path, file_name, style):
+    path = write(uci_frame(DATE_STYLES[style]), tmp_path / file_name)
+    tx = read_transactions(path, UCI_COLUMNS)
+    pd.testing.assert_series_equal(
+        tx[schema.INVOICE_DATE], pd.Series(EXPECTED_DATES, name=schema.INVOICE_DATE)
+    )
+
+
+def test_uci_log_ids_lose_float_suffix_and_blanks_become_missing(tmp_path, file_name):
+    tx = read_transactions(write(uci_frame(DATE_STYLES["iso"]), tmp_path / file_name), UCI_COLUMNS)
+    assert tx[schema.CUSTOMER_ID].tolist()[::2] == ["17850", "14527"]
+    assert tx[schema.CUSTOMER_ID].isna().tolist() == [False, True, False]
+
+
+def test_uci_log_has_canonical_columns_and_dtypes(tmp_path, file_name):
+    tx = read_transactions(write(uci_frame(DATE_STYLES["iso"]), tmp_path / file_name), UCI_COLUMNS)
+    assert list(tx.columns) == [c for c in schema.TRANSACTION_COLUMNS if c in tx.columns]
+    assert set(tx.columns) == {*UCI_COLUMNS, schema.AMOUNT}
+    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
+        assert isinstance(tx[column].dtype, pd.CategoricalDtype), column
+        categories = tx[column].cat.categories
+        assert categories.dtype == "str", column
+        assert categories.is_monotonic_increasing, column
+    for column in (schema.STOCK_CODE, schema.COUNTRY):
+        assert tx[column].dtype == "str", column
+    for column in (schema.QUANTITY, schema.UNIT_PRICE, schema.AMOUNT):
+        assert tx[column].dtype == "float64", column
+
+
+def test_amount_is_quantity_times_price(tmp_path, file_name):
+    tx = read_transactions(write(uci_frame(DATE_STYLES["iso"]), tmp_path / file_name), UCI_COLUMNS)
+    np.testing.assert_allclose(tx[schema.AMOUNT], tx[schema.QUANTITY] * tx[schema.UNIT_PRICE])
+
+
+def test_typed_parquet_with_float_ids_and_datetimes(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "CustomerID": [17850.0, np.nan, 14527.0],
+            "InvoiceNo": [536365, 536366, 536367],
+            "InvoiceDate": EXPECTED_DATES,
+            "Quantity": [6, 6, 1],
+            "UnitPrice": [2.55, 1.85, 27.5],
+        }
+    )
+    columns = {k: v for k, v in UCI_COLUMNS.items() if v in frame.columns}
+    tx = read_transactions(write(frame, tmp_path / "typed.parquet"), columns)
+    assert tx[schema.CUSTOMER_ID].tolist()[::2] == ["17850", "14527"]
+    assert tx[schema.INVOICE_ID].tolist() == ["536365", "536366", "536367"]
+    assert tx[schema.QUANTITY].dtype == "float64"
+
+
+def generic_log() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "client": ["a", "a", "b"],
+            "day": ["20240105", "20240107", "20240106"],
+            "total": ["10.5", "4", "7.25"],
+            "promo": ["0", "1.5", ""],
+            "joined": ["20231201", "20231201", "20240101"],
+        }
+    )
+
+
+GENERIC_COLUMNS = {
+    "customer_id": "client",
+    "invoice_date": "day",
+    "amount": "total",
+    "discount": "promo",
+    "signup_date": "joined",
+}
+
+
+def test_generic_log_with_strftime_dates(tmp_path):
+    path = write(generic_log(), tmp_path / "orders.csv")
+    tx = read_transactions(path, GENERIC_COLUMNS, date_format="%Y%m%d")
+    expected = pd.to_datetime(["2024-01-05", "2024-01-07", "2024-01-06"])
+    assert tx[schema.INVOICE_DATE].tolist() == list(expected)
+    assert tx[schema.SIGNUP_DATE].tolist() == list(
+        pd.to_datetime(["2023-12-01"] * 2 + ["2024-01-01"])
+    )
+
+
+def test_generic_log_without_invoices_makes_every_row_an_order(tmp_path):
+    path = write(generic_log(), tmp_path / "orders.csv")
+    tx = read_transactions(path, GENERIC_COLUMNS, date_format="%Y%m%d")
+    assert tx[schema.INVOICE_ID].cat.categories.dtype == "str"
+    assert tx[schema.INVOICE_ID].is_unique
+
+
+def test_generic_log_keeps_given_amount_without_inventing_quantities(tmp_path):
+    path = write(generic_log(), tmp_path / "orders.csv")
+    tx = read_transactions(path, GENERIC_COLUMNS, date_format="%Y%m%d")
+    assert tx[schema.AMOUNT].tolist() == [10.5, 4.0, 7.25]
+    assert schema.QUANTITY not in tx.columns
+    assert schema.UNIT_PRICE not in tx.columns
+
+
+def test_generic_log_discount_is_numeric_with_missing_values(tmp_path):
+    path = write(generic_log(), tmp_path / "orders.csv")
+    tx = read_transactions(path, GENERIC_COLUMNS, date_format="%Y%m%d")
+    assert tx[schema.DISCOUNT].tolist()[:2] == [0.0, 1.5]
+    assert np.isnan(tx[schema.DISCOUNT].iloc[2])
+
+
+def test_log_in_canonical_names_needs_no_mapping(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "customer_id": ["7"],
+            "invoice_id": ["1"],
+            "invoice_date": ["2024-01-01"],
+            "quantity": [2],
+            "unit_price": [3.0],
+        }
+    )
+    tx = read_transactions(write(frame, tmp_path / "log.csv"), None)
+    assert tx[schema.AMOUNT].tolist() == [6.0]
+
+
+def summary_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uid": ["u1", "u2"],
+            "total_transaction": [3, 1],
+            "total_money_spent": [120.0, 15.5],
+            "tran_with_disc": [1, 0],
+            "last_order_date": ["2024-03-01", "2024-01-15"],
+            "created_at": ["2023-06-01", "2024-01-15"],
+            "data_pulled_date": ["2024-03-31", "2024-04-01"],
+        }
+    )
+
+
+SUMMARY_COLUMNS = {c: c for c in schema.SUMMARY_COLUMNS} | {"user_id": "uid"}
+
+
+def test_summary_is_indexed_by_customer(tmp_path):
+    customers = read_customer_summary(write(summary_frame(), tmp_path / "s.csv"), SUMMARY_COLUMNS)
+    assert customers.index.name == schema.CUSTOMER_ID
+    assert customers.index.tolist() == ["u1", "u2"]
+    assert list(customers.columns) == list(schema.SUMMARY_COLUMNS[1:])
+
+
+def test_summary_dataset_snapshot_is_latest_pull(tmp_path):
+    write(summary_frame(), tmp_path / "s.csv")
+    cfg = {"name": "shop", "type": "summary", "path": "s.csv", "columns": SUMMARY_COLUMNS}
+    dataset = load_dataset(cfg, base_dir=tmp_path)
+    assert dataset.kind == "summary"
+    assert dataset.snapshot_date == pd.Timestamp("2024-04-01")
+
+
+def test_summary_with_repeated_customers_is_rejected(tmp_path):
+    frame = pd.concat([summary_frame(), summary_frame().iloc[:1]])
+    with pytest.raises(SegmentationError, match="repeated customer id.*'u1'"):
+        read_customer_summary(write(frame, tmp_path / "s.csv"), SUMMARY_COLUMNS)
+
+
+def feature_frame() -> pd.DataFrame:
+    return pd.DataFrame({"id": [1, 2], "R": [5, 30], "F": [2, 1], "M": [10.0, 99.5]})
+
+
+FEATURE_COLUMNS = {
+    "customer_id": "id",
+    "recency_days": "R",
+    "frequency": "F",
+    "monetary": "M",
+}
+
+
+def test_feature_table_maps_features(tmp_path):
+    table = read_feature_table(write(feature_frame(), tmp_path / "f.parquet"), FEATURE_COLUMNS)
+    assert list(table.columns) == list(schema.RFM_FEATURES)
+    assert table.index.tolist() == ["1", "2"]
+    assert (table.dtypes == "float64").all()
+
+
+def test_feature_dataset(tmp_path):
+    write(feature_frame(), tmp_path / "f.csv")
+    cfg = {"type": "features", "path": str(tmp_path / "f.csv"), "columns": FEATURE_COLUMNS}
+    dataset = load_dataset(cfg)
+    assert dataset.kind == "features"
+    assert dataset.customers.loc["2", schema.MONETARY] == 99.5
+
+
+def test_feature_table_rejects_unknown_feature_names(tmp_path):
+    path = write(feature_frame(), tmp_path / "f.csv")
+    with pytest.raises(SegmentationError, match="unknown feature.*recency"):
+        read_feature_table(path, {"customer_id": "id", "recency": "R"})
+
+
+def test_relative_path_resolves_against_base_dir(tmp_path):
+    write(uci_frame(DATE_STYLES["iso"]), tmp_path / "retail.csv")
+    cfg = {"name": "uci", "type": "transactions", "path": "retail.csv", "columns": UCI_COLUMNS}
+    dataset = load_dataset(cfg, base_dir=tmp_path)
+    assert dataset.kind == "transactions"
+    assert len(dataset.transactions) == 3
+
+
+@pytest.mark.parametrize("output", ["transactions", "summary"])
+def test_synthetic_dataset_keeps_ground_truth(output):
+    cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": output}
+    dataset = load_dataset(cfg)
+    assert dataset.kind == output
+    assert dataset.ground_truth is not None
+    assert dataset.snapshot_date is not None
+
+
+def test_synthetic_segment_shares_plant_only_the_given_segments():
+    cfg = {
+        "type": "synthetic",
+        "n_customers": 400,
+        "seed": 3,
+        "segment_shares": {"champions": 1, "hibernating": 3},
+    }
+    shares = load_dataset(cfg).ground_truth.value_counts(normalize=True)
+    assert set(shares[shares > 0].index) == {"champions", "hibernating"}
+    assert shares["hibernating"] == pytest.approx(0.75, abs=0.01)
+
+
+def test_synthetic_segment_shares_must_be_a_mapping():
+    cfg = {"type": "synthetic", "n_customers": 40, "segment_shares": [1, 2]}
+    with pytest.raises(SegmentationError, match="segment_shares must map segment names"):
+        load_dataset(cfg)
+
+
+def test_synthetic_summary_is_indexed_by_customer():
+    cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": "summary"}
+    customers = load_dataset(cfg).customers
+    assert customers.index.name == schema.CUSTOMER_ID
+    assert customers.index.is_unique
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        (pd.Series([" 17850.0", "17850", "A12"]), ["17850", "17850", "A12"]),
+        (pd.Series([17850.0, 12.0]), ["17850", "12"]),
+        (pd.Series([5, 6]), ["5", "6"]),
+    ],
+)
+def test_normalise_ids(values, expected):
+    assert normalise_ids(values).tolist() == expected
+
+
+@pytest.mark.parametrize("blank", ["", "  ", None, "nan"])
+def test_normalise_ids_blank_is_missing(blank):
+    assert normalise_ids(pd.Series(["1", blank])).isna().tolist() == [False, True]
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+def test_missing_file_names_path_and_fixes(tmp_path):
+    cfg = {"type": "transactions", "path": "nowhere/retail.csv.gz", "columns": UCI_COLUMNS}
+    with pytest.raises(SegmentationError) as error:
+        load_dataset(cfg, base_dir=tmp_path)
+    message = str(error.value)
+    assert str(tmp_path / "nowhere" / "retail.csv.gz") in message
+    assert "SEGMENTATION_DATA_DIR" in message
+    assert "dataset.path=" in message
+
+
+def test_misspelt_column_suggests_close_match(tmp_path):
+    path = write(uci_frame(DATE_STYLES["iso"]), tmp_path / "log.csv")
+    with pytest.raises(SegmentationError) as error:
+        read_transactions(path, UCI_COLUMNS | {"customer_id": "CustomerId"})
+    message = str(error.value)
+    assert "'CustomerId' (for customer_id)" in message
+    assert "did you mean 'CustomerID'" in message
+    assert "Columns found: InvoiceNo, StockCode" in message
+
+
+def test_missing_columns_are_all_named(tmp_path):
+    path = write(uci_frame(DATE_STYLES["iso"]), tmp_path / "log.csv")
+    with pytest.raises(SegmentationError) as error:
+        read_transactions(path, UCI_COLUMNS | {"quantity": "Qty", "unit_price": "Price"})
+    assert "'Qty' (for quantity)" in str(error.value)
+    assert "'Price' (for unit_price)" in str(error.value)
+
+
+def test_unknown_canonical_key_is_rejected(tmp_path):
+    path = write(uci_frame(DATE_STYLES["iso"]), tmp_path / "log.csv")
+    with pytest.raises(SegmentationError, match="'customerid'.*did you mean 'customer_id'"):
+        read_transactions(path, {"customerid": "CustomerID"})
+
+
+def test_log_without_amount_or_prices_is_rejected(tmp_path):
+    path = write(uci_frame(DATE_STYLES["iso"]), tmp_path / "log.csv")
+    columns = {"customer_id": "CustomerID", "invoice_date": "InvoiceDate", "quantity": "Quantity"}
+    with pytest.raises(SegmentationError, match="unit_price.*or amount"):
+        read_transactions(path, columns)
+
+
+@pytest.mark.parametrize("date_format", [None, "%Y-%m-%d %H:%M:%S"])
+def test_unparseable_dates_show_examples(tmp_path, date_format):
+    frame = uci_frame(["2010-12-01 08:26:00", "yesterday", "2010-13-45 10:00:00"])
+    path = write(frame, tmp_path / "log.csv")
+    with pytest.raises(SegmentationError) as error:
+        read_transactions(path, UCI_COLUMNS, date_format=date_format)
+    message = str(error.value)
+    assert "'InvoiceDate' (invoice_date)" in message
+    assert "'yesterday'" in message
+    assert "'2010-13-45 10:00:00'" in message
+    assert "dataset.date_format=" in message
+
+
+def test_wrong_explicit_date_format_is_reported(tmp_path):
+    path = write(uci_frame(DATE_STYLES["iso"]), tmp_path / "log.csv")
+    with pytest.raises(SegmentationError, match="not dates in the format '%Y%m%d'"):
+        read_transactions(path, UCI_COLUMNS, date_format="%Y%m%d")
+
+
+@pytest.mark.parametrize(("column", "bad"), [("Quantity", "six"), ("UnitPrice", "£2.55")])
+def test_non_numeric_values_show_examples(tmp_path, file_name, column, bad):
+    frame = uci_frame(DATE_STYLES["iso"])
+    frame.loc[1, column] = bad
+    path = write(frame, tmp_path / file_name)
+    with pytest.raises(SegmentationError) as error:
+        read_transactions(path, UCI_COLUMNS)
+    message = str(error.value)
+    assert f"'{column}'" in message
+    assert "non-numeric" in message
+    assert repr(bad) in message
+
+
+def test_unknown_dataset_type():
+    with pytest.raises(
+        SegmentationError, match="'sql'.*synthetic, transactions, summary, features"
+    ):
+        load_dataset({"type": "sql", "path": "x"})
+
+
+def test_unknown_suffix_asks_for_format(tmp_path):
+    path = tmp_path / "log.dat"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(SegmentationError, match="dataset.format=csv"):
+        read_transactions(path, UCI_COLUMNS)
+
+
+def test_explicit_format_overrides_suffix(tmp_path):
+    path = tmp_path / "log.dat"
+    uci_frame(DATE_STYLES["iso"]).to_csv(path, index=False)
+    assert len(read_transactions(path, UCI_COLUMNS, fmt="csv")) == 3
+
+
+def test_missing_path_is_reported():
+    with pytest.raises(SegmentationError, match="no file path.*dataset.path="):
+        load_dataset({"type": "transactions", "path": None})
+
+
+def test_iso_dates_with_and_without_times_mix(tmp_path):
+    frame = summary_frame()
+    frame.loc[0, "last_order_date"] = "2024-03-01 15:30:00"
+    customers = read_customer_summary(write(frame, tmp_path / "s.csv"), SUMMARY_COLUMNS)
+    assert customers[schema.LAST_ORDER_DATE].tolist() == [
+        pd.Timestamp("2024-03-01 15:30"),
+        pd.Timestamp("2024-01-15"),
+    ]
+
+
+def test_malformed_csv_is_reported(tmp_path):
+    path = tmp_path / "log.csv"
+    uci_frame(DATE_STYLES["iso"]).to_csv(path, index=False)
+    with path.open("a") as handle:
+        handle.write("1,2,3,4,5,6,7,8,9,10\n")
+    with pytest.raises(SegmentationError, match="cannot parse .*log.csv as CSV"):
+        read_transactions(path, UCI_COLUMNS)
