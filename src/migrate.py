@@ -7,7 +7,7 @@ transactions before each date) and reports the transition matrix between segment
 from __future__ import annotations
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.config import CONF_DIR, register_configs
 from src.errors import SegmentationError, report_user_errors
@@ -20,14 +20,17 @@ def migrate(cfg: DictConfig) -> dict:
     import pandas as pd
 
     from src.config.runtime import original_cwd
+    from src.data.contract import DataContract
     from src.data.prepare import features_at, load_clean
     from src.insight.migration import entries_and_exits, migration_matrix
     from src.tracking.serving import load_segmentation_model
     from src.viz.heatmaps import migration_heatmap
 
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
-    options = model.feature_spec()
-    dataset, _, _ = load_clean(cfg.dataset, cfg.cleaning, original_cwd())
+    options = DataContract.from_dict(model.contract).features
+    dataset, _, _ = load_clean(
+        OmegaConf.to_object(cfg.dataset), OmegaConf.to_object(cfg.cleaning), original_cwd()
+    )
     if dataset.transactions is None:
         raise SegmentationError(
             f"Segment migration needs a transaction log to rebuild features at two dates; "

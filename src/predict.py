@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from src.config import CONF_DIR, register_configs
 from src.errors import SegmentationError, report_user_errors
@@ -38,12 +38,19 @@ def write_table(df, path: Path) -> Path:
 def score(cfg: DictConfig):
     """Scores as a DataFrame (customer_id first), plus the prepared data."""
     from src.config.runtime import original_cwd
+    from src.data.contract import DataContract
     from src.data.prepare import prepare_data
     from src.tracking.serving import load_segmentation_model
 
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
-    options = model.feature_spec()
-    data = prepare_data(cfg.dataset, cfg.cleaning, options, cfg.snapshot_date, original_cwd())
+    contract = DataContract.from_dict(model.contract)
+    data = prepare_data(
+        OmegaConf.to_object(cfg.dataset),
+        OmegaConf.to_object(cfg.cleaning),
+        contract.features,
+        cfg.snapshot_date,
+        original_cwd(),
+    )
     scores = model.predict(data.features)
     scores.index.name = "customer_id"
     return scores.reset_index(), data

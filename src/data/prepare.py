@@ -7,14 +7,14 @@ gets the same features whichever entry point scores it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from omegaconf import OmegaConf
 
-from src.config.runtime import enum_value, plain
+from src.config.schema import CleaningConfig, DatasetConfig, FeaturesConfig
 from src.errors import SegmentationError
 
 MIN_CUSTOMERS = 10
@@ -32,15 +32,6 @@ class Prepared:
     snapshot: pd.Timestamp | None
 
 
-def feature_options(features_cfg: Mapping[str, Any]) -> dict[str, str]:
-    """The feature definition a model was trained with; stored in the model for scoring."""
-    return {
-        "name": enum_value(features_cfg["name"]),
-        "frequency": enum_value(features_cfg.get("frequency", "invoices")),
-        "monetary": enum_value(features_cfg.get("monetary", "total")),
-    }
-
-
 def data_fingerprint(dataset) -> str:
     """A hash of the input data before cleaning, so models are compared on the same data."""
     frame = dataset.transactions if dataset.transactions is not None else dataset.customers
@@ -48,21 +39,30 @@ def data_fingerprint(dataset) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
-def load_clean(dataset_cfg: Any, cleaning_cfg: Any, base_dir: Path | None = None):
+def _options(node: Any) -> dict[str, Any]:
+    """A typed config node as the plain mapping the loaders and cleaning rules read."""
+    return OmegaConf.to_container(OmegaConf.structured(node), enum_to_str=True)
+
+
+def load_clean(
+    dataset_cfg: DatasetConfig, cleaning_cfg: CleaningConfig, base_dir: Path | None = None
+):
     """Load a dataset and clean its transaction log; returns (dataset, fingerprint, report)."""
     from src.data.cleaning import clean_transactions
     from src.data.loaders import load_dataset
 
-    dataset = load_dataset(plain(dataset_cfg), base_dir=base_dir)
+    dataset = load_dataset(_options(dataset_cfg), base_dir=base_dir)
     fingerprint = data_fingerprint(dataset)
     report = None
     if dataset.kind == "transactions":
-        dataset.transactions, report = clean_transactions(dataset.transactions, plain(cleaning_cfg))
+        dataset.transactions, report = clean_transactions(
+            dataset.transactions, _options(cleaning_cfg)
+        )
     return dataset, fingerprint, report
 
 
 def features_at(
-    dataset, options: Mapping[str, str], snapshot: str | pd.Timestamp | None
+    dataset, features_cfg: FeaturesConfig, snapshot: str | pd.Timestamp | None
 ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
     """Customer features as of `snapshot` (default: the day after the last transaction)."""
     from src.data.features import build_features, default_snapshot
@@ -70,10 +70,10 @@ def features_at(
     snap = pd.Timestamp(snapshot) if snapshot else None
     features = build_features(
         dataset,
-        options["name"],
+        features_cfg.name.value,
         snapshot_date=snap,
-        frequency=options.get("frequency", "invoices"),
-        monetary=options.get("monetary", "total"),
+        frequency=features_cfg.frequency.value,
+        monetary=features_cfg.monetary.value,
     )
     if snap is None:
         if dataset.transactions is not None:
@@ -84,14 +84,14 @@ def features_at(
 
 
 def prepare_data(
-    dataset_cfg: Any,
-    cleaning_cfg: Any,
-    options: Mapping[str, str],
+    dataset_cfg: DatasetConfig,
+    cleaning_cfg: CleaningConfig,
+    features_cfg: FeaturesConfig,
     snapshot: str | pd.Timestamp | None = None,
     base_dir: Path | None = None,
 ) -> Prepared:
     dataset, fingerprint, report = load_clean(dataset_cfg, cleaning_cfg, base_dir)
-    features, snap = features_at(dataset, options, snapshot)
+    features, snap = features_at(dataset, features_cfg, snapshot)
     if len(features) < MIN_CUSTOMERS:
         raise SegmentationError(
             f"Only {len(features)} customer(s) have features (dataset '{dataset.name}', "

@@ -18,7 +18,8 @@ from omegaconf import DictConfig, OmegaConf
 from src.columns import FEATURE_SETS
 from src.config.runtime import enum_value as _enum
 from src.config.runtime import original_cwd, output_dir, task_overrides
-from src.data.prepare import feature_options, prepare_data
+from src.data.contract import DataContract
+from src.data.prepare import prepare_data
 from src.errors import SegmentationError
 from src.model.pipeline import SWEPT_GROUPS, build_pipeline, describe_pipeline
 from src.model.segmentation import SegmentationModel
@@ -53,7 +54,9 @@ def _run_eda(cfg: DictConfig) -> dict[str, Any]:
     from src.viz.style import to_png
 
     say(f"[{cfg.experiment_name}] loading dataset '{cfg.dataset.name}' ...")
-    dataset, fingerprint, report = load_clean(cfg.dataset, cfg.cleaning, original_cwd())
+    dataset, fingerprint, report = load_clean(
+        OmegaConf.to_object(cfg.dataset), OmegaConf.to_object(cfg.cleaning), original_cwd()
+    )
     if dataset.transactions is None:
         raise SegmentationError(
             f"The eda job needs a transaction log; dataset '{cfg.dataset.name}' is a "
@@ -130,7 +133,11 @@ def _run_with(cfg, space, objective, feature_set, started, background) -> dict[s
 
     say(f"[{cfg.experiment_name}] loading dataset '{cfg.dataset.name}' ...")
     data = prepare_data(
-        cfg.dataset, cfg.cleaning, feature_options(cfg.features), cfg.snapshot_date, original_cwd()
+        OmegaConf.to_object(cfg.dataset),
+        OmegaConf.to_object(cfg.cleaning),
+        OmegaConf.to_object(cfg.features),
+        cfg.snapshot_date,
+        original_cwd(),
     )
     features = data.features
     say(
@@ -343,7 +350,13 @@ def _finalise(
         )
 
     model = SegmentationModel(make_pipeline(), list(features.columns)).fit(features)
-    model.feature_options = feature_options(cfg.features)
+    model.contract = DataContract(
+        dataset=OmegaConf.to_object(cfg.dataset),
+        cleaning=OmegaConf.to_object(cfg.cleaning),
+        features=OmegaConf.to_object(cfg.features),
+        snapshot_date=cfg.snapshot_date,
+        fingerprint=data.fingerprint,
+    ).to_dict()
     labels = model.labels(features)
     metrics, shares = score_labels(
         model.pipeline, features[model.feature_names], X_eval, labels, sample_size, seed

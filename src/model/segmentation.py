@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from src.columns import CUSTOMER_ID, DISTANCE, LENGTH, MONETARY, SEGMENT_ID, SEGMENT_NAME
+from src.columns import CUSTOMER_ID, DISTANCE, MONETARY, SEGMENT_ID, SEGMENT_NAME
 from src.errors import SegmentationError
 from src.model.clusterers import cluster_centres, distances_to_centres, relabel_by
 
@@ -23,8 +25,9 @@ class SegmentationModel:
         self.pipeline = pipeline
         self.feature_names = list(feature_names)
         self.segment_names: dict[int, str] = {}
-        # The feature definition (set, frequency, monetary) scoring must rebuild.
-        self.feature_options: dict[str, str] = {}
+        # The data contract (how the training data was read, cleaned and featurised), as the
+        # plain dict of ``src.data.contract.DataContract.to_dict``: production rebuilds it.
+        self.contract: dict[str, Any] = {}
         self.order_: np.ndarray | None = None
         self.centres_: np.ndarray | None = None
 
@@ -38,12 +41,6 @@ class SegmentationModel:
         self.centres_ = cluster_centres(self._scaled(X), labels, n_clusters=len(self.order_))
         self.segment_names = {s: f"Segment {s}" for s in range(len(self.order_))}
         return self
-
-    def feature_spec(self) -> dict[str, str]:
-        """The feature definition to rebuild for scoring (set, frequency, monetary)."""
-        if self.feature_options:
-            return dict(self.feature_options)
-        return {"name": "lrfmc" if LENGTH in self.feature_names else "rfm"}
 
     @property
     def n_segments(self) -> int:

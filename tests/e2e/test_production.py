@@ -16,6 +16,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from src.config import PROJECT_ROOT, compose_config
 from src.jobs.segment import run_experiment
@@ -174,10 +175,11 @@ def test_migration_rows_add_up_to_customers_present_at_both_dates(trained):
     counts = result["counts"]
     model = trained["result"]["model"]
     features = trained["result"]["features"]
+    from src.data.contract import DataContract
     from src.data.prepare import features_at, load_clean
 
-    dataset, _, _ = load_clean(cfg.dataset, cfg.cleaning)
-    early, _ = features_at(dataset, model.feature_options, "2024-06-30")
+    dataset, _, _ = load_clean(OmegaConf.to_object(cfg.dataset), OmegaConf.to_object(cfg.cleaning))
+    early, _ = features_at(dataset, DataContract.from_dict(model.contract).features, "2024-06-30")
     both = early.index.intersection(features.index)
     assert int(counts.to_numpy().sum()) == len(both)
     shares = result["shares"].dropna(how="all")
