@@ -69,3 +69,12 @@ FEATURE_SETS = {"rfm": RFM_FEATURES, "lrfmc": LRFMC_FEATURES}
 SEGMENT_ID = "segment_id"
 SEGMENT_NAME = "segment_name"
 DISTANCE = "distance_to_centre"
+
+# How people read the features, in every table and figure.
+FEATURE_LABELS = {
+    LENGTH: "Length (days as customer)",
+    RECENCY: "Recency (days since last order)",
+    FREQUENCY: "Frequency (orders)",
+    MONETARY: "Monetary (spend)",
+    DISCOUNT_RATE: "Discount rate (share of orders)",
+}

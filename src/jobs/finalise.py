@@ -1,0 +1,236 @@
+"""Finalise a sweep: refit the chosen configuration on all customers and compute everything
+about it (metrics, names, curves over k, figures, stability, business tables).
+
+:func:`finalise` returns a :class:`~src.result.SegmentationResult` and touches no tracking
+store: logging, the report, the registry and the console each take the result afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from src.columns import FEATURE_SETS, SEGMENT_NAME
+from src.config.schema import Config
+from src.data.prepare import Prepared
+from src.model.evaluation import knee_point, score_labels, silhouette_sample, stability_score
+from src.model.pipeline import fitted_params
+from src.model.segmentation import SegmentationModel
+from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
+from src.sweep import study as sw
+from src.sweep.space import SweepSpace
+
+DIAGRAM_SAMPLE = 5000  # customers in the silhouette diagram
+
+
+@dataclass(frozen=True)
+class Segments:
+    """The refitted model, its labels and what they say about the customers."""
+
+    model: SegmentationModel
+    labels: np.ndarray
+    metrics: dict[str, float]
+    shares: list[float]
+    profile: pd.DataFrame  # sizes, means, medians, names, descriptions, levels, z-scores
+    names: dict[int, str]
+
+
+def finalise(
+    options: Config,
+    data: Prepared,
+    study: optuna.Study,
+    space: SweepSpace,
+    X_eval: np.ndarray,
+    background,
+    contract: Mapping[str, Any],
+) -> SegmentationResult:
+    """The chosen configuration refitted on all customers, with everything computed about it."""
+    best = sw.best_choice(study)
+    segments = refit(options, data, space, X_eval, best.choice, contract)
+    curve = sw.k_curve(
+        data.features,
+        X_eval,
+        best.choice,
+        space,
+        options.sweep.silhouette_sample_size,
+        options.sweep.seed,
+        known=sw.known_k_metrics(study, best.choice),
+    )
+    knee = knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
+    # Figures render in the drawing process while stability and the insight tables compute.
+    pending = draw_figures(
+        background, data, segments, X_eval, curve, knee, best.choice, study, options
+    )
+    metrics = {**segments.metrics, **stability(options, data, space, best.choice)}
+    insight = build_insight(options, data, segments)
+    figures = {f: png for f, future in pending.items() if (png := background.result(f, future))}
+    return SegmentationResult(
+        experiment=options.experiment_name,
+        dataset=summarise_dataset(options, data),
+        cleaning=None if data.cleaning is None else data.cleaning.to_frame(),
+        objective=options.sweep.objective.value,
+        min_cluster_share=options.sweep.min_cluster_share,
+        choice=best.choice,
+        chosen_trial=best.trial + 1,
+        metrics=metrics,
+        shares=tuple(segments.shares),
+        fitted_params=fitted_params(segments.model.pipeline),
+        trials=sw.trials_frame(study),
+        k_curve=curve,
+        knee=knee,
+        profile=segments.profile,
+        names=segments.names,
+        features=data.features,
+        assignments=segments.model.predict(data.features).rename_axis("customer_id"),
+        insight=insight,
+        figures=figures,
+        model=segments.model,
+        warnings=tuple(getattr(data, "warnings", ()) or ()),
+    )
+
+
+def refit(
+    options: Config,
+    data: Prepared,
+    space: SweepSpace,
+    X_eval: np.ndarray,
+    choice: Choice,
+    contract: Mapping[str, Any],
+) -> Segments:
+    """Fit ``choice`` on every customer, score it, and name its segments."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from src.insight import naming
+
+    features = data.features
+    model = SegmentationModel(space.pipeline(choice), list(features.columns)).fit(features)
+    model.contract = dict(contract)
+    labels = model.labels(features)
+    metrics, shares = score_labels(
+        model.pipeline,
+        features[model.feature_names],
+        X_eval,
+        labels,
+        options.sweep.silhouette_sample_size,
+        options.sweep.seed,
+    )
+    if data.dataset.ground_truth is not None:
+        truth = data.dataset.ground_truth.reindex(features.index)
+        ok = truth.notna().to_numpy()
+        metrics["ground_truth_ari"] = float(adjusted_rand_score(truth[ok].astype(str), labels[ok]))
+    profile = naming.segment_profile(features, labels)
+    described = naming.describe_segments(
+        profile[list(features.columns)], features, options.insight.naming or {}
+    )
+    profile = profile.join(described, how="left")
+    names = {int(seg): str(name) for seg, name in profile[SEGMENT_NAME].items()}
+    model.segment_names = names
+    return Segments(model, labels, metrics, shares, profile, names)
+
+
+def draw_figures(background, data, segments: Segments, X_eval, curve, knee, choice, study, options):
+    """Start every figure in the drawing process; FigureId -> future of its PNG."""
+    from src.viz.background import draw_sweep_figures
+
+    features = data.features
+    sample = silhouette_sample(
+        X_eval,
+        segments.labels,
+        min(options.sweep.silhouette_sample_size, DIAGRAM_SAMPLE),
+        options.sweep.seed,
+    )
+    return draw_sweep_figures(
+        background,
+        profile=segments.profile[list(features.columns)],
+        names=segments.names,
+        features=features,
+        labels=segments.labels,
+        X_eval=X_eval,
+        curve=curve,
+        knee=knee,
+        chosen_k=choice.k,
+        silhouette_sample=sample,
+        silhouette=segments.metrics.get("silhouette"),
+        trials=study.get_trials(),
+        directions=[d.name.lower() for d in study.directions],
+    )
+
+
+def stability(options: Config, data: Prepared, space: SweepSpace, choice: Choice) -> dict:
+    """Mean adjusted Rand index of refits on bootstrap samples (nothing when switched off)."""
+    n_boot = options.sweep.stability_bootstraps
+    if n_boot <= 0:
+        return {}
+    score = stability_score(
+        lambda: space.pipeline(choice),
+        data.features,
+        n_bootstraps=n_boot,
+        random_state=options.sweep.seed,
+    )
+    return {"stability_ari": float(score["mean"]), "stability_ari_std": float(score["std"])}
+
+
+def build_insight(options: Config, data: Prepared, segments: Segments) -> Insight:
+    """RFM-score baseline, playbook and product picks (tables for MLflow and the report)."""
+    from src.insight import recommend, rfm_score
+
+    features = data.features
+    cfg = options.insight
+    seg_names = pd.Series(
+        [segments.names[int(s)] for s in segments.labels], index=features.index, name="segment"
+    )
+    actions = recommend.playbook_actions(segments.names, cfg.playbook or {})
+    tables: dict[str, pd.DataFrame] = {"segment_actions": actions}
+    crosstab = None
+    if all(c in features for c in FEATURE_SETS["rfm"]):
+        scores = rfm_score.rfm_scores(features)
+        crosstab = rfm_score.score_crosstab(seg_names, scores["score_segment"])
+        tables["rfm_scores"] = scores
+        tables["cluster_vs_rfm_score"] = crosstab
+    products, note = None, None
+    try:
+        if data.transactions is None:
+            raise recommend.NoProductData(
+                "Product recommendations need a transaction log with a stock_code column; "
+                f"dataset '{options.dataset.name}' is a per-customer table."
+            )
+        products = recommend.segment_top_products(
+            data.transactions,
+            seg_names,
+            top_n=cfg.top_products,
+            min_support=cfg.min_support,
+        )
+        tables["segment_top_products"] = products
+        tables["customer_recommendations"] = recommend.customer_recommendations(
+            data.transactions,
+            seg_names,
+            top_n=cfg.recommendations_per_customer,
+            candidates=products,
+        )
+    except recommend.NoProductData as exc:
+        note = str(exc)
+    return Insight(
+        tables=tables, actions=actions, rfm_crosstab=crosstab, products=products, products_note=note
+    )
+
+
+def summarise_dataset(options: Config, data: Prepared) -> DatasetSummary:
+    ds = data.dataset
+    return DatasetSummary(
+        name=options.dataset.name,
+        source=ds.source,
+        kind=ds.kind,
+        customers=len(data.features),
+        fingerprint=data.fingerprint,
+        feature_set=options.features.name.value,
+        snapshot=data.snapshot,
+        rows_after_cleaning=None if data.transactions is None else len(data.transactions),
+    )
+
+
+__all__ = ["FigureId", "Segments", "finalise"]

@@ -1,0 +1,262 @@
+"""One function per section of the report; each takes the :class:`ReportContext` and returns
+HTML. Figures are placed by :class:`~src.result.FigureId` and captioned in words."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from src.columns import DESCRIPTION, STOCK_CODE
+from src.report.context import ReportContext, SegmentCard
+from src.report.format import (
+    MISSING,
+    column_formatter,
+    e,
+    figure,
+    fmt,
+    is_missing,
+    key_values,
+    label,
+    note,
+    share_like,
+    table,
+)
+from src.result import FigureId
+
+CAPTIONS = {
+    FigureId.RADAR: "Profile of every segment across the model features.",
+    FigureId.RADAR_GRID: "One profile chart per segment.",
+    FigureId.SIZES: "Customers per segment.",
+    FigureId.MEANS: "The average customer of each segment, in real units.",
+    FigureId.ELBOW: (
+        "Within-segment spread (inertia) by number of segments: the bend marks diminishing returns."
+    ),
+    FigureId.SILHOUETTE_VS_K: (
+        "Silhouette score by number of segments (higher means better separated)."
+    ),
+    FigureId.SILHOUETTE_DIAGRAM: "Silhouette of each customer, grouped by segment.",
+    FigureId.PCA: "Customers projected onto the first two principal components, by segment.",
+    FigureId.SCATTER_3D: "Customers in recency, frequency and spend, coloured by segment.",
+    FigureId.SCATTER_MATRIX: "Every pair of features, coloured by segment.",
+    FigureId.OPTUNA_HISTORY: "Score of every trial of the sweep and the best so far.",
+    FigureId.OPTUNA_IMPORTANCES: "Which sweep settings moved the score most.",
+}
+CHOICE_FIGURES = (FigureId.ELBOW, FigureId.SILHOUETTE_VS_K)
+PROFILE_FIGURES = (FigureId.RADAR, FigureId.RADAR_GRID, FigureId.MEANS)
+SIZE_FIGURES = (FigureId.SIZES,)
+PLACED = frozenset((*CHOICE_FIGURES, *PROFILE_FIGURES, *SIZE_FIGURES))
+
+METRIC_HELP = {
+    "silhouette": "How much closer customers are to their own segment than to the nearest other "
+    "one; from −1 to 1, higher is better.",
+    "davies_bouldin": "Average likeness of each segment to its most similar neighbour; 0 and up, "
+    "lower is better.",
+    "calinski_harabasz": "Spread between segments relative to spread within them; higher is better.",
+    "stability_ari": "How consistently the same segments come back when the model is refit on "
+    "resampled customers; 1 means identical.",
+    "inertia": "Within-segment sum of squared distances; lower is tighter but it always falls as "
+    "segments are added.",
+    "min_cluster_share": "Share of customers in the smallest segment.",
+    "max_cluster_share": "Share of customers in the largest segment.",
+    "ground_truth_ari": "Agreement with the planted segments of the synthetic data; 1 means "
+    "identical.",
+    "n_clusters": "Number of segments found.",
+}
+PRODUCT_HELP = {
+    "buyers": "customers in the segment who bought the product",
+    "customer_share": "share of the segment's customers who bought it",
+    "population_share": "share of all customers who bought it",
+    "lift": "customer share ÷ population share; above 1 means the segment buys it more than "
+    "average",
+}
+PRODUCT_DETAILS = ("customer_share", "lift")
+
+
+def figures(ctx: ReportContext, ids: tuple[FigureId, ...]) -> str:
+    return "".join(figure(ctx.figures[f], CAPTIONS[f]) for f in ids if f in ctx.figures)
+
+
+def summary(ctx: ReportContext) -> str:
+    tiles = [
+        ("Customers segmented", fmt(int(ctx.segments["n_customers"].sum()))),
+        ("Segments", fmt(len(ctx.segments))),
+        ("Model", fmt(ctx.chosen.get("model"))),
+    ]
+    if "silhouette" in ctx.metrics:
+        tiles.append(("Silhouette", fmt(ctx.metrics["silhouette"], precise=True)))
+    if len(ctx.segments):
+        largest = ctx.segments.loc[ctx.segments["share"].idxmax()]
+        tiles.append((f"Largest: {largest['segment_name']}", fmt(largest["share"], share=True)))
+    body = "".join(
+        f'<div class="tile"><div class="tile-value">{e(value)}</div>'
+        f'<div class="tile-label">{e(name)}</div></div>'
+        for name, value in tiles
+    )
+    return f'<div class="tiles">{body}</div>' + "".join(note(n) for n in ctx.notes)
+
+
+def data(ctx: ReportContext) -> str:
+    facts = key_values(ctx.dataset)
+    cleaning = ctx.cleaning
+    if cleaning is None or cleaning.empty:
+        return facts + "<h3>Cleaning</h3>" + note("No cleaning steps were recorded.")
+    shown = cleaning.copy()
+    if not shown["skipped"].any():
+        shown = shown.drop(columns=["skipped", "note"], errors="ignore")
+    shown["share_removed"] = shown["rows_removed"] / shown["rows_in"].replace(0, float("nan"))
+    first, last = shown["rows_in"].iloc[0], shown["rows_out"].iloc[-1]
+    kept = f" ({fmt(last / first, share=True)})" if first else ""
+    intro = (
+        f"<p>Cleaning kept {e(fmt(last))} of {e(fmt(first))} rows{e(kept)}. Each rule below "
+        "removes rows that would distort customer behaviour; rules run in the order shown.</p>"
+    )
+    return facts + "<h3>Cleaning</h3>" + intro + table(shown)
+
+
+def _objective_text(ctx: ReportContext) -> str:
+    return (
+        "Every candidate configuration (outlier handling, scaling, model and number of segments) "
+        f"was scored by its {label(ctx.objective).lower()} measured in one fixed space: the "
+        "features after a log1p transform and standardisation, whatever the candidate's own "
+        "preprocessing. Scores are therefore comparable across candidates and a scaler cannot "
+        "win by reshaping the space it is judged in. Candidates whose smallest segment held "
+        f"less than {ctx.min_cluster_share:.0%} of customers were rejected, so a winner cannot "
+        "come from splitting off a handful of extreme customers."
+    )
+
+
+def choice(ctx: ReportContext) -> str:
+    trials = ctx.trials
+    winner = None
+    if not trials.empty and "trial" in trials:
+        hits = trials.index[trials["trial"] == ctx.chosen_trial]
+        winner = int(hits[0]) if len(hits) else None
+    pair = figures(ctx, CHOICE_FIGURES)
+    return "".join(
+        [
+            '<div class="two-col"><div><h3>Configuration</h3>',
+            key_values(ctx.chosen),
+            "</div><div><h3>Quality of the chosen segmentation</h3>",
+            key_values(ctx.metrics, precise=True, help_text=METRIC_HELP),
+            "</div></div>",
+            "<h3>How candidates were compared</h3>",
+            f"<p>{e(_objective_text(ctx))}</p>",
+            "<h3>Best candidates</h3>",
+            '<p class="muted">One row per configuration tried; repeats counts how often the '
+            "sampler proposed it again (it was not refitted).</p>",
+            table(trials, precise=True, highlight=winner, empty="No trial table was recorded."),
+            f'<div class="figure-row">{pair}</div>' if pair else "",
+        ]
+    )
+
+
+def profiles(ctx: ReportContext) -> str:
+    return figures(ctx, PROFILE_FIGURES) or note("No profile chart could be drawn for this run.")
+
+
+def sizes(ctx: ReportContext) -> str:
+    return (
+        (figures(ctx, SIZE_FIGURES) or note("No segment size chart could be drawn for this run."))
+        + "<p>Feature columns are the average customer of each segment.</p>"
+        + table(ctx.segments, empty="No segments.")
+    )
+
+
+def _products_list(rows: pd.DataFrame) -> str:
+    """Bullets naming each product (description, else stock code) with share and lift."""
+    details = [c for c in PRODUCT_DETAILS if c in rows.columns]
+    formatters = {c: column_formatter(rows[c], False) for c in details}
+    items = []
+    for _, row in rows.iterrows():
+        name, code = row.get(DESCRIPTION), row.get(STOCK_CODE)
+        text = str(code) if is_missing(name) or not str(name).strip() else str(name).strip()
+        if not is_missing(code) and str(code) != text:
+            text += f" ({code})"
+        facts = " · ".join(f"{label(c)}: {formatters[c](row[c])}" for c in details)
+        extra = f' <span class="muted">{e(facts)}</span>' if facts else ""
+        items.append(f"<li>{e(text)}{extra}</li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
+def _profile_table(ctx: ReportContext, card: SegmentCard) -> str:
+    rows = []
+    for feature in ctx.features:
+        value, base = card.means[feature], ctx.overall[feature]
+        share = share_like(feature, [value, base])
+        relative = f"{value / base - 1:+.0%}" if base else MISSING
+        rows.append(
+            f'<tr><th scope="row">{e(label(feature))}</th>'
+            f'<td class="num">{e(fmt(value, share=share))}</td>'
+            f'<td class="num">{e(fmt(base, share=share))}</td>'
+            f'<td class="num">{e(relative)}</td></tr>'
+        )
+    return (
+        '<table class="profile"><thead><tr><th>Average customer</th>'
+        '<th class="num">Segment</th><th class="num">All customers</th>'
+        '<th class="num">vs all</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _card(ctx: ReportContext, card: SegmentCard) -> str:
+    meta = f"ID {card.segment_id} · {fmt(card.n_customers)} customers ({fmt(card.share, share=True)} of all)"
+    actions = (
+        f"<ul>{''.join(f'<li>{e(a)}</li>' for a in card.actions)}</ul>"
+        if card.actions
+        else note("No actions were recorded for this segment.")
+    )
+    products = ""
+    if ctx.products is not None:
+        picks = card.products
+        products = "<h4>Top products</h4>" + (
+            _products_list(picks)
+            if picks is not None and not picks.empty
+            else note("No product stands out for this segment.")
+        )
+    return (
+        '<article class="card">'
+        f"<h3>{e(card.name)}</h3>"
+        f'<p class="muted">{e(meta)}</p>'
+        + (f"<p>{e(card.description)}</p>" if card.description else "")
+        + _profile_table(ctx, card)
+        + "<h4>Recommended actions</h4>"
+        + actions
+        + products
+        + "</article>"
+    )
+
+
+def cards(ctx: ReportContext) -> str:
+    if not ctx.cards:
+        return note("No segments to describe.")
+    intro = (
+        "<p>Each card compares the segment's average customer with the average over all "
+        'customers; "vs all" is the relative difference.</p>'
+    )
+    return intro + f'<div class="cards">{"".join(_card(ctx, c) for c in ctx.cards)}</div>'
+
+
+def rfm(ctx: ReportContext) -> str:
+    if ctx.rfm_crosstab is None or ctx.rfm_crosstab.empty:
+        return note("No RFM score table is available for this run.")
+    return (
+        "<p>Customers per model segment (rows) and classic RFM score segment (columns); darker "
+        "cells hold more customers. It shows how the model's segments line up with the usual "
+        "recency-frequency-monetary scoring.</p>" + table(ctx.rfm_crosstab, shade=True)
+    )
+
+
+def products(ctx: ReportContext) -> str:
+    if ctx.products is None:
+        return note(
+            ctx.products_note
+            or "This dataset has no product information, so no product picks can be made."
+        )
+    intro = f"<p>{e(ctx.products_note)}</p>" if ctx.products_note else ""
+    explained = [f"{label(c)}: {text}" for c, text in PRODUCT_HELP.items() if c in ctx.products]
+    if explained:
+        intro += f'<p class="muted">{e("; ".join(explained))}.</p>'
+    return intro + table(ctx.products, empty="No product picks were found.")
+
+
+def more_figures(ctx: ReportContext) -> str:
+    return figures(ctx, tuple(f for f in FigureId if f not in PLACED))

@@ -1,0 +1,65 @@
+"""The finalise step: a real small sweep's study in, a complete SegmentationResult out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from src.columns import SEGMENT_NAME
+from src.result import FigureId
+
+
+@pytest.fixture(scope="module")
+def result(sweep_result):
+    return sweep_result[0]
+
+
+def test_the_chosen_configuration_is_the_studys_best(sweep_result):
+    result, study = sweep_result
+    assert result.choice.as_dict() == study.best_trial.params
+    assert result.value == pytest.approx(study.best_value)
+
+
+def test_fitted_params_agree_with_the_chosen_k(result):
+    assert result.fitted_params["model.n_clusters"] == result.choice.k
+    assert not any("${" in str(v) for v in result.fitted_params.values())
+
+
+def test_every_customer_gets_one_segment(result):
+    assert len(result.assignments) == len(result.features)
+    assert result.assignments.index.equals(result.features.index)
+    assert set(result.assignments["segment_id"]) == set(result.names)
+
+
+def test_profile_sizes_add_up_and_names_match(result):
+    assert result.profile["n_customers"].sum() == len(result.features)
+    assert dict(result.profile[SEGMENT_NAME]) == dict(result.names)
+    np.testing.assert_allclose(result.profile["share"].sum(), 1.0)
+
+
+def test_every_figure_is_drawn_and_keyed_by_its_id(result):
+    drawn = set(result.figures)
+    assert {FigureId.RADAR, FigureId.SIZES, FigureId.ELBOW, FigureId.SILHOUETTE_VS_K} <= drawn
+    assert all(isinstance(f, FigureId) for f in drawn)
+    assert all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in result.figures.values())
+
+
+def test_the_k_curve_spans_the_whole_range(result):
+    assert list(result.k_curve["k"]) == [3, 4, 5, 6]
+
+
+def test_the_trials_table_lists_each_configuration_once(result):
+    configs = result.trials[["outliers", "scaler", "model", "k"]]
+    assert not configs.duplicated().any()
+    assert result.chosen_trial in set(result.trials["trial"])
+
+
+def test_stability_is_measured(result):
+    assert 0 <= result.metrics["stability_ari"] <= 1
+
+
+def test_the_result_is_read_only(result):
+    with pytest.raises(TypeError):
+        result.metrics["silhouette"] = 1.0
+    with pytest.raises(AttributeError):
+        result.choice = None
