@@ -60,6 +60,7 @@ from src.columns import (
     SEGMENT_NAME,
 )
 from src.errors import SegmentationError
+from src.model.transformers import signed_log1p
 
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "conf" / "insight" / "default.yaml"
 _WHERE = "the insight config (conf/insight/default.yaml)"
@@ -322,15 +323,11 @@ def feature_z_scores(profile: pd.DataFrame, population: pd.DataFrame) -> pd.Data
         centre_col = f"median_{col}" if f"median_{col}" in profile.columns else col
         if centre_col not in profile.columns or col not in population.columns:
             continue
-        pop = _signed_log1p(pd.to_numeric(population[col], errors="coerce").to_numpy(float))
+        pop = signed_log1p(pd.to_numeric(population[col], errors="coerce").to_numpy(float))
         mean, std = np.nanmean(pop), np.nanstd(pop)
-        centre = _signed_log1p(profile[centre_col].to_numpy(float))
+        centre = signed_log1p(profile[centre_col].to_numpy(float))
         z[key] = (centre - mean) / std if std > 0 else np.zeros(len(profile))
     return pd.DataFrame(z, index=profile.index)
-
-
-def _signed_log1p(x: np.ndarray) -> np.ndarray:
-    return np.sign(x) * np.log1p(np.abs(x))
 
 
 def _levels(z: pd.DataFrame, rules: NamingRules) -> pd.DataFrame:

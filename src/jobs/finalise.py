@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import optuna
 import pandas as pd
 
 from src.columns import FEATURE_SETS, SEGMENT_NAME
@@ -24,6 +23,9 @@ from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
 from src.sweep import study as sw
 from src.sweep.space import SweepSpace
+
+if TYPE_CHECKING:
+    import optuna
 
 DIAGRAM_SAMPLE = 5000  # customers in the silhouette diagram
 

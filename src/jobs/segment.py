@@ -59,8 +59,6 @@ def report_paths(options: Config) -> tuple[Path, ...]:
 
 def run_segmentation(cfg: DictConfig) -> SweepRun:
     """Run one tracked sweep and return what it found and where it is recorded."""
-    import optuna
-
     from src.data.prepare import prepare_data
     from src.model.evaluation import EvaluationSpace
     from src.sweep.space import sweep_space
@@ -68,8 +66,6 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
 
     options = load_options(cfg)
     reports = report_paths(options)
-    # Failed trials are reported on their progress line and in their child run instead.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     started = time.perf_counter()
     # Started first so the drawing process has imported matplotlib by the first trial.
     background = Background()

@@ -66,6 +66,8 @@ def open_study(
     ``make(seed)`` builds the sampler. A resumed study's sampler is seeded past the trials it
     already has, so it does not replay the proposals of the interrupted run.
     """
+    # Failed trials are reported on their progress line and in their child run instead.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     if resume:
         summaries = [
             s
