@@ -486,7 +486,7 @@ def _finalise(
     from src.tracking import registry, serving
 
     registration = None
-    model_uri = serving.log_model(model, features.head(5).reset_index())
+    model_uri = serving.log_model(model)
     if cfg.mlflow.register:
         greater = sw.DIRECTIONS[objective] == "maximize"
         registration = registry.register(
