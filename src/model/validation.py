@@ -83,10 +83,13 @@ def feature_rules(feature_names: list[str]) -> dict[str, FeatureRule]:
     return rules
 
 
-def _row_labels(features: pd.DataFrame, mask: np.ndarray) -> str:
+def _row_labels(features: pd.DataFrame, mask: np.ndarray, by_position: bool = False) -> str:
     """The first offending rows by customer id (column or index), else by position."""
     n = int(mask.sum())
-    if CUSTOMER_ID in features.columns:
+    if by_position:
+        labels = np.flatnonzero(mask)
+        where = "positions "
+    elif CUSTOMER_ID in features.columns:
         labels = features[CUSTOMER_ID].to_numpy()[mask]
         where = f"{CUSTOMER_ID} "
     elif features.index.name == CUSTOMER_ID:
@@ -145,7 +148,9 @@ def validate_features(features: pd.DataFrame, rules: dict[str, FeatureRule]) -> 
     if CUSTOMER_ID in features.columns:
         no_id = features[CUSTOMER_ID].isna().to_numpy()
         if no_id.any():
-            problems.append(f"{CUSTOMER_ID} is missing in {_row_labels(features, no_id)}")
+            problems.append(
+                f"{CUSTOMER_ID} is missing in {_row_labels(features, no_id, by_position=True)}"
+            )
     values: dict[str, np.ndarray] = {}
     for name, rule in rules.items():
         x, not_number = _numeric(features[name])

@@ -209,7 +209,11 @@ def load_segmentation_model(model_uri: str, tracking_uri: str | None = None) -> 
     JSON state and the skops pipeline (trusted types only). A pre-move model (format 1) is read
     through the restricted unpickler of ``src.tracking.legacy``.
     """
-    mlflow.set_tracking_uri(resolve_tracking_uri(tracking_uri))
+    uri = resolve_tracking_uri(tracking_uri)
+    # Both: models:/ URIs resolve through the registry, which an earlier Tracker may have
+    # pointed at another store.
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     with tempfile.TemporaryDirectory() as tmp:
         local = _download(model_uri, tmp)
         meta = _mlmodel(local, model_uri)

@@ -110,7 +110,8 @@ def test_rows_are_named_by_a_customer_id_index():
 
 
 def test_missing_customer_id_is_rejected():
-    assert "customer_id is missing in 1 row(s)" in rejected(customers(customer_id=[101, None]))
+    message = rejected(customers(customer_id=[101, None]))
+    assert "customer_id is missing in 1 row(s) (positions 1)" in message
 
 
 def test_missing_column_names_what_the_model_needs():
