@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -167,6 +168,20 @@ def test_a_registered_version_loads_through_its_alias(logged, store, features, m
     mlflow.MlflowClient().set_registered_model_alias("serving-test", "champion", version.version)
     loaded = serving.load_segmentation_model("models:/serving-test@champion", store)
     pd.testing.assert_frame_equal(loaded.predict(features), model.predict(features))
+
+
+def test_a_model_folder_outside_a_store_is_checked_by_its_mlmodel_provenance(
+    local_copy, features, model, tmp_path
+):
+    loaded = serving.load_segmentation_model(str(local_copy))
+    pd.testing.assert_frame_equal(loaded.predict(features), model.predict(features))
+    stripped = tmp_path / "copy"
+    shutil.copytree(local_copy, stripped)
+    mlmodel = yaml.safe_load((stripped / "MLmodel").read_text())
+    mlmodel.pop("metadata")
+    (stripped / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    with pytest.raises(SegmentationError, match="no provenance tags"):
+        serving.load_segmentation_model(str(stripped))
 
 
 def test_a_model_this_project_did_not_log_is_refused(store, model):
