@@ -1,6 +1,6 @@
 """The REST server validates its input, and models registered before the package move still load.
 
-Both against temporary stores: a champion from today's sweep job served by
+Both against temporary stores: a champion logged by today's `serving.log_model` and served by
 `mlflow models serve` on a free loopback port (stopped by PID), and a champion that the last
 pre-move commit's own code trained and registered in a subprocess.
 """
@@ -27,28 +27,14 @@ import pandas as pd
 import pytest
 
 from src.config import PROJECT_ROOT, compose_config
-from src.jobs.segment import run_experiment
+from src.model.pipeline import build_pipeline
 from src.tracking.serving import load_segmentation_model
 
 pytestmark = pytest.mark.slow
 
 PRE_MOVE_COMMIT = "b9a773a"
 FEATURES = ["length_days", "recency_days", "frequency", "monetary", "discount_rate"]
-TRAIN = [
-    "+experiment=lrfmc",
-    "experiment_name=rest",
-    "mlflow.registered_model=rest-segmentation",
-    "dataset.n_customers=1000",
-    "sweep.n_trials=2",
-    "sweep.stability_bootstraps=0",
-    "sweep.log_trial_artifacts=false",
-    "sweep.refine_k=false",
-    "sweep.k.low=5",
-    "sweep.k.high=5",
-    "sweep.search_space.outliers=[none]",
-    "sweep.search_space.scaler=[log_standard]",
-    "sweep.search_space.model=[kmeans]",
-]
+MODEL = "rest-segmentation"
 
 
 def venv_env(uri: str) -> dict[str, str]:
@@ -103,8 +89,34 @@ GOOD = [[17850, 700, 5, 25, 4200, 0.1], [12583, 400, 300, 2, 90, 0]]
 
 
 @pytest.fixture(scope="module")
-def champion(tracking_uri):
-    return run_experiment(compose_config("config", *TRAIN))
+def champion(tracking_uri, tmp_path_factory):
+    """The synthetic shop's customers segmented by a 5-means LRFMC model, registered @champion
+    through the same log_model call the sweep job makes."""
+    from omegaconf import OmegaConf
+
+    from src.data.prepare import prepare_data
+    from src.model.segmentation import SegmentationModel
+    from src.tracking import serving
+
+    cfg = compose_config("config", "+experiment=lrfmc", "dataset.n_customers=1000")
+    data = prepare_data(
+        OmegaConf.to_object(cfg.dataset),
+        OmegaConf.to_object(cfg.cleaning),
+        OmegaConf.to_object(cfg.features),
+        None,
+    )
+    pipeline = build_pipeline(
+        {"_target_": "sklearn.preprocessing.FunctionTransformer"},
+        {"_target_": "src.model.transformers.LogStandardScaler"},
+        {"_target_": "sklearn.cluster.KMeans", "n_init": 3, "random_state": 0},
+        5,
+    )
+    model = SegmentationModel(pipeline, list(data.features.columns)).fit(data.features)
+    artifacts = tmp_path_factory.mktemp("artifacts").as_uri()
+    with mlflow.start_run(experiment_id=mlflow.create_experiment("rest", artifacts)):
+        version = mlflow.register_model(serving.log_model(model), MODEL)
+    mlflow.MlflowClient().set_registered_model_alias(MODEL, "champion", version.version)
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +125,7 @@ def server(champion, tracking_uri, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     log = log_path.open("w")
     command = [sys.executable, "-m", "mlflow", "models", "serve"]
-    command += ["-m", "models:/rest-segmentation@champion", "--env-manager", "local"]
+    command += ["-m", f"models:/{MODEL}@champion", "--env-manager", "local"]
     proc = subprocess.Popen(
         [*command, "-h", "127.0.0.1", "-p", str(port)],
         env=venv_env(tracking_uri),
@@ -146,7 +158,7 @@ def test_rest_scores_integer_ids_and_features_and_returns_the_ids_as_given(serve
     assert status == 200, body
     served = pd.DataFrame(body["predictions"])
     assert served["customer_id"].tolist() == [17850, 12583]
-    local = champion["model"].predict(pd.DataFrame(GOOD, columns=["customer_id", *FEATURES]))
+    local = champion.predict(pd.DataFrame(GOOD, columns=["customer_id", *FEATURES]))
     assert served["segment_name"].tolist() == local["segment_name"].tolist()
 
 
