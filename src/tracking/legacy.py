@@ -154,6 +154,7 @@ def legacy_contract(
         )
 
     def typed(schema, values):
+        # A key today's schema no longer has cannot be represented; it is left out.
         known = {k: v for k, v in (values or {}).items() if k in schema.__dataclass_fields__}
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), known))
 
