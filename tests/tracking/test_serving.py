@@ -195,7 +195,9 @@ def test_a_model_this_project_did_not_log_is_refused(store, model):
 
 def test_a_registered_model_that_is_not_a_segmentation_model_is_a_clear_error(store, features):
     with mlflow.start_run():
-        info = mlflow.sklearn.log_model(KMeans(2, n_init=1).fit(features), name="kmeans")
+        info = mlflow.sklearn.log_model(
+            KMeans(2, n_init=1).fit(features), name="kmeans", pip_requirements=["scikit-learn"]
+        )
     with pytest.raises(SegmentationError, match="is not a segmentation model"):
         serving.load_segmentation_model(info.model_uri)
 
