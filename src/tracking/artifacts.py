@@ -32,7 +32,7 @@ EDA_TABLE = "eda/{}.csv"
 EDA_FIGURE = "eda/{}.png"
 MIGRATION_DIR = "migration"
 TRIAL_RADAR = "radar.png"
-TRIAL_PIPELINE = "pipeline.joblib"
+TRIAL_PIPELINE = "pipeline.skops"
 
 # Config keys logged as params of the parent run. The swept groups' composed options are left
 # out: they are only the base of the search space, and the chosen ones are logged as chosen.*.

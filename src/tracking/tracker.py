@@ -92,6 +92,17 @@ def quiet(*loggers: str):
             logging.getLogger(name).setLevel(level)
 
 
+def _activate_experiment(experiment_id: str) -> None:
+    """Make ``experiment_id`` the fluent API's active experiment without leaving it in
+    MLFLOW_EXPERIMENT_ID, which mlflow.set_experiment exports to every child process."""
+    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    mlflow.set_experiment(experiment_id=experiment_id)
+    if before is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = before
+
+
 def _join(value: Any) -> Any:
     return "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
 
@@ -169,7 +180,9 @@ class Tracker:
                     project_run,
                 )
         # An explicit run id wins over MLFLOW_RUN_ID in the fluent API, so models logged with
-        # mlflow.<flavor>.log_model land in this run.
+        # mlflow.<flavor>.log_model land in this run; the fluent API refuses a run outside its
+        # active experiment, so that is this run's experiment.
+        _activate_experiment(self.client.get_run(run_id).info.experiment_id)
         return mlflow.start_run(run_id=run_id).info.run_id
 
     def describe(self, text: str, run_id: str | None = None) -> None:

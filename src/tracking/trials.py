@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import io
+import zipfile
 from typing import Any
 
-import joblib
 import pandas as pd
+import skops.io
 from mlflow.entities import Metric, Param, RunTag
 
 from src.model.pipeline import fitted_params
@@ -110,9 +110,10 @@ class TrialLogger(TrialHooks):
             png = self.background.result(f"trial {record.number + 1} radar", radar)
             if png is not None:
                 tracker.log_bytes(png, TRIAL_RADAR, run_id)
-            buf = io.BytesIO()
-            joblib.dump(record.outcome.pipeline, buf)
-            tracker.log_bytes(buf.getvalue(), TRIAL_PIPELINE, run_id)
+            # skops, like the registered model: no pickle in the store (load it with
+            # skops.io.load(path, trusted=src.model.segmentation.TRUSTED_TYPES)).
+            data = skops.io.dumps(record.outcome.pipeline, compression=zipfile.ZIP_DEFLATED)
+            tracker.log_bytes(data, TRIAL_PIPELINE, run_id)
         client.set_terminated(
             run_id, "FAILED" if record.state == "failed" else "FINISHED", end_time=end_ms
         )

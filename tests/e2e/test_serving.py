@@ -305,8 +305,8 @@ def test_a_pre_move_champion_scores_as_it_did_when_it_was_trained(pre_move_store
 def test_batch_scoring_cli_scores_a_pre_move_champion(pre_move_store, tmp_path):
     out = tmp_path / "segments.csv"
     proc = subprocess.run(
-        [sys.executable, "-m", "src.predict", f"model_uri={PRE_MOVE_MODEL}"]
-        + ["dataset.n_customers=800", f"output={out}"],
+        # No dataset given: the contract rebuilt from the training run says 800 customers.
+        [sys.executable, "-m", "src.predict", f"model_uri={PRE_MOVE_MODEL}", f"output={out}"],
         cwd=PROJECT_ROOT,
         env=venv_env(pre_move_store),
         capture_output=True,

@@ -12,7 +12,6 @@ from sklearn.pipeline import Pipeline
 
 from src.config import compose_config, group_options
 from src.errors import SegmentationError
-from src.model.pipeline import SWEPT_GROUPS
 from src.model.segmentation import (
     PIPELINE_FILE,
     STATE_FILE,
@@ -20,6 +19,7 @@ from src.model.segmentation import (
     SegmentationModel,
 )
 from src.model.transformers import LogStandardScaler
+from src.result import SWEPT_GROUPS, Choice
 from src.sweep.space import sweep_space
 
 
@@ -156,7 +156,7 @@ def fitted_options(features):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # n_quantiles > n_samples on tiny data
         for (group, name), label in zip(OPTIONS, LABELS, strict=True):
-            pipeline = space.pipeline({**base, group: name})
+            pipeline = space.pipeline(Choice.of({**base, group: name}))
             fitted[label] = SegmentationModel(pipeline, list(features.columns)).fit(features)
     return fitted
 
