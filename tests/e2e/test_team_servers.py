@@ -24,7 +24,6 @@ from tests.e2e.servers import (
     finish,
     start_together,
     start_worker,
-    team_servers,
 )
 
 pytestmark = [
@@ -127,26 +126,17 @@ def test_three_workers_log_child_runs_under_the_parent_named_in_the_study(team, 
 
 def test_child_run_artifacts_go_through_the_server_to_its_artifact_folder(team, tmp_path):
     client = MlflowClient(team.tracking_uri)
-    study = new_study(team.optuna_url)
-    parent = new_parent_run(client, f"artifacts-{study.study_name}", study)
+    experiment_id = client.create_experiment(f"artifacts-{uuid.uuid4().hex[:8]}")
+    parent = client.create_run(experiment_id).info.run_id
+    child = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent}).info
 
-    procs = run_workers(
-        tmp_path,
-        team.optuna_url,
-        study.study_name,
-        2,
-        "--budget",
-        "2",
-        tracking_uri=team.tracking_uri,
-    )
-    assert_clean(finish(procs))
+    client.log_text(child.run_id, "k=4\n", "trial.txt")
 
-    for run in child_runs(client, parent):
-        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
-        text = client.download_artifacts(run.info.run_id, "trial.txt", str(tmp_path))
-        assert Path(text).read_text().startswith("trial ")
-        stored = list(team.artifacts.rglob(f"{run.info.run_id}/artifacts/trial.txt"))
-        assert len(stored) == 1
+    assert child.artifact_uri.startswith("mlflow-artifacts:")
+    fetched = client.download_artifacts(child.run_id, "trial.txt", str(tmp_path))
+    assert Path(fetched).read_text() == "k=4\n"
+    stored = list(team.artifacts.rglob(f"{child.run_id}/artifacts/trial.txt"))
+    assert [p.read_text() for p in stored] == ["k=4\n"]
 
 
 def test_three_workers_complete_exactly_the_budget_of_one_study(team, tmp_path):
@@ -231,7 +221,8 @@ def test_status_masks_the_password_that_only_env_prints(team):
     root = Path(team.state.root)
     lines = " ".join(s.line() for s in servers.status(root))
     env = "\n".join(servers.env_lines(root))
-    mlflow_cmdline = Path(f"/proc/{team.state.mlflow_pid}/cmdline").read_bytes().decode()
+    mlflow_pid = servers.load_state(root).mlflow_pid
+    mlflow_cmdline = Path(f"/proc/{mlflow_pid}/cmdline").read_bytes().decode()
 
     assert team.credentials.password not in lines
     assert "***" in lines
@@ -241,21 +232,25 @@ def test_status_masks_the_password_that_only_env_prints(team):
     assert f"MLFLOW_TRACKING_URI={team.tracking_uri}" in env
 
 
-def test_stop_ends_both_servers_and_a_restart_keeps_the_urls_and_the_data():
-    with team_servers() as first:
-        root = Path(first.state.root)
-        MlflowClient(first.tracking_uri).create_experiment("kept")
+def experiment_names(tracking_uri: str) -> list[str]:
+    return sorted(e.name for e in MlflowClient(tracking_uri).search_experiments())
 
-        servers.stop(root)
-        assert not servers.pid_alive(first.state.postgres_pid)
-        assert (
-            servers.group_members(first.state.mlflow_pid) == []
-        )  # the server and its uvicorn workers
 
-        again = servers.start(servers.TeamSettings(root=root, mlflow_workers=1))
-        assert again.tracking_uri == first.tracking_uri
-        assert again.postgres_port == first.state.postgres_port
-        assert MlflowClient(again.tracking_uri).get_experiment_by_name("kept") is not None
+def test_stop_ends_both_servers_and_a_restart_keeps_the_urls_and_the_data(team):
+    """On the session's servers: they run again, at the same URLs, when the test ends."""
+    root = Path(team.state.root)
+    before = servers.load_state(root)
+    MlflowClient(team.tracking_uri).create_experiment(f"kept-{uuid.uuid4().hex[:8]}")
+    kept = experiment_names(team.tracking_uri)
+
+    servers.stop(root)
+    assert not servers.pid_alive(before.postgres_pid)
+    assert servers.group_members(before.mlflow_pid) == []  # the server and its uvicorn workers
+
+    again = servers.start(servers.TeamSettings(root=root, mlflow_workers=1))
+    assert again.tracking_uri == team.tracking_uri
+    assert again.postgres_port == team.state.postgres_port
+    assert experiment_names(again.tracking_uri) == kept
 
 
 # --- JournalFileBackend: local processes without a server ----------------------------------
