@@ -7,6 +7,7 @@ store: logging, the report, the registry and the console each take the result af
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,17 @@ import numpy as np
 import pandas as pd
 
 from src.columns import FEATURE_SETS, SEGMENT_NAME
-from src.config.schema import Config
+from src.config.schema import Config, KRule
 from src.data.prepare import Prepared
-from src.model.evaluation import knee_point, score_labels, silhouette_sample, stability_score
+from src.model.evaluation import (
+    KChoiceRule,
+    KDecision,
+    choose_k,
+    knee_point,
+    score_labels,
+    silhouette_sample,
+    stability_score,
+)
 from src.model.pipeline import fitted_params
 from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
@@ -51,9 +60,13 @@ def finalise(
     background,
     contract: Mapping[str, Any],
 ) -> SegmentationResult:
-    """The chosen configuration refitted on all customers, with everything computed about it."""
+    """The chosen configuration refitted on all customers, with everything computed about it.
+
+    The sweep's best trial picks the outliers, scaler and model; the k rule
+    (``sweep.k_choice``) then picks k on that configuration's curve over k, and the chosen
+    trial is the trial of that configuration at that k.
+    """
     best = sw.best_choice(study)
-    segments = refit(options, data, space, X_eval, best.choice, contract)
     curve = sw.k_curve(
         data.features,
         X_eval,
@@ -63,13 +76,20 @@ def finalise(
         options.sweep.seed,
         known=sw.known_k_metrics(study, best.choice),
     )
-    knee = knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
+    stabilities = StabilityCache(options, data, space, best.choice)
+    decision = decide_k(options, best, curve, stabilities, sw.known_k_metrics(study, best.choice))
+    choice = dataclasses.replace(best.choice, k=decision.k)
+    trial = sw.trial_of(study, choice)
+    segments = refit(options, data, space, X_eval, choice, contract)
     # Figures render in the drawing process while stability and the insight tables compute.
     pending = draw_figures(
-        background, data, segments, X_eval, curve, knee, best.choice, study, options
+        background, data, segments, X_eval, decision.table, decision.knee, choice, study, options
     )
-    metrics = {**segments.metrics, **stability(options, data, space, best.choice)}
+    metrics = {**segments.metrics, **stabilities.metrics(choice.k)}
     insight = build_insight(options, data, segments)
+    segments.model.segment_actions = {
+        int(seg): list(actions) for seg, actions in insight.actions["actions"].items()
+    }
     figures = {f: png for f, future in pending.items() if (png := background.result(f, future))}
     return SegmentationResult(
         experiment=options.experiment_name,
@@ -77,14 +97,14 @@ def finalise(
         cleaning=None if data.cleaning is None else data.cleaning.to_frame(),
         objective=options.sweep.objective.value,
         min_cluster_share=options.sweep.min_cluster_share,
-        choice=best.choice,
-        chosen_trial=best.trial + 1,
+        choice=choice,
+        chosen_trial=(best.trial if trial is None else trial) + 1,
         metrics=metrics,
         shares=tuple(segments.shares),
         fitted_params=fitted_params(segments.model.pipeline),
         trials=sw.trials_frame(study),
-        k_curve=curve,
-        knee=knee,
+        k_curve=decision.table,
+        knee=decision.knee,
         profile=segments.profile,
         names=segments.names,
         features=data.features,
@@ -93,6 +113,64 @@ def finalise(
         figures=figures,
         model=segments.model,
         warnings=tuple(getattr(data, "warnings", ()) or ()),
+        k_reason=decision.reason,
+    )
+
+
+class StabilityCache:
+    """Bootstrap stability of the chosen configuration per k, each measured once and seeded."""
+
+    def __init__(self, options: Config, data: Prepared, space: SweepSpace, choice: Choice):
+        self.n_boot = options.sweep.stability_bootstraps
+        self.seed = options.sweep.seed
+        self.features, self.space, self.choice = data.features, space, choice
+        self.scores: dict[int, dict] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.n_boot > 0
+
+    def __call__(self, k: int) -> float:
+        if k not in self.scores:
+            at_k = dataclasses.replace(self.choice, k=k)
+            self.scores[k] = stability_score(
+                lambda: self.space.pipeline(at_k),
+                self.features,
+                n_bootstraps=self.n_boot,
+                random_state=self.seed,
+            )
+        return float(self.scores[k]["mean"])
+
+    def metrics(self, k: int) -> dict[str, float]:
+        """``stability_ari`` and its spread at k (nothing when switched off)."""
+        if not self.enabled:
+            return {}
+        mean = self(k)
+        return {"stability_ari": mean, "stability_ari_std": float(self.scores[k]["std"])}
+
+
+def decide_k(options: Config, best, curve: pd.DataFrame, stabilities: StabilityCache, known):
+    """The k of ``sweep.k_choice`` on the chosen configuration's curve (see README)."""
+    cfg = options.sweep.k_choice
+    rule = KChoiceRule(
+        min_cluster_share=options.sweep.min_cluster_share,
+        window=cfg.window,
+        tolerance=cfg.tolerance,
+        min_stability=cfg.min_stability,
+    )
+    if cfg.rule is KRule.objective:
+        # The best trial's k; the table still shows the rule's inputs for comparison.
+        table = curve.assign(chosen=curve["k"] == best.choice.k)
+        knee = (
+            knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
+        )
+        reason = (
+            f"k={best.choice.k}: the best {options.sweep.objective.value} of the sweep "
+            "(sweep.k_choice.rule=objective)."
+        )
+        return KDecision(best.choice.k, knee, table, reason)
+    return choose_k(
+        curve, rule, stabilities if stabilities.enabled else None, candidates=set(known)
     )
 
 
@@ -108,6 +186,7 @@ def refit(
     from sklearn.metrics import adjusted_rand_score
 
     from src.insight import naming
+    from src.insight.worth import segment_worth
 
     features = data.features
     model = SegmentationModel(space.pipeline(choice), list(features.columns)).fit(features)
@@ -126,10 +205,12 @@ def refit(
         ok = truth.notna().to_numpy()
         metrics["ground_truth_ari"] = float(adjusted_rand_score(truth[ok].astype(str), labels[ok]))
     profile = naming.segment_profile(features, labels)
-    described = naming.describe_segments(
-        profile[list(features.columns)], features, options.insight.naming or {}
+    # Names are judged on each segment's typical (median) customer; the profile has both.
+    described = naming.describe_segments(profile, features, options.insight.naming or {})
+    worth = segment_worth(features, labels, options.features.monetary.value)
+    profile = profile.join(described, how="left").join(
+        worth.drop(columns=["n_customers", "customer_share"]), how="left"
     )
-    profile = profile.join(described, how="left")
     names = {int(seg): str(name) for seg, name in profile[SEGMENT_NAME].items()}
     model.segment_names = names
     return Segments(model, labels, metrics, shares, profile, names)
@@ -163,23 +244,9 @@ def draw_figures(background, data, segments: Segments, X_eval, curve, knee, choi
     )
 
 
-def stability(options: Config, data: Prepared, space: SweepSpace, choice: Choice) -> dict:
-    """Mean adjusted Rand index of refits on bootstrap samples (nothing when switched off)."""
-    n_boot = options.sweep.stability_bootstraps
-    if n_boot <= 0:
-        return {}
-    score = stability_score(
-        lambda: space.pipeline(choice),
-        data.features,
-        n_bootstraps=n_boot,
-        random_state=options.sweep.seed,
-    )
-    return {"stability_ari": float(score["mean"]), "stability_ari_std": float(score["std"])}
-
-
 def build_insight(options: Config, data: Prepared, segments: Segments) -> Insight:
     """RFM-score baseline, playbook and product picks (tables for MLflow and the report)."""
-    from src.insight import recommend, rfm_score
+    from src.insight import recommend, rfm_score, rules
 
     features = data.features
     cfg = options.insight
@@ -187,7 +254,15 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
         [segments.names[int(s)] for s in segments.labels], index=features.index, name="segment"
     )
     actions = recommend.playbook_actions(segments.names, cfg.playbook or {})
-    tables: dict[str, pd.DataFrame] = {"segment_actions": actions}
+    segment_rules = rules.segment_rules(
+        features,
+        segments.labels,
+        segments.names,
+        max_depth=cfg.rules_max_depth,
+        min_leaf_share=cfg.rules_min_leaf_share,
+        random_state=options.sweep.seed,
+    )
+    tables: dict[str, pd.DataFrame] = {"segment_actions": actions, "segment_rules": segment_rules}
     crosstab = None
     if all(c in features for c in FEATURE_SETS["rfm"]):
         scores = rfm_score.rfm_scores(features)
@@ -217,7 +292,12 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
     except recommend.NoProductData as exc:
         note = str(exc)
     return Insight(
-        tables=tables, actions=actions, rfm_crosstab=crosstab, products=products, products_note=note
+        tables=tables,
+        actions=actions,
+        rfm_crosstab=crosstab,
+        products=products,
+        products_note=note,
+        rules=segment_rules,
     )
 
 

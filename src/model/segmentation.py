@@ -25,6 +25,8 @@ class SegmentationModel:
         self.pipeline = pipeline
         self.feature_names = list(feature_names)
         self.segment_names: dict[int, str] = {}
+        # Recommended actions per segment id (the playbook's), for CRM exports.
+        self.segment_actions: dict[int, list[str]] = {}
         # The data contract (how the training data was read, cleaned and featurised), as the
         # plain dict of ``src.data.contract.DataContract.to_dict``: production rebuilds it.
         self.contract: dict[str, Any] = {}

@@ -22,6 +22,7 @@ SECTIONS = (
     ("profiles", "Segment profiles", sections.profiles),
     ("sizes", "Segment sizes", sections.sizes),
     ("cards", "Segment cards", sections.cards),
+    ("rules", "Rules that find each segment", sections.rules),
     ("rfm", "RFM scores by segment", sections.rfm),
     ("products", "Product picks", sections.products),
     ("figures", "More figures", sections.more_figures),
@@ -76,6 +77,8 @@ tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
 table.profile { width: 100%; margin: 6px 0; }
 table.profile th { white-space: nowrap; }
 table.profile tbody th { white-space: normal; }
+.worth { font-weight: 600; margin: 2px 0 6px; }
+p.rule code { white-space: normal; font-size: 13px; background: #f3f5f8; padding: 1px 4px; }
 figure { margin: 14px 0 20px; text-align: center; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 .figure-row { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));

@@ -33,7 +33,11 @@ def test_every_figure_is_logged_under_its_id(logged):
 
 def test_tables_land_at_their_paths(logged):
     result, run_id, client = logged
-    top = {p for folder in ("sweep", "curves", "segments", "insight") for p in listed(client, run_id, folder)}
+    top = {
+        p
+        for folder in ("sweep", "curves", "segments", "insight")
+        for p in listed(client, run_id, folder)
+    }
     assert {artifacts.TRIALS_TABLE, artifacts.K_CURVE, artifacts.SEGMENT_PROFILES} <= top
     for name in result.insight.tables:
         assert artifacts.INSIGHT_TABLE.format(name) in top

@@ -9,7 +9,8 @@ from src.tracking.tracker import Tracker, mask_credentials
 
 
 @pytest.mark.parametrize(
-    ("raised", "status"), [(None, "FINISHED"), (RuntimeError, "FAILED"), (KeyboardInterrupt, "KILLED")]
+    ("raised", "status"),
+    [(None, "FINISHED"), (RuntimeError, "FAILED"), (KeyboardInterrupt, "KILLED")],
 )
 def test_the_parent_run_ends_with_what_happened(tracking_uri, raised, status):
     tracker = Tracker(tracking_uri, f"lifecycle-{status.lower()}")
@@ -31,7 +32,10 @@ def test_an_existing_experiment_is_reused(tracking_uri):
 @pytest.mark.parametrize(
     ("url", "masked"),
     [
-        ("postgresql://optuna:s3cret@127.0.0.1:5432/optuna", "postgresql://optuna:***@127.0.0.1:5432/optuna"),
+        (
+            "postgresql://optuna:s3cret@127.0.0.1:5432/optuna",
+            "postgresql://optuna:***@127.0.0.1:5432/optuna",
+        ),
         ("https://user:token@example.org/data.csv", "https://user:***@example.org/data.csv"),
         ("sqlite:////tmp/optuna.db", "sqlite:////tmp/optuna.db"),
     ],
