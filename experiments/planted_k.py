@@ -68,6 +68,7 @@ def run(mix: str) -> dict:
     finally:
         background.close()
     planted = int(data.dataset.ground_truth.nunique())
+    print(result.k_curve.drop(columns=["calinski_harabasz"]).round(3).to_string(), flush=True)
     return {
         "mix": mix,
         "planted": planted,
