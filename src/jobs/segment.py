@@ -204,7 +204,7 @@ def publish(options: Config, data, tracker, result: SegmentationResult, parent: 
     for path in reports:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(html, encoding="utf-8")
-    model_uri = serving.log_model(result.model, data.features.head(5).reset_index())
+    model_uri = serving.log_model(result.model)
     if not options.mlflow.register:
         return model_uri, None
     registration = registry.register(
