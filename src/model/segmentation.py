@@ -126,6 +126,7 @@ class SegmentationModel:
                 [None if math.isnan(v) else float(v) for v in row] for row in self.centres_
             ],
             "segment_names": {str(k): v for k, v in self.segment_names.items()},
+            "segment_actions": {str(k): list(v) for k, v in self.segment_actions.items()},
             "contract": self.contract,
         }
 
@@ -142,6 +143,10 @@ class SegmentationModel:
                 dtype="float64",
             )
             model.segment_names = {int(k): v for k, v in state["segment_names"].items()}
+            # Models stored before the actions were carried have none (the export looks them up).
+            model.segment_actions = {
+                int(k): list(v) for k, v in state.get("segment_actions", {}).items()
+            }
             model.contract = dict(state["contract"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SegmentationError(
