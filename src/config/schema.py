@@ -143,7 +143,7 @@ class KChoice:
 
     rule: KRule = KRule.knee
     window: int = 1  # candidates: k within this many of the inertia curve's knee
-    tolerance: float = 0.1  # silhouette and Davies-Bouldin within 10% of the candidates' best
+    tolerance: float = 0.2  # silhouette and Davies-Bouldin within 20% of the candidates' best
     min_stability: float = 0.8  # bootstrap ARI a candidate needs (sweep.stability_bootstraps)
 
     def __post_init__(self) -> None:
@@ -332,3 +332,21 @@ class MigrateConfig:
     path: str | None = None  # read this file with the dataset mapping of the model's contract
     dataset: DatasetConfig | None = None  # None: the dataset of the model's data contract
     cleaning: CleaningConfig | None = None  # None: the cleaning of the model's data contract
+
+
+@dataclass
+class CompareConfig:
+    """``python -m src.compare``: two model versions on one dataset (agreement, mapping, metrics)."""
+
+    model_a: str = MISSING  # e.g. models:/customer-segmentation/1
+    model_b: str = MISSING  # e.g. models:/customer-segmentation@champion
+    seed: int = 42  # only used by the synthetic dataset
+    snapshot_date: str | None = None  # None: model_a's training snapshot on its training data
+    tracking_uri: str | None = (
+        None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    )
+    output_dir: str = "reports/compare"  # mapping and metric tables are written here
+    log_to_mlflow: bool = True  # a run in experiment "segment-comparison"
+    path: str | None = None  # read this file with the dataset mapping of model_a's contract
+    dataset: DatasetConfig | None = None  # None: the dataset of model_a's data contract
+    cleaning: CleaningConfig | None = None  # None: the cleaning of model_a's data contract

@@ -74,6 +74,8 @@ class Bound:
             # On whole numbers x > t means x >= floor(t) + 1, and x <= t means x <= floor(t).
             if math.isfinite(self.low) and math.isfinite(self.high):
                 low, high = math.floor(self.low) + 1, math.floor(self.high)
+                if low == high:
+                    return f"{name} {low:,}{unit}"
                 return f"{name} {low:,} to {high:,}{unit}"
             if math.isfinite(self.low):
                 parts.append(f"{name} >= {show(math.floor(self.low) + 1)}")

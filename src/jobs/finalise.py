@@ -62,9 +62,10 @@ def finalise(
 ) -> SegmentationResult:
     """The chosen configuration refitted on all customers, with everything computed about it.
 
-    The sweep's best trial picks the outliers, scaler and model; the k rule
-    (``sweep.k_choice``) then picks k on that configuration's curve over k, and the chosen
-    trial is the trial of that configuration at that k.
+    The sweep's best trial picks the configuration whose curve over k the k rule
+    (``sweep.k_choice``) judges; the chosen trial is then the best trial at the chosen k (that
+    configuration's own trial unless another configuration scored better at that k and is
+    stable enough), see :func:`best_at_k`.
     """
     best = sw.best_choice(study)
     curve = sw.k_curve(
@@ -78,14 +79,14 @@ def finalise(
     )
     stabilities = StabilityCache(options, data, space, best.choice)
     decision = decide_k(options, best, curve, stabilities, sw.known_k_metrics(study, best.choice))
-    choice = dataclasses.replace(best.choice, k=decision.k)
-    trial = sw.trial_of(study, choice)
+    choice, trial, note = best_at_k(options, study, best, decision, stabilities)
+    reason = f"{decision.reason} {note}".strip()
     segments = refit(options, data, space, X_eval, choice, contract)
     # Figures render in the drawing process while stability and the insight tables compute.
     pending = draw_figures(
         background, data, segments, X_eval, decision.table, decision.knee, choice, study, options
     )
-    metrics = {**segments.metrics, **stabilities.metrics(choice.k)}
+    metrics = {**segments.metrics, **stabilities.metrics(choice)}
     insight = build_insight(options, data, segments)
     segments.model.segment_actions = {
         int(seg): list(actions) for seg, actions in insight.actions["actions"].items()
@@ -98,7 +99,7 @@ def finalise(
         objective=options.sweep.objective.value,
         min_cluster_share=options.sweep.min_cluster_share,
         choice=choice,
-        chosen_trial=(best.trial if trial is None else trial) + 1,
+        chosen_trial=trial + 1,
         metrics=metrics,
         shares=tuple(segments.shares),
         fitted_params=fitted_params(segments.model.pipeline),
@@ -113,40 +114,77 @@ def finalise(
         figures=figures,
         model=segments.model,
         warnings=tuple(getattr(data, "warnings", ()) or ()),
-        k_reason=decision.reason,
+        k_reason=reason,
     )
 
 
 class StabilityCache:
-    """Bootstrap stability of the chosen configuration per k, each measured once and seeded."""
+    """Bootstrap stability per configuration, each measured once and seeded; called with k it
+    measures the sweep's best configuration at that k (what the k rule asks)."""
 
     def __init__(self, options: Config, data: Prepared, space: SweepSpace, choice: Choice):
         self.n_boot = options.sweep.stability_bootstraps
         self.seed = options.sweep.seed
         self.features, self.space, self.choice = data.features, space, choice
-        self.scores: dict[int, dict] = {}
+        self.scores: dict[Choice, dict] = {}
 
     @property
     def enabled(self) -> bool:
         return self.n_boot > 0
 
     def __call__(self, k: int) -> float:
-        if k not in self.scores:
-            at_k = dataclasses.replace(self.choice, k=k)
-            self.scores[k] = stability_score(
-                lambda: self.space.pipeline(at_k),
+        return self.of(dataclasses.replace(self.choice, k=k))
+
+    def of(self, choice: Choice) -> float:
+        if choice not in self.scores:
+            self.scores[choice] = stability_score(
+                lambda: self.space.pipeline(choice),
                 self.features,
                 n_bootstraps=self.n_boot,
                 random_state=self.seed,
             )
-        return float(self.scores[k]["mean"])
+        return float(self.scores[choice]["mean"])
 
-    def metrics(self, k: int) -> dict[str, float]:
-        """``stability_ari`` and its spread at k (nothing when switched off)."""
+    def metrics(self, choice: Choice) -> dict[str, float]:
+        """``stability_ari`` and its spread (nothing when switched off)."""
         if not self.enabled:
             return {}
-        mean = self(k)
-        return {"stability_ari": mean, "stability_ari_std": float(self.scores[k]["std"])}
+        mean = self.of(choice)
+        return {"stability_ari": mean, "stability_ari_std": float(self.scores[choice]["std"])}
+
+
+def best_at_k(options: Config, study, best, decision: KDecision, stabilities: StabilityCache):
+    """The chosen configuration and trial at the ruled k, and a sentence when it changed.
+
+    The k rule judged the curve of the sweep's best configuration, whose best k may differ from
+    the ruled one; another configuration may then separate the customers better at that k. The
+    best acceptable trial at k is taken when it is at least as good as the best configuration's
+    own trial there and (when stability is measured) reaches ``sweep.k_choice.min_stability``.
+    """
+    own = dataclasses.replace(best.choice, k=decision.k)
+    own_trial = sw.trial_of(study, own)
+    if options.sweep.k_choice.rule is KRule.objective:
+        return own, own_trial if own_trial is not None else best.trial, ""
+    for other in sw.best_trials_at(study, decision.k):
+        if other.choice == own or other.trial == own_trial:
+            break
+        if (
+            stabilities.enabled
+            and stabilities.of(other.choice) < options.sweep.k_choice.min_stability
+        ):
+            continue
+        own_value = next(
+            (b.value for b in sw.best_trials_at(study, decision.k) if b.choice == own), None
+        )
+        versus = "" if own_value is None else f", against {own_value:.3f}"
+        return (
+            other.choice,
+            other.trial,
+            f"At k={decision.k} the best trial is {other.choice.describe()} (trial "
+            f"{other.trial + 1}, {options.sweep.objective.value} {other.value:.3f}{versus} for "
+            f"the configuration whose curve set k), so that configuration is chosen.",
+        )
+    return own, own_trial if own_trial is not None else best.trial, ""
 
 
 def decide_k(options: Config, best, curve: pd.DataFrame, stabilities: StabilityCache, known):

@@ -278,10 +278,11 @@ class KChoiceRule:
     largest well-separated candidate.
     """
 
-    min_cluster_share: float = 0.02
-    window: int = 1
-    tolerance: float = 0.1
-    min_stability: float = 0.8
+    # Defaults live in the config (src.config.schema.KChoice and SweepConfig.min_cluster_share).
+    min_cluster_share: float
+    window: int
+    tolerance: float
+    min_stability: float
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,9 @@ tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
         padding: 6px 16px 12px; break-inside: avoid; }
 .card h3 { margin: 8px 0 0; font-size: 18px; }
 .card ul { margin: 4px 0 8px; padding-left: 20px; font-size: 14px; }
-table.profile { width: 100%; margin: 6px 0; }
+table.profile { width: 100%; margin: 6px 0; font-size: 12px; }
+table.profile th, table.profile td { padding: 3px 6px; }
+table.profile td.level { white-space: normal; min-width: 7ch; }
 table.profile th { white-space: nowrap; }
 table.profile tbody th { white-space: normal; }
 .worth { font-weight: 600; margin: 2px 0 6px; }

@@ -236,13 +236,14 @@ def _profile_table(ctx: ReportContext, card: SegmentCard) -> str:
             f'<td class="num">{e(fmt(ev.typical, share=share))}</td>'
             f'<td class="num">{e(fmt(ev.overall, share=share))}</td>'
             f'<td class="num">{e(relative)}</td>'
-            f'<td class="num">{e(_evidence_text(ev))}</td></tr>'
+            f'<td class="num level">{e(_evidence_text(ev))}</td></tr>'
         )
     return (
-        '<table class="profile"><thead><tr><th>Typical customer (median)</th>'
+        '<div class="table-wrap"><table class="profile"><thead><tr>'
+        "<th>Typical customer (median)</th>"
         '<th class="num">Segment</th><th class="num">All customers</th>'
         '<th class="num">vs all</th><th class="num">Level (z)</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 

@@ -269,6 +269,17 @@ def best_choice(study: optuna.Study) -> Best:
     return Best(Choice.of(best.params), best.user_attrs.get(REPEAT_OF, best.number), best.value)
 
 
+def best_trials_at(study: optuna.Study, k: int) -> list[Best]:
+    """Complete (acceptable) trials at ``k``, best objective first; repeats left out."""
+    ascending = DIRECTIONS.get(study.user_attrs.get("objective", "silhouette")) == "minimize"
+    found = [
+        Best(Choice.of(t.params), t.number, float(t.value))
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if REPEAT_OF not in t.user_attrs and t.params and int(t.params["k"]) == k
+    ]
+    return sorted(found, key=lambda b: (b.value if ascending else -b.value, b.trial))
+
+
 def trial_of(study: optuna.Study, choice: Choice) -> int | None:
     """Optuna's number of the trial that fitted ``choice`` (a repeat points at it), or None."""
     for t in study.get_trials(deepcopy=False):

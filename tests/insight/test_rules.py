@@ -76,6 +76,7 @@ def test_an_inseparable_segment_still_gets_its_best_rule_with_low_precision():
         (Bound(RECENCY, high=30.5), "recency <= 30 days"),
         (Bound(FREQUENCY, low=9.5), "orders >= 10"),
         (Bound(FREQUENCY, low=2.5, high=9.5), "orders 3 to 9"),
+        (Bound(FREQUENCY, low=3.5, high=4.5), "orders 4"),
         (Bound(MONETARY, low=250.0), "spend > 250"),
     ],
 )
