@@ -17,6 +17,7 @@ The tree is scikit-learn's; only turning its paths into text is written here (sc
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,6 +148,31 @@ def _rule_for(X: pd.DataFrame, in_seg: np.ndarray, columns, max_depth, min_leaf,
     return sorted(own, key=lambda s: -s[1]) or sorted(scored, key=lambda s: (-s[0], -s[1]))[:1]
 
 
+def _merge_adjacent(paths: list[list[Bound]]) -> list[list[Bound]]:
+    """Join two rules that differ only in one feature's adjacent ranges (sibling leaves of the
+    tree): "spend > 4,700" or "spend <= 4,700" with the rest alike is the rest alone."""
+    paths = [{b.feature: b for b in p} for p in paths]
+    merged = True
+    while merged:
+        merged = False
+        for i, j in itertools.combinations(range(len(paths)), 2):
+            a, b = paths[i], paths[j]
+            differ = [f for f in a.keys() | b.keys() if a.get(f) != b.get(f)]
+            if len(differ) != 1 or differ[0] not in a or differ[0] not in b:
+                continue
+            x, y = sorted((a[differ[0]], b[differ[0]]), key=lambda bound: bound.low)
+            if x.high != y.low:
+                continue
+            joined = {**a, differ[0]: Bound(differ[0], x.low, y.high)}
+            if math.isinf(x.low) and math.isinf(y.high):
+                del joined[differ[0]]
+            paths[i] = joined
+            del paths[j]
+            merged = True
+            break
+    return [list(p.values()) for p in paths]
+
+
 def segment_rules(
     features: pd.DataFrame,
     labels,
@@ -185,7 +211,10 @@ def segment_rules(
             )
             continue
         mask = np.logical_or.reduce([leaf[3] for leaf in leaves])
-        texts = [" and ".join(b.text() for b in leaf[2]) or "every customer" for leaf in leaves]
+        texts = [
+            " and ".join(b.text() for b in bounds) or "every customer"
+            for bounds in _merge_adjacent([leaf[2] for leaf in leaves])
+        ]
         matched = int(mask.sum())
         rows.append(
             {

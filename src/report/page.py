@@ -77,8 +77,7 @@ tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
 table.profile { width: 100%; margin: 6px 0; font-size: 12px; }
 table.profile th, table.profile td { padding: 3px 6px; }
 table.profile td.level { white-space: normal; min-width: 7ch; }
-table.profile th { white-space: nowrap; }
-table.profile tbody th { white-space: normal; }
+table.profile th { white-space: normal; }
 .worth { font-weight: 600; margin: 2px 0 6px; }
 p.rule code { white-space: normal; font-size: 13px; background: #f3f5f8; padding: 1px 4px; }
 figure { margin: 14px 0 20px; text-align: center; }

@@ -216,11 +216,13 @@ def _products_list(rows: pd.DataFrame) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
-def _evidence_text(ev) -> str:
+def _evidence_html(ev) -> str:
+    """The level and z-score a name was judged on, e.g. "very high" over "z +2.30"."""
     if ev.z is None:
-        return MISSING
+        return e(MISSING)
     level = (ev.level or "").replace("_", " ")
-    return f"{level} (z {ev.z:+.2f})" if level else f"z {ev.z:+.2f}"
+    z = f'<span class="muted">z {ev.z:+.2f}</span>'
+    return f"{e(level)}<br>{z}" if level else z
 
 
 def _profile_table(ctx: ReportContext, card: SegmentCard) -> str:
@@ -236,7 +238,7 @@ def _profile_table(ctx: ReportContext, card: SegmentCard) -> str:
             f'<td class="num">{e(fmt(ev.typical, share=share))}</td>'
             f'<td class="num">{e(fmt(ev.overall, share=share))}</td>'
             f'<td class="num">{e(relative)}</td>'
-            f'<td class="num level">{e(_evidence_text(ev))}</td></tr>'
+            f'<td class="num level">{_evidence_html(ev)}</td></tr>'
         )
     return (
         '<div class="table-wrap"><table class="profile"><thead><tr>'

@@ -82,3 +82,11 @@ def test_an_inseparable_segment_still_gets_its_best_rule_with_low_precision():
 )
 def test_bounds_read_as_a_person_would_type_them(bound, text):
     assert bound.text() == text
+
+
+def test_sibling_leaves_are_merged_into_one_rule():
+    from src.insight.rules import _merge_adjacent
+
+    rest = [Bound(RECENCY, high=14.5), Bound(FREQUENCY, low=12.5)]
+    paths = [[*rest, Bound(MONETARY, low=4700.0)], [*rest, Bound(MONETARY, high=4700.0)]]
+    assert _merge_adjacent(paths) == [rest]

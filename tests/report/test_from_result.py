@@ -109,7 +109,7 @@ def test_cards_show_the_z_scores_the_name_came_from(ctx, page):
     c = ctx.cards[0]
     text = card(page, c.name)
     ev = c.evidence["recency_days"]
-    assert f"(z {ev.z:+.2f})" in text
+    assert f"z {ev.z:+.2f}</span>" in text
     assert "Typical customer (median)" in text
 
 
