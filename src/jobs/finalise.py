@@ -197,8 +197,9 @@ def decide_k(options: Config, best, curve: pd.DataFrame, stabilities: StabilityC
         min_stability=cfg.min_stability,
     )
     if cfg.rule is KRule.objective:
-        # The best trial's k; the table still shows the rule's inputs for comparison.
-        table = curve.assign(chosen=curve["k"] == best.choice.k)
+        # The best trial's k, as before the k rule; the table marks it.
+        chosen = curve["k"] == best.choice.k
+        table = curve.assign(chosen=chosen, verdict=chosen.map({True: "chosen", False: ""}))
         knee = (
             knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
         )

@@ -180,7 +180,7 @@ def _best_candidates(trials: pd.DataFrame, chosen_trial: int) -> pd.DataFrame:
 def _k_choice(curve: pd.DataFrame) -> pd.DataFrame | None:
     if curve is None or curve.empty or "chosen" not in curve:
         return None
-    return curve[[c for c in K_CHOICE_COLUMNS if c in curve.columns]].reset_index(drop=True)
+    return curve[[c for c in (*K_CHOICE_COLUMNS, "well_separated") if c in curve.columns]]
 
 
 def _worth_note(result: SegmentationResult) -> str:

@@ -168,21 +168,24 @@ K_RULE_TEXT = (
 
 def why_k(ctx: ReportContext) -> str:
     """ "Why k=5": the sentence, the rule in words and the table of its inputs per k."""
-    table_ = ctx.k_choice
-    if table_ is None or table_.empty:
+    if ctx.k_choice is None or ctx.k_choice.empty:
         return ""
-    chosen = (
-        int(table_.index[table_["verdict"] == "chosen"][0])
-        if ("verdict" in table_ and (table_["verdict"] == "chosen").any())
-        else None
-    )
+    table_ = ctx.k_choice.reset_index(drop=True)
+    hits = table_.index[table_["verdict"] == "chosen"] if "verdict" in table_ else []
+    chosen = int(hits[0]) if len(hits) else None
     k = int(table_.loc[chosen, "k"]) if chosen is not None else ctx.chosen.get("k")
+    ruled = "well_separated" in table_  # the k rule ran (not sweep.k_choice.rule=objective)
+    rule_text = K_RULE_TEXT.format(share=ctx.min_cluster_share) if ruled else ""
     return "".join(
         [
             f"<h3>Why k={e(k)}</h3>",
             f"<p>{e(ctx.k_reason)}</p>" if ctx.k_reason else "",
-            f'<p class="muted">{e(K_RULE_TEXT.format(share=ctx.min_cluster_share))}</p>',
-            table(table_, precise=True, highlight=chosen),
+            f'<p class="muted">{e(rule_text)}</p>' if rule_text else "",
+            table(
+                table_.drop(columns="well_separated", errors="ignore"),
+                precise=True,
+                highlight=chosen,
+            ),
         ]
     )
 
