@@ -196,6 +196,10 @@ class SweepConfig:
     objective: Objective = Objective.silhouette
     min_cluster_share: float = 0.02  # solutions with a smaller smallest segment are rejected
     silhouette_sample_size: int = 10_000  # silhouette on a seeded sample above this many customers
+    # Trials, the curve over k and stability fit on a seeded sample above this many customers
+    # (every customer is still labelled and scored); the chosen configuration refits on all.
+    # null: always fit on all customers.
+    fit_sample_size: int | None = 50_000
     stability_bootstraps: int = 10  # refits on bootstrap samples for the stability score
     refine_k: bool = True  # then try every k of the range for the best outliers/scaler/model
     log_trial_artifacts: bool = True  # per-trial radar chart and fitted pipeline
@@ -238,6 +242,13 @@ class SweepConfig:
                 self.silhouette_sample_size,
                 "silhouette needs a sample of at least 100 customers",
                 "sweep.silhouette_sample_size=10000",
+            )
+        if self.fit_sample_size is not None and self.fit_sample_size < 1000:
+            _fail(
+                "sweep.fit_sample_size",
+                self.fit_sample_size,
+                "trials need a sample of at least 1000 customers (null fits on all of them)",
+                "sweep.fit_sample_size=50000",
             )
         if self.stability_bootstraps < 0:
             _fail(

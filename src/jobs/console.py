@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,8 +21,17 @@ SUMMARY_METRICS = (
 )
 
 
+_last_said = [time.monotonic()]
+
+
 def say(msg: str = "") -> None:
     print(msg, flush=True)
+    _last_said[0] = time.monotonic()
+
+
+def silent_for() -> float:
+    """Seconds since the job last printed a line."""
+    return time.monotonic() - _last_said[0]
 
 
 def data_summary(options, data) -> None:
@@ -50,6 +60,15 @@ class Progress(TrialHooks):
         self.target = target
         self.done = done
         self.refined, self.to_refine = 0, 0
+        self.since, self.fitted = time.perf_counter(), 0
+
+    def left(self) -> str:
+        """The expected time to the last configuration, from this process's pace so far."""
+        remaining = (self.target - self.done) + (self.to_refine - self.refined)
+        if not self.fitted or remaining <= 0:
+            return ""
+        pace = (time.perf_counter() - self.since) / self.fitted
+        return f"  ~{pace * remaining:.0f} s left"
 
     def refining(self, queued: int) -> None:
         self.refined, self.to_refine = 0, queued
@@ -63,6 +82,8 @@ class Progress(TrialHooks):
         else:
             self.done += 1
             where = f"{self.done}/{self.target}"
+        if record.repeat_of is None:
+            self.fitted += 1
         if record.metrics:
             detail = (
                 f"{self.objective}={record.metrics[self.objective]:.4f}  smallest segment "
@@ -74,7 +95,7 @@ class Progress(TrialHooks):
             detail = (record.note or "").splitlines()[-1][:90] if record.note else ""
         say(
             f"  trial {record.number + 1:>3} [{where:>7}]  {record.choice.describe():<50} "
-            f"{detail}  [{record.state}]"
+            f"{detail}  [{record.state}]{self.left()}"
         )
 
 

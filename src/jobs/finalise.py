@@ -31,6 +31,7 @@ from src.model.pipeline import fitted_params
 from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
 from src.sweep import study as sw
+from src.sweep.sample import fit_sample
 from src.sweep.space import SweepSpace
 
 if TYPE_CHECKING:
@@ -68,6 +69,8 @@ def finalise(
     stable enough), see :func:`best_at_k`.
     """
     best = sw.best_choice(study)
+    # The curve and stability are measured like the trials were: fitted on the sweep's sample.
+    sample = fit_sample(data.features, options.sweep.fit_sample_size, options.sweep.seed)
     curve = sw.k_curve(
         data.features,
         X_eval,
@@ -76,8 +79,9 @@ def finalise(
         options.sweep.silhouette_sample_size,
         options.sweep.seed,
         known=sw.known_k_metrics(study, best.choice),
+        fit_features=sample,
     )
-    stabilities = StabilityCache(options, data, space, best.choice)
+    stabilities = StabilityCache(options, sample, space, best.choice)
     decision = decide_k(options, best, curve, stabilities, sw.known_k_metrics(study, best.choice))
     choice, trial, note = best_at_k(options, study, best, decision, stabilities)
     reason = f"{decision.reason} {note}".strip()
@@ -122,10 +126,10 @@ class StabilityCache:
     """Bootstrap stability per configuration, each measured once and seeded; called with k it
     measures the sweep's best configuration at that k (what the k rule asks)."""
 
-    def __init__(self, options: Config, data: Prepared, space: SweepSpace, choice: Choice):
+    def __init__(self, options: Config, features: pd.DataFrame, space: SweepSpace, choice: Choice):
         self.n_boot = options.sweep.stability_bootstraps
         self.seed = options.sweep.seed
-        self.features, self.space, self.choice = data.features, space, choice
+        self.features, self.space, self.choice = features, space, choice
         self.scores: dict[Choice, dict] = {}
 
     @property

@@ -60,6 +60,7 @@ def report_paths(options: Config) -> tuple[Path, ...]:
 def run_segmentation(cfg: DictConfig) -> SweepRun:
     """Run one tracked sweep and return what it found and where it is recorded."""
     from src.data.prepare import prepare_data
+    from src.jobs.stages import Stages
     from src.model.evaluation import EvaluationSpace
     from src.sweep.space import sweep_space
     from src.viz.background import Background
@@ -67,24 +68,26 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
     options = load_options(cfg)
     reports = report_paths(options)
     started = time.perf_counter()
+    stages = Stages()
     # Started first so the drawing process has imported matplotlib by the first trial.
     background = Background()
     try:
         console.say(f"[{options.experiment_name}] loading dataset '{options.dataset.name}' ...")
-        data = prepare_data(
-            options.dataset,
-            options.cleaning,
-            options.features,
-            options.snapshot_date,
-            original_cwd(),
-        )
+        with stages("load, clean, features"):
+            data = prepare_data(
+                options.dataset,
+                options.cleaning,
+                options.features,
+                options.snapshot_date,
+                original_cwd(),
+            )
         console.data_summary(options, data)
         space = sweep_space(cfg, runtime_choices(), task_overrides())
         X_eval = EvaluationSpace().fit_transform(data.features)
         tracker, study = open_sweep(options, data, space)
         with resume_hint_on_interrupt():
             run = tracked_sweep(
-                cfg, options, data, space, X_eval, tracker, study, background, reports
+                cfg, options, data, space, X_eval, tracker, study, background, reports, stages
             )
     finally:
         for failure in background.close():
@@ -141,7 +144,9 @@ def open_sweep(options: Config, data, space):
     return tracker, study
 
 
-def tracked_sweep(cfg, options: Config, data, space, X_eval, tracker, study, background, reports):
+def tracked_sweep(
+    cfg, options: Config, data, space, X_eval, tracker, study, background, reports, stages
+):
     """Trials, finalise, logging, report and registration, under the sweep's parent run."""
     from src.data.contract import DataContract
     from src.jobs.finalise import finalise
@@ -169,11 +174,15 @@ def tracked_sweep(cfg, options: Config, data, space, X_eval, tracker, study, bac
         logger = TrialLogger(
             tracker, background, data.features, space, options.sweep.log_trial_artifacts
         )
-        run_trials(options, study, space, data, X_eval, [logger])
-        result = finalise(options, data, study, space, X_eval, background, contract)
+        with stages("sweep"):
+            run_trials(options, study, space, data, X_eval, [logger])
+        with stages("finalise", finalise_estimate(options, study, len(data.features))):
+            result = finalise(options, data, study, space, X_eval, background, contract)
         console.best(result.choice, result.chosen_trial, result.objective, result.value)
         logger.mark_chosen(result.chosen_trial - 1)
-        model_uri, registration = publish(options, data, tracker, result, parent, reports)
+        with stages("logging, report, registry"):
+            model_uri, registration = publish(options, data, tracker, result, parent, reports)
+        tracker.log_metrics(stages.metrics())
     return SweepRun(result, parent, model_uri, registration, reports, study)
 
 
@@ -224,12 +233,38 @@ def publish(options: Config, data, tracker, result: SegmentationResult, parent: 
     return model_uri, registration
 
 
+def finalise_estimate(options: Config, study, n_customers: int) -> float | None:
+    """Seconds the finalise step should take, from the trials' own fit times: the refit on all
+    customers, the bootstrap refits for stability and the figures' share, roughly."""
+    fits = [
+        t.user_attrs["metrics"]["fit_seconds"]
+        for t in study.get_trials(deepcopy=False)
+        if "fit_seconds" in t.user_attrs.get("metrics", {})
+    ]
+    if not fits:
+        return None
+    fit = sum(fits) / len(fits)
+    sampled = min(n_customers, options.sweep.fit_sample_size or n_customers)
+    return fit * (n_customers / sampled + 2 * options.sweep.stability_bootstraps + 2)
+
+
 def run_trials(options: Config, study, space, data, X_eval, hooks) -> None:
-    """Sample until ``sweep.n_trials`` distinct configurations are fitted, then refine k."""
+    """Sample until ``sweep.n_trials`` distinct configurations are fitted, then refine k.
+
+    Trials fit on the sweep's fit sample (``sweep.fit_sample_size``) and label and score every
+    customer."""
     from src.sweep import study as sw
     from src.sweep.objective import Objective
+    from src.sweep.sample import fit_sample
 
     sweep = options.sweep
+    sample = fit_sample(data.features, sweep.fit_sample_size, sweep.seed)
+    if len(sample) < len(data.features):
+        console.say(
+            f"  trials fit on a seeded sample of {len(sample):,} of {len(data.features):,} "
+            "customers (sweep.fit_sample_size) and label all of them; the chosen configuration "
+            "is refitted on all"
+        )
     budget = sw.Budget(sweep.n_trials, space.size(), sweep.timeout, sweep.n_jobs)
     done = sw.fitted_configurations(study)
     progress = console.Progress(sweep.objective.value, budget.target(), done)
@@ -242,6 +277,7 @@ def run_trials(options: Config, study, space, data, X_eval, hooks) -> None:
         sweep.silhouette_sample_size,
         sweep.seed,
         hooks=[*hooks, progress],
+        fit_features=sample,
     )
     console.say(
         f"[{options.experiment_name}] sweeping {max(budget.target() - done, 0)} configuration(s) "

@@ -1,4 +1,4 @@
-"""One trial: fit a configuration on all customers, score it in the evaluation space, reject it
+"""One trial: fit a configuration (on all customers, or the sweep's fit sample), score it in the evaluation space, reject it
 when its smallest segment is too small, and reuse the result of a configuration already tried.
 
 Fair objective: silhouette in each trial's own scaled space is not comparable across scalers,
@@ -99,11 +99,13 @@ def run_trial(
     space: SweepSpace,
     sample_size: int,
     seed: int,
+    fit_features: pd.DataFrame | None = None,
 ) -> TrialOutcome:
-    """Fit one configuration on all customers and score the labels it gives every customer."""
+    """Fit one configuration on ``fit_features`` (default: all customers; the sweep passes its
+    fit sample, see ``src.sweep.sample``) and score the labels it gives every customer."""
     pipe = space.pipeline(choice)
     t0 = time.perf_counter()
-    pipe.fit(features)
+    pipe.fit(features if fit_features is None else fit_features)
     fit_seconds = time.perf_counter() - t0
     labels = np.asarray(pipe.predict(features))
     metrics, shares = score_labels(pipe, features, X_eval, labels, sample_size, seed)
@@ -123,6 +125,7 @@ class Objective:
     sample_size: int
     seed: int
     hooks: Sequence[TrialHooks] = ()
+    fit_features: pd.DataFrame | None = None  # the customers fits use (None: all)
 
     def __post_init__(self) -> None:
         self._hooks = _Hooks(self.hooks)
@@ -141,7 +144,13 @@ class Objective:
             return self._repeat(trial, choice, earlier, refinement)
         try:
             outcome = run_trial(
-                self.features, self.X_eval, choice, self.space, self.sample_size, self.seed
+                self.features,
+                self.X_eval,
+                choice,
+                self.space,
+                self.sample_size,
+                self.seed,
+                self.fit_features,
             )
         except DegenerateClustering as exc:
             trial.set_user_attr(STATE, REJECTED)

@@ -317,10 +317,12 @@ def k_curve(
     sample_size: int,
     seed: int,
     known: Mapping[int, Mapping[str, float]] | None = None,
+    fit_features: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Inertia, silhouette and the other metrics against k for the chosen configuration.
 
-    Values a trial already measured for the same configuration are reused, not refitted.
+    Values a trial already measured for the same configuration are reused, not refitted; the
+    others are fitted like the trials were (on ``fit_features`` when given).
     """
     rows = []
     known = known or {}
@@ -336,6 +338,7 @@ def k_curve(
                     space,
                     sample_size,
                     seed,
+                    fit_features,
                 ).metrics
             except DegenerateClustering:
                 continue

@@ -322,3 +322,24 @@ def test_summary_table_runs_lrfmc_and_explains_missing_product_picks(store):
     html = client(store).download_artifacts(result.parent_run_id, "report/segmentation_report.html")
     with open(html, encoding="utf-8") as fh:
         assert "stock_code" in fh.read()
+
+
+def test_above_the_fit_sample_size_trials_fit_a_sample_and_every_customer_is_labelled(
+    store, capsys
+):
+    run = run_job(
+        make_cfg(
+            *SMALL,
+            "dataset.n_customers=2500",
+            "sweep.fit_sample_size=1000",
+            "experiment_name=sampled",
+            "mlflow.register=false",
+        )
+    )
+    out = capsys.readouterr().out
+    assert "trials fit on a seeded sample of 1,000 of 2,500 customers" in out
+    assert len(run.result.assignments) == len(run.result.features) == 2500
+    assert run.result.profile["n_customers"].sum() == 2500
+    stages = mlflow.get_run(run.parent_run_id).data.metrics
+    assert {"stage_seconds.sweep", "stage_seconds.finalise"} <= set(stages)
+    assert "[finalise:" in out

@@ -104,3 +104,14 @@ def test_an_interrupted_trial_is_marked_so_a_resume_can_refit_it(features, monke
     with pytest.raises(KeyboardInterrupt):
         study.optimize(make_objective(features, recorder), n_trials=1)
     assert study.trials[0].user_attrs["state"] == obj.INTERRUPTED
+
+
+def test_a_trial_fits_on_the_fit_sample_and_labels_every_customer(features):
+    recorder = Recorder()
+    objective = make_objective(features, recorder, outliers="none", scaler="log_standard")
+    objective.fit_features = features.iloc[::3]
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=1)
+    outcome = recorder.records[0].outcome
+    assert len(outcome.labels) == len(features)
+    assert len(outcome.pipeline[-1].labels_) == len(features.iloc[::3])
