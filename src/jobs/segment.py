@@ -62,6 +62,7 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
     from src.data.prepare import prepare_data
     from src.jobs.stages import Stages
     from src.model.evaluation import EvaluationSpace
+    from src.model.validation import feature_rules, validate_features
     from src.sweep.space import sweep_space
     from src.viz.background import Background
 
@@ -82,6 +83,10 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
                 original_cwd(),
             )
         console.data_summary(options, data)
+        # The rules the model will apply when it scores, applied before any trial runs.
+        validate_features(
+            data.features, feature_rules(list(data.features.columns)), action="segmented"
+        )
         space = sweep_space(cfg, runtime_choices(), task_overrides())
         X_eval = EvaluationSpace().fit_transform(data.features)
         tracker, study = open_sweep(options, data, space)

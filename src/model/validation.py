@@ -121,8 +121,11 @@ def _numeric(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return values, (raw.notna().to_numpy() & np.isnan(values)) | is_bool
 
 
-def validate_features(features: pd.DataFrame, rules: dict[str, FeatureRule]) -> pd.DataFrame:
-    """The feature columns as float64, or a SegmentationError naming every broken rule.
+def validate_features(
+    features: pd.DataFrame, rules: dict[str, FeatureRule], action: str = "scored"
+) -> pd.DataFrame:
+    """The feature columns as float64, or a SegmentationError naming every broken rule
+    ("Invalid feature values, nothing <action>: ...").
 
     Checks, per column: present; a number (not text, not a boolean); not missing (null, NaN);
     finite; whole where the rule says so; within the rule's bounds; not below its partner.
@@ -184,7 +187,7 @@ def validate_features(features: pd.DataFrame, rules: dict[str, FeatureRule]) -> 
             )
     if problems:
         raise SegmentationError(
-            "Invalid feature values, nothing scored: "
+            f"Invalid feature values, nothing {action}: "
             + "; ".join(problems)
             + ". Fix or drop these rows (feature definitions: README, 'Feature definitions')."
         )

@@ -343,3 +343,27 @@ def test_above_the_fit_sample_size_trials_fit_a_sample_and_every_customer_is_lab
     stages = mlflow.get_run(run.parent_run_id).data.metrics
     assert {"stage_seconds.sweep", "stage_seconds.finalise"} <= set(stages)
     assert "[finalise:" in out
+
+
+def test_a_feature_table_the_model_could_not_score_is_refused_before_any_trial(store, tmp_path):
+    from src.errors import SegmentationError
+
+    table = tmp_path / "features.csv"
+    pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(300)],
+            "recency_days": np.arange(300) % 90,
+            "frequency": np.arange(300) % 7 + 0.5,  # orders are whole numbers
+            "monetary": np.arange(300) * 3.0 + 10,
+        }
+    ).to_csv(table, index=False)
+    with pytest.raises(SegmentationError, match="nothing segmented: frequency must be"):
+        run_job(
+            make_cfg(
+                "dataset=feature_table",
+                f"dataset.path={table}",
+                "experiment_name=bad-table",
+                experiment="rfm",
+            )
+        )
+    assert client(store).get_experiment_by_name("bad-table") is None
