@@ -199,7 +199,7 @@ class SweepConfig:
     # Trials, the curve over k and stability fit on a seeded sample above this many customers
     # (every customer is still labelled and scored); the chosen configuration refits on all.
     # null: always fit on all customers.
-    fit_sample_size: int | None = 50_000
+    fit_sample_size: int | None = 20_000
     stability_bootstraps: int = 10  # refits on bootstrap samples for the stability score
     refine_k: bool = True  # then try every k of the range for the best outliers/scaler/model
     log_trial_artifacts: bool = True  # per-trial radar chart and fitted pipeline
@@ -248,7 +248,7 @@ class SweepConfig:
                 "sweep.fit_sample_size",
                 self.fit_sample_size,
                 "trials need a sample of at least 1000 customers (null fits on all of them)",
-                "sweep.fit_sample_size=50000",
+                "sweep.fit_sample_size=20000",
             )
         if self.stability_bootstraps < 0:
             _fail(

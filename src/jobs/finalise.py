@@ -304,6 +304,7 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
         max_depth=cfg.rules_max_depth,
         min_leaf_share=cfg.rules_min_leaf_share,
         random_state=options.sweep.seed,
+        fit_sample_size=options.sweep.fit_sample_size,
     )
     tables: dict[str, pd.DataFrame] = {"segment_actions": actions, "segment_rules": segment_rules}
     crosstab = None

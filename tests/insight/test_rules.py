@@ -90,3 +90,13 @@ def test_sibling_leaves_are_merged_into_one_rule():
     rest = [Bound(RECENCY, high=14.5), Bound(FREQUENCY, low=12.5)]
     paths = [[*rest, Bound(MONETARY, low=4700.0)], [*rest, Bound(MONETARY, high=4700.0)]]
     assert _merge_adjacent(paths) == [rest]
+
+
+def test_above_the_sample_size_trees_grow_on_a_sample_and_rules_count_everyone(customers):
+    features, labels = customers
+    sampled = segment_rules(features, labels, NAMES, fit_sample_size=200)
+    text = sampled.loc[2, "rule"]
+    threshold = int(text.split("recency >= ")[1].split(" ")[0])
+    picked = features[RECENCY] >= threshold
+    assert sampled.loc[2, "customers_matched"] == picked.sum() > 200
+    assert (sampled["coverage"] > 0.9).all()
