@@ -1,0 +1,120 @@
+"""The value step of a sweep: summary -> fit -> per customer -> per segment -> holdout -> figures.
+
+:func:`estimate_value` takes the cleaned log (pandas or polars), the snapshot and the
+segmentation's assignments and returns a :class:`LifetimeValue`, which the result carries
+(``SegmentationResult.lifetime_value``), MLflow logs, the report shows and the model keeps
+(``ValueParams`` as plain data) for the CRM export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from src.columns import SEGMENT_ID, SEGMENT_NAME
+from src.config.schema import ValueConfig
+from src.value.customer import CLV, P_ALIVE, customer_value
+from src.value.holdout import Holdout, temporal_holdout
+from src.value.models import ValueParams, fit_value_models
+from src.value.segments import segment_value
+from src.value.summary import btyd_summary, purchase_days
+
+
+@dataclass(frozen=True)
+class LifetimeValue:
+    """What each customer and segment is worth, and how well the model predicted a holdout."""
+
+    params: ValueParams
+    settings: Mapping[str, Any]  # the ValueConfig that produced it, as plain values
+    customers: pd.DataFrame  # per customer id: BTYD summary, p_alive, expected_*, clv
+    segments: pd.DataFrame  # per segment id: src.value.segments.SEGMENT_VALUE_COLUMNS
+    holdout: Holdout | None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    figures: Mapping[str, bytes] = field(default_factory=dict)  # FigureId value -> PNG
+
+
+def value_settings(cfg: ValueConfig) -> dict[str, Any]:
+    """What scoring needs besides the parameters (horizons, discount, threshold), JSON-able."""
+    return {
+        "purchase_days": cfg.purchase_days,
+        "clv_months": cfg.clv_months,
+        "discount_rate": cfg.discount_rate,
+        "at_risk_p_alive": cfg.at_risk_p_alive,
+    }
+
+
+def estimate_value(
+    log: Any,
+    snapshot: pd.Timestamp,
+    assignments: pd.DataFrame,
+    cfg: ValueConfig,
+    *,
+    figures: bool = True,
+) -> LifetimeValue:
+    """Fit on the whole log up to ``snapshot``, score every customer, sum per segment."""
+    daily = purchase_days(log)
+    summary = btyd_summary(daily, snapshot)
+    params = fit_value_models(summary, cfg)
+    customers = customer_value(summary, params, cfg)
+    segments = segment_value(customers, assignments, cfg.at_risk_p_alive)
+    holdout = temporal_holdout(daily, snapshot, cfg) if cfg.holdout_months > 0 else None
+    metrics = value_metrics(customers, params, cfg, holdout)
+    drawn = draw_value_figures(customers, assignments, segments, holdout, cfg) if figures else {}
+    return LifetimeValue(params, value_settings(cfg), customers, segments, holdout, metrics, drawn)
+
+
+def value_metrics(
+    customers: pd.DataFrame, params: ValueParams, cfg: ValueConfig, holdout: Holdout | None
+) -> dict[str, float]:
+    """Headline numbers under ``value.``: totals, means, the fit and the holdout errors."""
+    at_risk = customers[P_ALIVE] < cfg.at_risk_p_alive
+    total = float(customers[CLV].sum())
+    metrics = {
+        "value.customers": float(len(customers)),
+        "value.mean_p_alive": float(customers[P_ALIVE].mean()),
+        "value.clv_total": total,
+        "value.clv_mean": float(customers[CLV].mean()),
+        "value.at_risk_customer_share": float(at_risk.mean()),
+        "value.at_risk_clv_share": float(customers.loc[at_risk, CLV].sum() / total)
+        if total > 0
+        else 0.0,
+        "value.fit_seconds": params.fit_seconds,
+        **{f"value.param.{k}": v for k, v in params.point().items()},
+    }
+    if holdout is not None:
+        metrics.update({f"value.{k}": v for k, v in holdout.metrics.items()})
+    return metrics
+
+
+def draw_value_figures(
+    customers: pd.DataFrame,
+    assignments: pd.DataFrame,
+    segments: pd.DataFrame,
+    holdout: Holdout | None,
+    cfg: ValueConfig,
+) -> dict[str, bytes]:
+    """PNG bytes of the value figures, keyed by their FigureId values."""
+    from src.result import FigureId
+    from src.viz.style import to_png
+    from src.viz.value import calibration_figure, p_alive_by_segment, value_by_segment
+
+    names = {int(s): str(n) for s, n in segments[SEGMENT_NAME].items()}
+    labels = assignments[SEGMENT_ID].reindex(customers.index).to_numpy()
+    out = {
+        FigureId.VALUE_P_ALIVE.value: to_png(
+            p_alive_by_segment(customers[P_ALIVE], labels, names, at_risk=cfg.at_risk_p_alive)
+        ),
+        FigureId.VALUE_BY_SEGMENT.value: to_png(value_by_segment(segments, names)),
+    }
+    if holdout is not None:
+        out[FigureId.VALUE_CALIBRATION.value] = to_png(
+            calibration_figure(
+                holdout.calibration,
+                cutoff=holdout.cutoff,
+                days=holdout.metrics["holdout.days"],
+            )
+        )
+    return out
