@@ -320,6 +320,14 @@ class ValueConfig:
                 "it counts months before the end of the log; 0 switches the holdout off",
                 "value.holdout_months=3",
             )
+        if self.enabled:
+            import importlib.util
+
+            if importlib.util.find_spec("pymc_marketing") is None:
+                raise SegmentationError(
+                    'value.enabled=true needs the value extra: pip install -e ".[value]" '
+                    "(pymc-marketing), or run without it (value=none)."
+                )
 
 
 @dataclass

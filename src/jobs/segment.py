@@ -147,6 +147,7 @@ def tracked_sweep(cfg, options: Config, data, space, X_eval, tracker, study, bac
     from src.jobs.finalise import finalise
     from src.tracking import artifacts
     from src.tracking.trials import TrialLogger
+    from src.value.job import with_value
 
     contract = DataContract(
         options.dataset, options.cleaning, options.features, options.snapshot_date, data.fingerprint
@@ -171,6 +172,7 @@ def tracked_sweep(cfg, options: Config, data, space, X_eval, tracker, study, bac
         )
         run_trials(options, study, space, data, X_eval, [logger])
         result = finalise(options, data, study, space, X_eval, background, contract)
+        result = with_value(options, data, result)
         console.best(result.choice, result.chosen_trial, result.objective, result.value)
         logger.mark_chosen(result.chosen_trial - 1)
         model_uri, registration = publish(options, data, tracker, result, parent, reports)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from src.columns import SEGMENT_ID, SEGMENT_NAME
 from src.config.schema import ValueConfig
-from src.value.customer import CLV, P_ALIVE, customer_value
+from src.value.customer import CLV, EXPECTED_PURCHASES, P_ALIVE, customer_value
 from src.value.holdout import Holdout, temporal_holdout
 from src.value.models import ValueParams, fit_value_models
 from src.value.segments import segment_value
@@ -118,3 +118,61 @@ def draw_value_figures(
             )
         )
     return out
+
+
+def with_value(options, data, result):
+    """``result`` with its :class:`LifetimeValue` and value figures when ``value`` is on; the
+    model then carries the fitted value model as plain data (:func:`value_state`).
+
+    ``options`` is the job's Config, ``data`` its Prepared (cleaned log and snapshot).
+    """
+    import dataclasses
+
+    from src.jobs import console
+    from src.result import FigureId
+
+    cfg: ValueConfig = options.value
+    if not cfg.enabled:
+        return result
+    console.say(
+        f"[{options.experiment_name}] customer value: {cfg.model.value} + Gamma-Gamma "
+        f"({cfg.fit.value}) on {len(result.assignments):,} customers ..."
+    )
+    value = estimate_value(data.transactions, data.snapshot, result.assignments, cfg)
+    result.model.value_model = value_state(value)
+    figures = {**result.figures, **{FigureId(k): png for k, png in value.figures.items()}}
+    return dataclasses.replace(result, lifetime_value=value, figures=figures)
+
+
+def value_state(value: LifetimeValue) -> dict[str, Any]:
+    """What scoring needs, as JSON-able plain data: the parameters and the settings."""
+    return {"params": value.params.to_dict(), "settings": dict(value.settings)}
+
+
+EXPORT_VALUE_COLUMNS = (P_ALIVE, EXPECTED_PURCHASES, CLV)
+
+
+def export_value(
+    export: pd.DataFrame, state: Mapping[str, Any], log: Any, snapshot: pd.Timestamp
+) -> pd.DataFrame:
+    """The CRM export with P(alive), expected purchases and CLV of each customer at
+    ``snapshot``, from the value model a SegmentationModel carries (``value_model``).
+
+    The columns follow the segment columns' trailer; customers without a purchase before the
+    snapshot get empty values.
+    """
+    from src.columns import CUSTOMER_ID
+
+    params = ValueParams.from_dict(state["params"])
+    settings = ValueConfig(**{k: v for k, v in state["settings"].items()})
+    summary = btyd_summary(purchase_days(log), snapshot)
+    values = customer_value(summary, params, settings)[list(EXPORT_VALUE_COLUMNS)]
+    values = values.rename(
+        columns={
+            EXPECTED_PURCHASES: f"expected_purchases_{settings.purchase_days}d",
+            CLV: f"clv_{settings.clv_months}m",
+        }
+    )
+    values.index = values.index.astype(str)
+    joined = export.join(values, on=CUSTOMER_ID)
+    return joined
