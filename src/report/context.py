@@ -117,6 +117,7 @@ class ReportContext:
     value_metrics: Mapping[str, float] = field(default_factory=dict)
     value_settings: Mapping[str, Any] = field(default_factory=dict)
     value_model: str = ""  # e.g. "beta_geo + Gamma-Gamma (map)"
+    value_notes: tuple[str, ...] = ()
 
     @classmethod
     def from_result(
@@ -257,6 +258,7 @@ def _value(result: SegmentationResult) -> dict[str, Any]:
         "value_metrics": dict(value.metrics),
         "value_settings": dict(value.settings),
         "value_model": f"{value.params.model} + Gamma-Gamma ({value.params.fit})",
+        "value_notes": tuple(value.notes),
     }
 
 

@@ -291,6 +291,18 @@ def _value_line(ctx: ReportContext, card: SegmentCard) -> str:
     return f'<p class="worth">{e(" · ".join(parts))}</p>'
 
 
+VALUE_LABELS = {
+    "mean_p_alive": "Mean P(alive)",
+    "mean_expected_purchases": "Expected purchases per customer",
+    "clv": "Lifetime value",
+    "mean_clv": "Lifetime value per customer",
+    "clv_share": "Share of value",
+    "at_risk_customer_share": "At-risk share of customers",
+    "at_risk_clv": "Value held by at-risk customers",
+    "at_risk_clv_share": "At-risk share of value",
+}
+
+
 def value(ctx: ReportContext) -> str:
     """What the segments are worth: the value model's table, figures and holdout errors."""
     if ctx.value_segments is None:
@@ -306,8 +318,13 @@ def value(ctx: ReportContext) -> str:
     )
     frame = ctx.value_segments.drop(
         columns=["expected_purchases", "at_risk_customers"], errors="ignore"
+    ).rename(columns=VALUE_LABELS)
+    body = (
+        intro
+        + "".join(note(n) for n in ctx.value_notes)
+        + table(frame)
+        + figures(ctx, VALUE_FIGURES)
     )
-    body = intro + table(frame) + figures(ctx, VALUE_FIGURES)
     if "value.holdout.mae" in m:
         aggregate = m["value.holdout.aggregate_error"]
         body += (

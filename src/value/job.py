@@ -34,6 +34,7 @@ class LifetimeValue:
     holdout: Holdout | None
     metrics: Mapping[str, float] = field(default_factory=dict)
     figures: Mapping[str, bytes] = field(default_factory=dict)  # FigureId value -> PNG
+    notes: tuple[str, ...] = ()  # what a reader must know to read P(alive) right
 
 
 def value_settings(cfg: ValueConfig) -> dict[str, Any]:
@@ -63,7 +64,34 @@ def estimate_value(
     holdout = temporal_holdout(daily, snapshot, cfg) if cfg.holdout_months > 0 else None
     metrics = value_metrics(customers, params, cfg, holdout)
     drawn = draw_value_figures(customers, assignments, segments, holdout, cfg) if figures else {}
-    return LifetimeValue(params, value_settings(cfg), customers, segments, holdout, metrics, drawn)
+    notes = value_notes(customers, params)
+    return LifetimeValue(
+        params, value_settings(cfg), customers, segments, holdout, metrics, drawn, notes
+    )
+
+
+ALIVE = 0.99  # P(alive) above this counts as "certainly alive" in the notes
+
+
+def value_notes(customers: pd.DataFrame, params: ValueParams) -> tuple[str, ...]:
+    """Sentences for the report when P(alive) cannot separate customers, and why."""
+    notes = []
+    alive = float((customers[P_ALIVE] > ALIVE).mean())
+    if alive >= 0.9:
+        notes.append(
+            f"The fitted model sees almost no drop-out on this log: {alive:.0%} of customers have "
+            f"P(alive) above {ALIVE}. P(alive) and value at risk do not separate the segments "
+            "here; expected purchases and lifetime value do (they fall with how rarely and how "
+            "long ago a customer bought)."
+        )
+    one_day = int((customers["frequency"] == 0).sum())
+    if one_day and params.model == "beta_geo":
+        notes.append(
+            f"{one_day:,} customers bought on one day only. BG/NBD lets a customer drop out only "
+            "after a repeat purchase, so it gives them P(alive) 1 however long ago they bought "
+            "(value.model=pareto_nbd does not assume this)."
+        )
+    return tuple(notes)
 
 
 def value_metrics(

@@ -16,7 +16,6 @@ from src.viz.style import (
     new_figure,
     segment_colours,
     segment_label,
-    short_number,
     subtitle,
 )
 
@@ -55,10 +54,10 @@ def p_alive_by_segment(
     if at_risk is not None:
         ax.axvline(at_risk, color="firebrick", linestyle="--", linewidth=1.0)
         ax.text(
-            at_risk, len(ids) - 0.4, f" at risk below {at_risk:g}", color="firebrick", fontsize=8
+            at_risk, -0.6, f" at risk below {at_risk:g}", color="firebrick", fontsize=8, va="center"
         )
     ax.set_yticks(np.arange(len(ids)), [segment_label(s, names) for s in ids])
-    ax.invert_yaxis()
+    ax.set_ylim(len(ids) - 0.5, -0.9)  # top to bottom, with a line for the threshold's label
     ax.set_xlim(0, 1.18)
     ax.set_xticks(np.linspace(0, 1, 6))
     ax.set_xlabel("P(alive) at the snapshot")
@@ -103,16 +102,25 @@ def value_by_segment(table: pd.DataFrame, names: Mapping[int, str] | None = None
     total = clv.sum()
     for pos, value in enumerate(clv):
         share = f" ({value / total:.0%})" if total > 0 else ""
-        ax.text(value, pos, f" {short_number(value)}{share}", va="center", fontsize=8)
+        ax.text(value, pos, f" {_money(value)}{share}", va="center", fontsize=8)
     ax.set_yticks(positions, [segment_label(s, names) for s in ids])
     ax.invert_yaxis()
     ax.set_xlim(0, max(clv.max(), 1e-9) * 1.3)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: short_number(v)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: _money(v)))
     ax.set_xlabel("Expected lifetime value (discounted, currency of the log)")
     ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle("What each segment is worth", fontsize=13, fontweight="bold")
     return fig
+
+
+def _money(value: float) -> str:
+    """Amounts as people read them on a chart: 4.83M, 900k, 1,234."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:,.0f}"
 
 
 def calibration_figure(
