@@ -165,6 +165,7 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, nargs="*", default=[])
     parser.add_argument("--only-uci", action="store_true")
     parser.add_argument("--no-holdout", action="store_true")
+    parser.add_argument("--skip-uci", action="store_true")
     args = parser.parse_args()
     print(
         f"Python {platform.python_version()}, {platform.machine()}, pymc-marketing "
@@ -172,7 +173,7 @@ def main() -> None:
         f"pytensor {metadata.version('pytensor')}"
     )
     cfg = ValueConfig(enabled=True, holdout_months=0 if args.no_holdout else 3)
-    if not args.only_uci:
+    if not (args.only_uci or args.skip_uci):
         total, sizes = install_size()
         print(
             f"\nInstall size of the extra beyond the base install: {total:,.0f} MB "
@@ -186,8 +187,9 @@ def main() -> None:
             f"\nImport, fresh interpreter, best of {args.repeat}: pymc_marketing.clv "
             f"{value:.2f} s; sklearn KMeans {peer:.2f} s (ratio {value / peer:.1f}x)"
         )
-    _print("UCI Online Retail, first round (PyTensor compiles)", uci(cfg))
-    _print("UCI Online Retail, second round (compiled code cached)", uci(cfg))
+    if not args.skip_uci:
+        _print("UCI Online Retail, first round (PyTensor compiles)", uci(cfg))
+        _print("UCI Online Retail, second round (compiled code cached)", uci(cfg))
     for n in args.synthetic:
         _print(
             f"Synthetic shop, {n:,} customers (no holdout)",

@@ -105,14 +105,15 @@ def fit_value_models(summary: pd.DataFrame, cfg: ValueConfig) -> ValueParams:
 
 
 def _fit(kind: str, data: pd.DataFrame, cfg: ValueConfig) -> dict[str, list[float]]:
-    model = _class(kind)(data=data)
+    model = _class(kind)()
     with warnings.catch_warnings():
         # pytensor's note about pip-installed BLAS and the library's experimental notices.
         warnings.simplefilter("ignore", UserWarning)
         if cfg.fit is ValueFit.map:
-            model.fit(method="map", progressbar=False)
+            model.fit(data, method="map", progressbar=False)
         else:
             model.fit(
+                data,
                 method="mcmc",
                 draws=cfg.draws,
                 chains=cfg.chains,
@@ -141,8 +142,8 @@ def _rebuilt(kind: str, draws: dict[str, list[float]], data: pd.DataFrame):
     import arviz as az
     import xarray as xr
 
-    model = _class(kind)(data=data)
-    model.build_model()
+    model = _class(kind)()
+    model.build_model(data)
     model.idata = az.InferenceData(
         posterior=xr.Dataset(
             {

@@ -13,8 +13,12 @@ from src.config.schema import ValueConfig
 from src.errors import SegmentationError
 
 
-def test_value_is_off_in_the_main_job_and_on_in_its_experiment():
+def test_value_is_off_in_the_main_job():
     assert OmegaConf.to_object(compose_config("config", "+experiment=lrfmc")).value.enabled is False
+
+
+def test_value_is_on_in_its_experiment():
+    pytest.importorskip("pymc_marketing")
     options = OmegaConf.to_object(compose_config("config", "+experiment=online_retail_value"))
     assert options.value.enabled is True
     assert options.dataset.name == "online_retail"
@@ -43,3 +47,16 @@ def test_missing_library_names_the_extra(monkeypatch):
 
     with pytest.raises(SegmentationError, match=r'pip install -e "\.\[value\]"'):
         require()
+
+
+def test_switching_value_on_without_the_extra_fails_at_start_up(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "pymc_marketing" else real(name, *a),
+    )
+    with pytest.raises(SegmentationError, match=r"value=none"):
+        ValueConfig(enabled=True)
