@@ -37,6 +37,11 @@ class FigureId(StrEnum):
     VALUE_CALIBRATION = "value_calibration"
 
 
+# Drawn only with the customer value model on (value=default).
+VALUE_FIGURES = frozenset(
+    {FigureId.VALUE_P_ALIVE, FigureId.VALUE_BY_SEGMENT, FigureId.VALUE_CALIBRATION}
+)
+
 SWEPT_GROUPS = ("outliers", "scaler", "model")
 
 
