@@ -32,7 +32,15 @@ class FigureId(StrEnum):
     SCATTER_MATRIX = "scatter_matrix"
     OPTUNA_HISTORY = "optuna_history"
     OPTUNA_IMPORTANCES = "optuna_importances"
+    VALUE_P_ALIVE = "value_p_alive"
+    VALUE_BY_SEGMENT = "value_by_segment"
+    VALUE_CALIBRATION = "value_calibration"
 
+
+# Drawn only with the customer value model on (value=default).
+VALUE_FIGURES = frozenset(
+    {FigureId.VALUE_P_ALIVE, FigureId.VALUE_BY_SEGMENT, FigureId.VALUE_CALIBRATION}
+)
 
 SWEPT_GROUPS = ("outliers", "scaler", "model")
 
@@ -118,6 +126,8 @@ class SegmentationResult:
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())  # sentences for the report's summary
     k_reason: str = ""  # why this k, in one sentence (the rule of sweep.k_choice)
+    # What each customer and segment is worth (src.value.job.LifetimeValue); None: value off.
+    lifetime_value: Any = None
 
     def __post_init__(self) -> None:
         for name in ("metrics", "names", "figures", "fitted_params"):

@@ -272,6 +272,75 @@ class InsightConfig:
     playbook: Any = None  # segment name -> actions
 
 
+class ValueModel(Enum):
+    beta_geo = "beta_geo"  # BG/NBD (Fader, Hardie & Lee 2005)
+    pareto_nbd = "pareto_nbd"  # Pareto/NBD (Schmittlein, Morrison & Colombo 1987)
+
+
+class ValueFit(Enum):
+    map = "map"  # maximum a posteriori: one point estimate, seconds
+    mcmc = "mcmc"  # full posterior with NUTS (value.draws x value.chains), minutes
+
+
+@dataclass
+class ValueConfig:
+    """Customer value with pymc-marketing: P(alive), expected purchases and lifetime value.
+
+    Needs the ``value`` extra (``pip install -e ".[value]"``); off unless ``enabled``.
+    """
+
+    enabled: bool = False
+    model: ValueModel = ValueModel.beta_geo  # the purchase-count model; Gamma-Gamma for spend
+    fit: ValueFit = ValueFit.map
+    draws: int = 500  # posterior draws per chain (value.fit=mcmc only)
+    chains: int = 2  # (value.fit=mcmc only)
+    purchase_days: int = 90  # expected purchases over the next this many days
+    clv_months: int = 12  # lifetime value over this many months
+    discount_rate: float = 0.01  # per month, for the lifetime value (0.01: about 12.7% a year)
+    at_risk_p_alive: float = 0.5  # customers below this P(alive) count as value at risk
+    holdout_months: int = 3  # temporal holdout: fit up to this many months before the end; 0: off
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for key, value, example in (
+            ("draws", self.draws, "value.draws=500"),
+            ("chains", self.chains, "value.chains=2"),
+            ("purchase_days", self.purchase_days, "value.purchase_days=90"),
+            ("clv_months", self.clv_months, "value.clv_months=12"),
+        ):
+            if value < 1:
+                _fail(f"value.{key}", value, "it must be a whole number of at least 1", example)
+        if not 0 <= self.discount_rate < 1:
+            _fail(
+                "value.discount_rate",
+                self.discount_rate,
+                "it is a monthly rate, at least 0 and below 1",
+                "value.discount_rate=0.01",
+            )
+        if not 0 < self.at_risk_p_alive < 1:
+            _fail(
+                "value.at_risk_p_alive",
+                self.at_risk_p_alive,
+                "it is a probability strictly between 0 and 1",
+                "value.at_risk_p_alive=0.5",
+            )
+        if self.holdout_months < 0:
+            _fail(
+                "value.holdout_months",
+                self.holdout_months,
+                "it counts months before the end of the log; 0 switches the holdout off",
+                "value.holdout_months=3",
+            )
+        if self.enabled:
+            import importlib.util
+
+            if importlib.util.find_spec("pymc_marketing") is None:
+                raise SegmentationError(
+                    'value.enabled=true needs the value extra: pip install -e ".[value]" '
+                    "(pymc-marketing), or run without it (value=none)."
+                )
+
+
 @dataclass
 class MlflowConfig:
     tracking_uri: str | None = (
@@ -302,6 +371,7 @@ class Config:
     model: Any = MISSING
     sweep: SweepConfig = field(default_factory=SweepConfig)
     insight: InsightConfig = field(default_factory=InsightConfig)
+    value: ValueConfig = field(default_factory=ValueConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
 

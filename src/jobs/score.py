@@ -122,6 +122,10 @@ def score(cfg: DictConfig) -> Scored:
         notes.append(note)
     name, version = model_version(options.model_uri, options.tracking_uri)
     export = crm_export(model.predict(features), features, actions, snap, name, version)
+    if model.value_model:
+        from src.value.job import export_value
+
+        export = export_value(export, model.value_model, dataset.transactions, snap)
     data = Prepared(dataset, dataset.transactions, report, features, fingerprint, snap)
     return Scored(options, export, data, snap, tuple(notes))
 

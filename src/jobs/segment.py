@@ -157,6 +157,7 @@ def tracked_sweep(
     from src.jobs.finalise import finalise
     from src.tracking import artifacts
     from src.tracking.trials import TrialLogger
+    from src.value.job import with_value
 
     contract = DataContract(
         options.dataset, options.cleaning, options.features, options.snapshot_date, data.fingerprint
@@ -183,6 +184,9 @@ def tracked_sweep(
             run_trials(options, study, space, data, X_eval, [logger])
         with stages("finalise", finalise_estimate(options, study, len(data.features))):
             result = finalise(options, data, study, space, X_eval, background, contract)
+        if options.value.enabled:
+            with stages("customer value"):
+                result = with_value(options, data, result)
         console.best(result.choice, result.chosen_trial, result.objective, result.value)
         logger.mark_chosen(result.chosen_trial - 1)
         with stages("logging, report, registry"):

@@ -63,6 +63,9 @@ class SegmentationModel:
         # The data contract (how the training data was read, cleaned and featurised), as the
         # plain dict of ``src.data.contract.DataContract.to_dict``: production rebuilds it.
         self.contract: dict[str, Any] = {}
+        # The fitted customer value model (src.value.job.value_state) as plain data, when the
+        # model was trained with value on; the CRM export then adds P(alive), purchases, CLV.
+        self.value_model: dict[str, Any] | None = None
         self.order_: np.ndarray | None = None
         self.centres_: np.ndarray | None = None
 
@@ -128,6 +131,7 @@ class SegmentationModel:
             "segment_names": {str(k): v for k, v in self.segment_names.items()},
             "segment_actions": {str(k): list(v) for k, v in self.segment_actions.items()},
             "contract": self.contract,
+            "value_model": self.value_model,
         }
 
     @classmethod
@@ -148,6 +152,7 @@ class SegmentationModel:
                 int(k): list(v) for k, v in state.get("segment_actions", {}).items()
             }
             model.contract = dict(state["contract"])
+            model.value_model = state.get("value_model")  # None: trained without value
         except (KeyError, TypeError, ValueError) as exc:
             raise SegmentationError(
                 f"The stored segmentation state is incomplete or malformed ({exc!r}); it was not "

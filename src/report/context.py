@@ -44,6 +44,14 @@ K_CHOICE_COLUMNS = (
     "verdict",
 )
 WORTH_COLUMNS = ("revenue_share", "avg_order_value", "revenue_per_customer")
+# What a card shows of the value model (src.value.segments' table).
+CARD_VALUE_COLUMNS = (
+    "mean_p_alive",
+    "mean_clv",
+    "clv_share",
+    "at_risk_customer_share",
+    "at_risk_clv_share",
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class SegmentCard:
     rule: str | None = None  # a plain rule that finds the segment's customers
     rule_precision: float | None = None
     rule_coverage: float | None = None
+    value: Mapping[str, float] = field(default_factory=dict)  # CARD_VALUE_COLUMNS, value on
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,12 @@ class ReportContext:
     knee: int | None = None
     rules: pd.DataFrame | None = None  # one row per segment: rule, precision, coverage
     worth_note: str = ""  # the headline of what the segments are worth
+    # The customer value model (value on): per-segment table, value.* metrics, its settings.
+    value_segments: pd.DataFrame | None = None
+    value_metrics: Mapping[str, float] = field(default_factory=dict)
+    value_settings: Mapping[str, Any] = field(default_factory=dict)
+    value_model: str = ""  # e.g. "beta_geo + Gamma-Gamma (map)"
+    value_notes: tuple[str, ...] = ()
 
     @classmethod
     def from_result(
@@ -148,6 +163,7 @@ class ReportContext:
             knee=result.knee,
             rules=result.insight.rules,
             worth_note=_worth_note(result),
+            **_value(result),
         )
 
 
@@ -229,7 +245,29 @@ def _cards(result: SegmentationResult, features: tuple[str, ...]):
             evidence=_evidence(result, row, features),
             worth={c: float(row[c]) for c in WORTH_COLUMNS if c in row and pd.notna(row[c])},
             **_rule(rules, seg_id),
+            value=_card_value(result, seg_id),
         )
+
+
+def _value(result: SegmentationResult) -> dict[str, Any]:
+    value = result.lifetime_value
+    if value is None:
+        return {}
+    return {
+        "value_segments": value.segments,
+        "value_metrics": dict(value.metrics),
+        "value_settings": dict(value.settings),
+        "value_model": f"{value.params.model} + Gamma-Gamma ({value.params.fit})",
+        "value_notes": tuple(value.notes),
+    }
+
+
+def _card_value(result: SegmentationResult, seg_id) -> dict[str, float]:
+    value = result.lifetime_value
+    if value is None or seg_id not in value.segments.index:
+        return {}
+    row = value.segments.loc[seg_id]
+    return {c: float(row[c]) for c in CARD_VALUE_COLUMNS}
 
 
 def _rule(rules: pd.DataFrame | None, seg_id) -> dict[str, Any]:

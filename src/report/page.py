@@ -22,6 +22,7 @@ SECTIONS = (
     ("profiles", "Segment profiles", sections.profiles),
     ("sizes", "Segment sizes", sections.sizes),
     ("cards", "Segment cards", sections.cards),
+    ("value", "What the segments are worth", sections.value),
     ("rules", "Rules that find each segment", sections.rules),
     ("rfm", "RFM scores by segment", sections.rfm),
     ("products", "Product picks", sections.products),

@@ -39,11 +39,22 @@ CAPTIONS = {
     FigureId.SCATTER_MATRIX: "Every pair of features, coloured by segment.",
     FigureId.OPTUNA_HISTORY: "Score of every trial of the sweep and the best so far.",
     FigureId.OPTUNA_IMPORTANCES: "Which sweep settings moved the score most.",
+    FigureId.VALUE_P_ALIVE: "How likely each segment's customers are still buying (P(alive)).",
+    FigureId.VALUE_BY_SEGMENT: (
+        "Expected lifetime value per segment; the hatched part is held by at-risk customers."
+    ),
+    FigureId.VALUE_CALIBRATION: (
+        "Holdout: mean purchase days after the cut-off, actual against predicted, by how often "
+        "the customers bought before it."
+    ),
 }
 CHOICE_FIGURES = (FigureId.ELBOW, FigureId.SILHOUETTE_VS_K)
 PROFILE_FIGURES = (FigureId.RADAR, FigureId.RADAR_GRID, FigureId.MEANS)
 SIZE_FIGURES = (FigureId.SIZES,)
-PLACED = frozenset((*CHOICE_FIGURES, *PROFILE_FIGURES, *SIZE_FIGURES))
+VALUE_FIGURES = (FigureId.VALUE_P_ALIVE, FigureId.VALUE_BY_SEGMENT)
+PLACED = frozenset(
+    (*CHOICE_FIGURES, *PROFILE_FIGURES, *SIZE_FIGURES, *VALUE_FIGURES, FigureId.VALUE_CALIBRATION)
+)
 
 METRIC_HELP = {
     "silhouette": "How much closer customers are to their own segment than to the nearest other "
@@ -264,6 +275,72 @@ def _worth_line(card: SegmentCard) -> str:
     return f'<p class="worth">{e(" · ".join(parts))}</p>'
 
 
+def _value_line(ctx: ReportContext, card: SegmentCard) -> str:
+    v = card.value
+    if not v:
+        return ""
+    months = ctx.value_settings.get("clv_months")
+    horizon = f" over {months} months" if months else ""
+    parts = [
+        f"P(alive) {fmt(v['mean_p_alive'], precise=True)}",
+        f"lifetime value per customer {fmt(v['mean_clv'])}{horizon}",
+        f"{fmt(v['clv_share'], share=True)} of all value",
+        f"at risk: {fmt(v['at_risk_customer_share'], share=True)} of customers, "
+        f"{fmt(v['at_risk_clv_share'], share=True)} of its value",
+    ]
+    return f'<p class="worth">{e(" · ".join(parts))}</p>'
+
+
+VALUE_LABELS = {
+    "mean_p_alive": "Mean P(alive)",
+    "mean_expected_purchases": "Expected purchases per customer",
+    "clv": "Lifetime value",
+    "mean_clv": "Lifetime value per customer",
+    "clv_share": "Share of value",
+    "at_risk_customer_share": "At-risk share of customers",
+    "at_risk_clv": "Value held by at-risk customers",
+    "at_risk_clv_share": "At-risk share of value",
+}
+
+
+def value(ctx: ReportContext) -> str:
+    """What the segments are worth: the value model's table, figures and holdout errors."""
+    if ctx.value_segments is None:
+        return ""
+    cfg, m = ctx.value_settings, ctx.value_metrics
+    intro = (
+        f"<p>A buy-till-you-die model ({e(ctx.value_model)}, pymc-marketing) fitted on the "
+        "cleaned log: P(alive) is the probability a customer still buys at the snapshot, "
+        f"expected purchases count purchase days in the next {e(cfg.get('purchase_days'))} days, "
+        f"lifetime value is the expected spend over {e(cfg.get('clv_months'))} months "
+        f"discounted by {fmt(cfg.get('discount_rate', 0), share=True)} a month. Customers below "
+        f"P(alive) {e(cfg.get('at_risk_p_alive'))} are at risk.</p>"
+    )
+    frame = ctx.value_segments.drop(
+        columns=["expected_purchases", "at_risk_customers"], errors="ignore"
+    ).rename(columns=VALUE_LABELS)
+    body = (
+        intro
+        + "".join(note(n) for n in ctx.value_notes)
+        + table(frame)
+        + figures(ctx, VALUE_FIGURES)
+    )
+    if "value.holdout.mae" in m:
+        aggregate = m["value.holdout.aggregate_error"]
+        body += (
+            f"<h3>Can it be trusted? A holdout of {fmt(m['value.holdout.days'], integral=True)} "
+            "days</h3>"
+            f"<p>Fitted again on purchases before the cut-off only and asked for the "
+            f"{fmt(m['value.holdout.customers'], integral=True)} customers' purchase days after "
+            f"it: mean absolute error {fmt(m['value.holdout.mae'], precise=True)} per customer "
+            f"(a naive rate of past purchases: {fmt(m['value.holdout.baseline_mae'], precise=True)}"
+            f"); all customers together {fmt(m['value.holdout.predicted_purchases'], integral=True)} "
+            f"predicted against {fmt(m['value.holdout.actual_purchases'], integral=True)} actual "
+            f"({aggregate:+.0%}).</p>" + figures(ctx, (FigureId.VALUE_CALIBRATION,))
+        )
+    return body
+
+
 def _rule_block(card: SegmentCard) -> str:
     if not card.rule:
         return ""
@@ -296,6 +373,7 @@ def _card(ctx: ReportContext, card: SegmentCard) -> str:
         f"<h3>{e(card.name)}</h3>"
         f'<p class="muted">{e(meta)}</p>'
         + _worth_line(card)
+        + _value_line(ctx, card)
         + (f"<p>{e(card.description)}</p>" if card.description else "")
         + _profile_table(ctx, card)
         + _rule_block(card)

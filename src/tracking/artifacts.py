@@ -31,6 +31,11 @@ INSIGHT_TABLE = "insight/{}.csv"  # Insight.tables key
 EDA_TABLE = "eda/{}.csv"
 EDA_FIGURE = "eda/{}.png"
 MIGRATION_DIR = "migration"
+VALUE_CUSTOMERS = "value/customer_value.csv"  # per customer: BTYD summary, P(alive), CLV
+VALUE_SEGMENTS = "value/segment_value.csv"  # per segment: totals, means, value at risk
+VALUE_PARAMS = "value/value_model.json"  # the fitted parameters and settings (plain data)
+VALUE_HOLDOUT = "value/holdout_customers.csv"  # holdout: actual and predicted per customer
+VALUE_CALIBRATION = "value/holdout_calibration.csv"
 TRIAL_RADAR = "radar.png"
 TRIAL_PIPELINE = "pipeline.skops"
 
@@ -105,7 +110,25 @@ def log_sweep_result(tracker: Tracker, result: SegmentationResult) -> None:
     tracker.log_frame(result.assignments, CUSTOMER_SEGMENTS)
     for name, frame in result.insight.tables.items():
         tracker.log_frame(frame, INSIGHT_TABLE.format(name))
+    if result.lifetime_value is not None:
+        log_value(tracker, result.lifetime_value)
     tracker.describe(describe_result(result))
+
+
+def log_value(tracker: Tracker, value) -> None:
+    """The customer value model (src.value.job.LifetimeValue): its metrics (``value.*``, the
+    holdout errors among them), tables and parameters; its figures are in the result's."""
+    import json
+
+    from src.value.job import value_state
+
+    tracker.log_metrics(dict(value.metrics))
+    tracker.log_frame(value.customers, VALUE_CUSTOMERS)
+    tracker.log_frame(value.segments, VALUE_SEGMENTS)
+    tracker.log_text(json.dumps(value_state(value), indent=1), VALUE_PARAMS)
+    if value.holdout is not None:
+        tracker.log_frame(value.holdout.customers, VALUE_HOLDOUT)
+        tracker.log_frame(value.holdout.calibration, VALUE_CALIBRATION)
 
 
 def describe_result(result: SegmentationResult) -> str:

@@ -1,0 +1,201 @@
+"""What the ``value`` extra costs: install size, import time, and the value step's time on UCI
+Online Retail (4,338 customers) and on synthetic shops of up to a million customers.
+
+    .venv/bin/python benchmarks/bench_value.py                    # size, imports, UCI
+    .venv/bin/python benchmarks/bench_value.py --synthetic 100000 1000000
+    /usr/bin/time -v .venv/bin/python benchmarks/bench_value.py --only-uci   # whole process
+
+Install size sums the files of every distribution the extra pulls in that the base install does
+not (walked from the installed metadata). Import time is a fresh interpreter each, best of
+``--repeat``, against importing scikit-learn's KMeans in the same run (a peer every sweep pays).
+Stage times are in-process wall clock (``time.perf_counter``) of one run each: the MAP fit's
+first call also compiles PyTensor's C code, which is cached in ~/.pytensor afterwards, so the
+first UCI round is reported apart from a second one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+import pandas as pd  # noqa: E402
+
+from src.config.schema import ValueConfig  # noqa: E402
+
+
+def _requirements(name: str, extras: set[str] = frozenset()) -> set[str]:
+    out = set()
+    for req in metadata.requires(name) or []:
+        base, _, marker = req.partition(";")
+        if "extra ==" in marker and not any(f'extra == "{x}"' in marker for x in extras):
+            continue
+        if marker and "extra ==" not in marker and "python_version" not in marker:
+            continue
+        out.add(re.split(r"[\s\[<>=!~(]", base.strip(), maxsplit=1)[0].lower().replace("_", "-"))
+    return out
+
+
+def _closure(roots: set[str]) -> set[str]:
+    seen, todo = set(), list(roots)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        try:
+            metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(name)
+        todo.extend(_requirements(name))
+    return seen
+
+
+def _size(name: str) -> int:
+    dist = metadata.distribution(name)
+    total = 0
+    for file in dist.files or []:
+        path = Path(dist.locate_file(file))
+        if path.is_file():
+            total += path.stat().st_size
+    return total
+
+
+def install_size() -> tuple[float, list[tuple[str, float]]]:
+    base = _closure(_requirements("customer-segmentation", {"test", "team"}))
+    extra = _closure({"pymc-marketing", "polars"}) - base
+    sizes = sorted(((n, _size(n) / 1e6) for n in extra), key=lambda x: -x[1])
+    return sum(s for _, s in sizes), sizes
+
+
+def import_seconds(statement: str, repeat: int) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
+        )
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(runs)
+
+
+def stages(log, snapshot, assignments, cfg: ValueConfig) -> dict[str, float]:
+    from src.value.customer import customer_value
+    from src.value.holdout import temporal_holdout
+    from src.value.models import fit_value_models
+    from src.value.segments import segment_value
+    from src.value.summary import btyd_summary, purchase_days
+
+    out = {}
+    t = time.perf_counter()
+    daily = purchase_days(log)
+    out["purchase days (polars)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    summary = btyd_summary(daily, snapshot)
+    out["BTYD summary (rfm_summary)"] = time.perf_counter() - t
+    t = time.perf_counter()
+    params = fit_value_models(summary, cfg)
+    out[f"fit {cfg.model.value} + Gamma-Gamma ({cfg.fit.value})"] = time.perf_counter() - t
+    t = time.perf_counter()
+    values = customer_value(summary, params, cfg)
+    out["P(alive), purchases, CLV per customer"] = time.perf_counter() - t
+    t = time.perf_counter()
+    segment_value(values, assignments.reindex(values.index), cfg.at_risk_p_alive)
+    out["per segment"] = time.perf_counter() - t
+    if cfg.holdout_months:
+        t = time.perf_counter()
+        temporal_holdout(daily, snapshot, cfg)
+        out["holdout (split, refit, predict)"] = time.perf_counter() - t
+    out["total"] = sum(out.values())
+    out["customers"] = len(summary)
+    return out
+
+
+def _quartile_segments(index: pd.Index, recency: pd.Series) -> pd.DataFrame:
+    seg = pd.qcut(recency.rank(method="first"), 4, labels=False).astype(int)
+    return pd.DataFrame(
+        {"segment_id": seg, "segment_name": seg.map(lambda s: f"R{s}")}, index=index
+    )
+
+
+def uci(cfg: ValueConfig) -> dict[str, float]:
+    from src.config import compose_config
+    from src.data.prepare import prepare_data
+    from src.jobs.segment import load_options
+
+    options = load_options(compose_config("config", "+experiment=online_retail_rfm"))
+    data = prepare_data(options.dataset, options.cleaning, options.features, options.snapshot_date)
+    segments = _quartile_segments(data.features.index, data.features["recency_days"])
+    return stages(data.transactions, data.snapshot, segments, cfg)
+
+
+def synthetic(n: int, cfg: ValueConfig) -> dict[str, float]:
+    from src.data.synthetic import generate_transactions
+
+    t = time.perf_counter()
+    shop = generate_transactions(n_customers=n, seed=0, dirty=False)
+    made = time.perf_counter() - t
+    tx = shop.transactions
+    ids = pd.Index(tx["customer_id"].astype(str).unique(), name="customer_id")
+    last = tx.groupby(tx["customer_id"].astype(str))["invoice_date"].max().reindex(ids)
+    out = stages(tx, shop.snapshot_date, _quartile_segments(ids, -last.astype("int64")), cfg)
+    out["lines"] = len(tx)
+    out["generate the log (not the extra's)"] = made
+    return out
+
+
+def _print(title: str, figures: dict[str, float]) -> None:
+    print(f"\n{title}")
+    for key, value in figures.items():
+        shown = f"{value:,.0f}" if key in ("customers", "lines") else f"{value:.2f} s"
+        print(f"  {key:<45} {shown:>12}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--synthetic", type=int, nargs="*", default=[])
+    parser.add_argument("--only-uci", action="store_true")
+    parser.add_argument("--no-holdout", action="store_true")
+    parser.add_argument("--skip-uci", action="store_true")
+    args = parser.parse_args()
+    print(
+        f"Python {platform.python_version()}, {platform.machine()}, pymc-marketing "
+        f"{metadata.version('pymc-marketing')}, pymc {metadata.version('pymc')}, "
+        f"pytensor {metadata.version('pytensor')}"
+    )
+    cfg = ValueConfig(enabled=True, holdout_months=0 if args.no_holdout else 3)
+    if not (args.only_uci or args.skip_uci):
+        total, sizes = install_size()
+        print(
+            f"\nInstall size of the extra beyond the base install: {total:,.0f} MB "
+            f"({len(sizes)} distributions)"
+        )
+        for name, mb in sizes[:12]:
+            print(f"  {name:<28} {mb:8.1f} MB")
+        peer = import_seconds("from sklearn.cluster import KMeans", args.repeat)
+        value = import_seconds("from pymc_marketing import clv", args.repeat)
+        print(
+            f"\nImport, fresh interpreter, best of {args.repeat}: pymc_marketing.clv "
+            f"{value:.2f} s; sklearn KMeans {peer:.2f} s (ratio {value / peer:.1f}x)"
+        )
+    if not args.skip_uci:
+        _print("UCI Online Retail, first round (PyTensor compiles)", uci(cfg))
+        _print("UCI Online Retail, second round (compiled code cached)", uci(cfg))
+    for n in args.synthetic:
+        _print(
+            f"Synthetic shop, {n:,} customers (no holdout)",
+            synthetic(n, ValueConfig(enabled=True, holdout_months=0)),
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The per-customer BTYD summary (frequency, recency, T, monetary_value) from the cleaned log.
+
+Buy-till-you-die definitions, as pymc-marketing's ``rfm_summary`` computes them (they differ
+from the segmentation's RFM features, see README "Customer value"):
+
+- ``frequency``: *repeat* purchase days (days with a purchase, minus the first one);
+- ``recency``: days from the first to the last purchase (0 for one-day customers);
+- ``T``: days from the first purchase to the snapshot;
+- ``monetary_value``: mean spend per repeat purchase day (0 without repeats).
+
+The log is accepted as pandas or polars and converted once, here: purchase lines are summed per
+customer and day with polars (every other module that touches transaction lines uses polars), and
+the small per-day table goes to the library's own ``rfm_summary`` / ``rfm_train_test_split``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from src.columns import AMOUNT, CUSTOMER_ID, INVOICE_DATE, IS_RETURN
+from src.errors import SegmentationError
+
+DAY = "day"
+SUMMARY_COLUMNS = ("frequency", "recency", "T", "monetary_value")
+
+
+def purchase_days(log: Any) -> pd.DataFrame:
+    """One row per customer and day with a purchase: ``customer_id``, ``day``, ``amount`` (sum).
+
+    ``log`` is the cleaned transaction log (pandas or polars) with the canonical columns
+    ``customer_id``, ``invoice_date`` and ``amount``; returned lines (``is_return``, kept by
+    ``cleaning.returns=net``) are left out, so spend and purchase counts are purchases only.
+    """
+    import polars as pl
+
+    if log is None:
+        raise SegmentationError(
+            "The customer value model needs a transaction log (customer_id, invoice_date, "
+            "amount), but this dataset is a per-customer table. Use a transactions or synthetic "
+            "dataset, or switch it off with value=none."
+        )
+    frame = log if isinstance(log, pl.DataFrame) else _from_pandas(log)
+    missing = [c for c in (CUSTOMER_ID, INVOICE_DATE, AMOUNT) if c not in frame.columns]
+    if missing:
+        raise SegmentationError(
+            f"The transaction log lacks column(s) {missing} that the customer value model needs "
+            f"(it has {list(frame.columns)}). Map them in the dataset's `columns:` block."
+        )
+    purchases = frame.filter(~pl.col(IS_RETURN)) if IS_RETURN in frame.columns else frame
+    daily = (
+        purchases.filter(pl.col(CUSTOMER_ID).is_not_null())
+        .group_by(pl.col(CUSTOMER_ID).cast(pl.String), pl.col(INVOICE_DATE).dt.truncate("1d"))
+        .agg(pl.col(AMOUNT).sum())
+        .rename({INVOICE_DATE: DAY})
+        .sort(CUSTOMER_ID, DAY)
+    )
+    if daily.is_empty():
+        raise SegmentationError(
+            "The cleaned transaction log has no purchases; the customer value model needs at "
+            "least one. Check the cleaning report."
+        )
+    out = daily.to_pandas()
+    out[DAY] = out[DAY].astype("datetime64[ns]")
+    return out
+
+
+def _from_pandas(log: pd.DataFrame):
+    import polars as pl
+
+    cols = [c for c in (CUSTOMER_ID, INVOICE_DATE, AMOUNT, IS_RETURN) if c in log.columns]
+    picked = log[cols].copy()
+    if CUSTOMER_ID in picked:
+        picked[CUSTOMER_ID] = picked[CUSTOMER_ID].astype("str")
+    return pl.from_pandas(picked)
+
+
+def btyd_summary(daily: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
+    """The BTYD summary at ``snapshot`` (days before it only), indexed by ``customer_id``."""
+    clv = _clv()
+    before = daily[daily[DAY] < pd.Timestamp(snapshot)]
+    if before.empty:
+        raise SegmentationError(
+            f"No purchases before the snapshot {pd.Timestamp(snapshot).date()}; the customer "
+            "value model has nothing to fit. Check snapshot_date."
+        )
+    summary = clv.rfm_summary(
+        before,
+        CUSTOMER_ID,
+        DAY,
+        monetary_value_col=AMOUNT,
+        observation_period_end=pd.Timestamp(snapshot),
+        time_unit="D",
+        sort_transactions=False,  # purchase_days sorts by customer and day
+    )
+    return summary.set_index(CUSTOMER_ID)[list(SUMMARY_COLUMNS)]
+
+
+def train_test_summary(
+    daily: pd.DataFrame, cutoff: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """The summary up to ``cutoff`` and the purchase days after it, up to ``end`` (exclusive).
+
+    pymc-marketing's ``rfm_train_test_split``: customers whose first purchase is after the
+    cut-off are left out; ``test_frequency`` counts purchase days in the holdout, ``test_T`` is
+    its length in days.
+    """
+    clv = _clv()
+    log = daily[daily[DAY] < pd.Timestamp(end)]
+    train_end = pd.Timestamp(cutoff) - pd.Timedelta(days=1)
+    split = clv.rfm_train_test_split(
+        log,
+        CUSTOMER_ID,
+        DAY,
+        train_period_end=train_end,
+        test_period_end=pd.Timestamp(end) - pd.Timedelta(days=1),
+        time_unit="D",
+        monetary_value_col=AMOUNT,
+    )
+    # The library measures T up to the last training day; btyd_summary measures it up to the
+    # cut-off (the midnight after that day), one day more. test_T is end - cutoff either way.
+    split["T"] = split["T"] + 1
+    return split.set_index(CUSTOMER_ID)
+
+
+def _clv():
+    from src.value import require
+
+    return require()
