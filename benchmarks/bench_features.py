@@ -38,9 +38,17 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from src import columns as schema  # noqa: E402
-from src.data.cleaning import CLASSIC_CLEANING, clean_transactions  # noqa: E402
-from src.data.features import rfm  # noqa: E402
-from src.data.loaders import read_transactions  # noqa: E402
+from src.config import compose_config  # noqa: E402
+from src.data.cleaning import clean_transactions  # noqa: E402
+from src.data.features import transaction_features  # noqa: E402
+from src.data.readers import read_transactions  # noqa: E402
+
+CLASSIC_CLEANING = compose_config("config", "cleaning=classic").cleaning
+
+
+def rfm(cleaned: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
+    return transaction_features(cleaned, "rfm", snapshot)
+
 
 SNAPSHOT = pd.Timestamp("2011-12-10")
 FILE_NAME = "online_retail.csv.gz"

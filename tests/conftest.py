@@ -50,7 +50,7 @@ def online_retail_path() -> Path:
 @pytest.fixture(scope="session")
 def online_retail(online_retail_path: Path) -> pd.DataFrame:
     """The full log in canonical columns. Shared by the session: never modify it in a test."""
-    from src.data.loaders import read_transactions
+    from src.data.readers import read_transactions
 
     return read_transactions(online_retail_path, ONLINE_RETAIL_COLUMNS)
 
@@ -67,3 +67,17 @@ def tracking_uri(tmp_path_factory) -> str:
     mlflow.set_tracking_uri(uri)
     yield uri
     mp.undo()
+
+
+def cleaning_option(name: str):
+    """The CleaningConfig of ``conf/cleaning/<name>.yaml``, composed as the command line would."""
+    from omegaconf import OmegaConf
+
+    from src.config import compose_config
+
+    return OmegaConf.to_object(compose_config("config", f"cleaning={name}").cleaning)
+
+
+@pytest.fixture(scope="session")
+def classic_cleaning():
+    return cleaning_option("classic")

@@ -32,27 +32,10 @@ import numpy as np
 import pandas as pd
 
 from src import columns as schema
+from src.config.schema import CleaningConfig, Returns
 from src.data import ids
+from src.data.options import typed_options
 from src.errors import SegmentationError
-
-DEFAULT_NON_PRODUCT_CODES = schema.NON_PRODUCT_CODES
-
-DEFAULT_CLEANING: dict = {
-    "drop_missing_customer_id": True,
-    "drop_cancellations": True,
-    "cancellation_prefix": "C",
-    "drop_non_positive_quantity": True,
-    "drop_non_positive_price": True,
-    "drop_duplicates": True,
-    "drop_non_product_codes": True,
-    "non_product_codes": list(DEFAULT_NON_PRODUCT_CODES),
-    "returns": "drop",
-}
-CLASSIC_CLEANING: dict = {
-    **DEFAULT_CLEANING,
-    "drop_duplicates": False,
-    "drop_non_product_codes": False,
-}
 
 RULES = (
     "missing_customer_id",
@@ -70,7 +53,6 @@ _SWITCHES = {
     "duplicates": "drop_duplicates",
     "non_product_codes": "drop_non_product_codes",
 }
-_IGNORED_KEYS = ("name",)
 
 
 @dataclass
@@ -118,16 +100,30 @@ class CleaningReport:
         return out
 
 
+def purchase_mask(tx: pd.DataFrame) -> np.ndarray:
+    """Which lines of a cleaned log are purchases: every line but the returns.
+
+    The cleaning rules remove returns and cancellations (``returns=drop``) or keep them
+    flagged ``is_return`` (``returns=net``); every other line counts as a purchase. This is
+    the one definition the features, the summary schema, the EDA tables and the product picks
+    use.
+    """
+    if schema.IS_RETURN in tx.columns:
+        return ~tx[schema.IS_RETURN].fillna(False).to_numpy(dtype=bool)
+    return np.ones(len(tx), dtype=bool)
+
+
 def clean_transactions(
-    tx: pd.DataFrame, cfg: Mapping | None = None
+    tx: pd.DataFrame, cfg: CleaningConfig | Mapping | None = None
 ) -> tuple[pd.DataFrame, CleaningReport]:
     """Apply the enabled rules in order (see the module docstring); return rows and counts.
 
+    ``cfg`` is a ``CleaningConfig`` (a mapping of its fields is accepted; None: the defaults).
     The input is not modified. Masks are combined first and the rows taken once, except
     before ``duplicates``, which must only compare the lines that survived earlier rules.
     """
-    options = _options(cfg)
-    net = options["returns"] == "net"
+    options = cleaning_config(cfg)
+    net = options.returns is Returns.net
     n_rows = len(tx)
     if n_rows == 0:
         raise SegmentationError(
@@ -158,7 +154,7 @@ def clean_transactions(
         record(rule, drop, note)
 
     out = tx
-    if options["drop_duplicates"]:
+    if options.drop_duplicates:
         out = tx[keep]
         returns = returns[keep]
         customer_codes = customer_codes[keep]
@@ -194,17 +190,17 @@ def clean_transactions(
 
 
 def _rule_mask(
-    tx: pd.DataFrame, rule: str, options: Mapping, net: bool
+    tx: pd.DataFrame, rule: str, options: CleaningConfig, net: bool
 ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     """(rows to drop or None when skipped, rows to flag as returns or None, note)."""
-    if not options[_SWITCHES[rule]]:
+    if not getattr(options, _SWITCHES[rule]):
         return None, None, "switched off"
     if rule == "missing_customer_id":
         return tx[schema.CUSTOMER_ID].isna().to_numpy(), None, ""
     if rule == "cancellations":
         if schema.INVOICE_ID not in tx:
             return None, None, "no invoice_id column"
-        prefix = str(options["cancellation_prefix"])
+        prefix = str(options.cancellation_prefix)
         cancelled = ids.starts_with(tx[schema.INVOICE_ID], prefix)
         if net:
             return np.zeros(len(tx), dtype=bool), cancelled, "kept as returns (returns=net)"
@@ -225,29 +221,16 @@ def _rule_mask(
     if rule == "non_product_codes":
         if schema.STOCK_CODE not in tx:
             return None, None, "no stock_code column"
-        codes = [str(c) for c in options["non_product_codes"]]
+        codes = [str(c) for c in options.non_product_codes]
         return tx[schema.STOCK_CODE].isin(codes).to_numpy(), None, ""
     raise AssertionError(rule)
 
 
-def _options(cfg: Mapping | None) -> dict:
-    given = {str(k): v for k, v in (cfg or {}).items() if str(k) not in _IGNORED_KEYS}
-    unknown = [k for k in given if k not in DEFAULT_CLEANING]
-    if unknown:
-        raise SegmentationError(
-            f"unknown cleaning option(s) {', '.join(map(repr, unknown))}. The options are "
-            f"{', '.join(DEFAULT_CLEANING)}; fix the spelling in the cleaning config or the "
-            "command-line override (e.g. cleaning.drop_duplicates=false)."
-        )
-    options = {**DEFAULT_CLEANING, **given}
-    options["returns"] = getattr(options["returns"], "value", options["returns"])
-    if options["returns"] not in ("drop", "net"):
-        raise SegmentationError(
-            f"cleaning.returns={options['returns']!r} is not supported. Use "
-            "cleaning.returns=drop to remove cancellations and returns, or cleaning.returns=net "
-            "to keep them as negative amounts that reduce monetary."
-        )
-    return options
+def cleaning_config(cfg: CleaningConfig | Mapping | None) -> CleaningConfig:
+    """The typed cleaning options (a mapping of ``CleaningConfig`` fields is checked first)."""
+    if isinstance(cfg, Mapping):
+        cfg = {k: v for k, v in cfg.items() if k != "name"}
+    return typed_options(CleaningConfig, cfg, "cleaning")
 
 
 def _raise_empty(steps: list[CleaningStep]) -> None:

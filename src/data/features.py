@@ -35,6 +35,7 @@ R from ``last_order_date`` and L from ``created_at``, both counted to the row's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cached_property
 
 import numpy as np
@@ -51,7 +52,6 @@ from src.columns import (
     FREQUENCY,
     INVOICE_DATE,
     INVOICE_ID,
-    IS_RETURN,
     LAST_ORDER_DATE,
     LENGTH,
     MONETARY,
@@ -60,13 +60,14 @@ from src.columns import (
     TOTAL_MONEY_SPENT,
     TOTAL_TRANSACTION,
     TRAN_WITH_DISC,
+    require,
 )
+from src.config.schema import FeaturesConfig, FeatureSet, FrequencyDef, MonetaryDef
 from src.data import ids
+from src.data.cleaning import purchase_mask
 from src.data.dataset import Dataset
+from src.data.options import typed_options
 from src.errors import SegmentationError
-
-FREQUENCY_OPTIONS = ("invoices", "days")
-MONETARY_OPTIONS = ("total", "mean")
 
 
 def default_snapshot(tx: pd.DataFrame) -> pd.Timestamp:
@@ -80,39 +81,36 @@ def default_snapshot(tx: pd.DataFrame) -> pd.Timestamp:
     return last.normalize() + pd.Timedelta(days=1)
 
 
-def rfm(
-    tx: pd.DataFrame,
-    snapshot_date: str | pd.Timestamp | None = None,
-    frequency: str = "invoices",
-    monetary: str = "total",
-) -> pd.DataFrame:
-    """Recency, frequency and monetary value per customer of a canonical transaction log."""
-    return _transaction_features(tx, "rfm", snapshot_date, frequency, monetary)
-
-
-def lrfmc(
-    tx: pd.DataFrame,
-    snapshot_date: str | pd.Timestamp | None = None,
-    frequency: str = "invoices",
-    monetary: str = "total",
-) -> pd.DataFrame:
-    """RFM plus length of relationship and discount usage; needs a ``discount`` column."""
-    return _transaction_features(tx, "lrfmc", snapshot_date, frequency, monetary)
-
-
-def _transaction_features(
-    tx: pd.DataFrame,
-    feature_set: str,
-    snapshot_date: str | pd.Timestamp | None,
-    frequency: str,
-    monetary: str,
-) -> pd.DataFrame:
-    _check_options(frequency, monetary)
-    if feature_set == "lrfmc" and DISCOUNT not in tx.columns:
+def features_config(cfg: FeaturesConfig | Mapping | str) -> FeaturesConfig:
+    """The typed feature definition; a feature-set name such as ``"rfm"`` means its defaults."""
+    if isinstance(cfg, str | FeatureSet):
+        cfg = {"name": getattr(cfg, "value", cfg)}
+    if isinstance(cfg, Mapping) and cfg.get("name") not in (None, *FEATURE_SETS):
         raise SegmentationError(
-            "feature set lrfmc needs discount information, but the transaction log has no "
-            "discount column. Map the column holding each line's discount amount with "
-            "dataset.columns.discount=<column>, or use features=rfm."
+            f"features={cfg.get('name')!r} is not a known feature set. Use one of "
+            f"{', '.join(FEATURE_SETS)}, e.g. features=rfm."
+        )
+    return typed_options(FeaturesConfig, cfg, "features")
+
+
+def transaction_features(
+    tx: pd.DataFrame,
+    features: FeaturesConfig | Mapping | str,
+    snapshot_date: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per-customer features of a cleaned canonical log, as of ``snapshot_date``.
+
+    ``snapshot_date`` None: ``default_snapshot(tx)``. LRFMC needs a ``discount`` column.
+    """
+    cfg = features_config(features)
+    feature_set = cfg.name.value
+    if cfg.name is FeatureSet.lrfmc:
+        require(
+            tx,
+            (DISCOUNT,),
+            "feature set lrfmc (discount information of the transaction log)",
+            "Map the column holding each line's discount amount with "
+            "dataset.columns.discount=<column>, or use features=rfm.",
         )
     snapshot = default_snapshot(tx) if snapshot_date is None else pd.Timestamp(snapshot_date)
     before = (tx[INVOICE_DATE] < snapshot).to_numpy()
@@ -133,13 +131,13 @@ def _transaction_features(
 
     out = pd.DataFrame(index=groups.ids)
     out[RECENCY] = (now - groups.max(stamps.asi8)) // day
-    if frequency == "days":
+    if cfg.frequency is FrequencyDef.days:
         out[FREQUENCY] = groups.distinct_days(stamps.normalize().asi8 // day)
     else:
         out[FREQUENCY] = orders
     spend = groups.total(AMOUNT)
-    out[MONETARY] = spend / orders if monetary == "mean" else spend
-    if feature_set == "lrfmc":
+    out[MONETARY] = spend / orders if cfg.monetary is MonetaryDef.mean else spend
+    if cfg.name is FeatureSet.lrfmc:
         start = groups.min(stamps.asi8)
         if SIGNUP_DATE in tx.columns:
             signup = groups.purchase_times(SIGNUP_DATE).as_unit(unit)
@@ -163,11 +161,10 @@ class _CustomerGroups:
         codes, labels = ids.codes(tx[CUSTOMER_ID])
         buy = codes >= 0
         self.returns = None
-        if IS_RETURN in tx.columns:
-            returns = tx[IS_RETURN].to_numpy(dtype=bool)
-            if returns.any():
-                self.returns = returns & buy
-                buy &= ~returns
+        returns = ~purchase_mask(tx)
+        if returns.any():
+            self.returns = returns & buy
+            buy &= ~returns
         self.buy = None if buy.all() else buy
         # Number the customers with a purchase 0..n-1 in label order.
         bought = self._purchases(codes)
@@ -270,24 +267,29 @@ class _CustomerGroups:
 
 def summary_features(
     customers: pd.DataFrame,
-    feature_set: str,
+    features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
-    monetary: str = "total",
 ) -> pd.DataFrame:
     """Features from the per-customer summary schema (see the module docstring).
 
     ``snapshot_date`` replaces every row's ``data_pulled_date``; it may not precede any
     ``last_order_date``, because summary totals cannot be cut back to an earlier date.
     """
-    _check_feature_set(feature_set)
-    _check_options("invoices", monetary)
-    if feature_set == "lrfmc":
-        missing = [c for c in (TRAN_WITH_DISC, CREATED_AT) if c not in customers.columns]
-        if missing:
-            raise SegmentationError(
-                f"feature set lrfmc needs {' and '.join(missing)} in the customer summary, "
-                "which it lacks. Map the column(s) under dataset.columns, or use features=rfm."
-            )
+    cfg = features_config(features)
+    feature_set = cfg.name.value
+    if cfg.frequency is not FrequencyDef.invoices:
+        raise SegmentationError(
+            f"features.frequency={cfg.frequency.value!r} needs a transaction log, but a "
+            "customer summary only counts orders. Use features.frequency=invoices with summary "
+            "data."
+        )
+    if cfg.name is FeatureSet.lrfmc:
+        require(
+            customers,
+            (TRAN_WITH_DISC, CREATED_AT),
+            "feature set lrfmc (customer summary)",
+            "Map the column(s) under dataset.columns, or use features=rfm.",
+        )
     has_orders = (customers[TOTAL_TRANSACTION] > 0) & customers[LAST_ORDER_DATE].notna()
     customers = customers[has_orders]
     if snapshot_date is None:
@@ -308,8 +310,8 @@ def summary_features(
     out[RECENCY] = (today - customers[LAST_ORDER_DATE]).dt.days
     out[FREQUENCY] = orders
     spend = customers[TOTAL_MONEY_SPENT]
-    out[MONETARY] = spend / orders if monetary == "mean" else spend
-    if feature_set == "lrfmc":
+    out[MONETARY] = spend / orders if cfg.monetary is MonetaryDef.mean else spend
+    if cfg.name is FeatureSet.lrfmc:
         start = customers[CREATED_AT].fillna(customers[LAST_ORDER_DATE])
         out[LENGTH] = (today - start).dt.days
         out[DISCOUNT_RATE] = customers[TRAN_WITH_DISC].fillna(0) / orders
@@ -318,46 +320,34 @@ def summary_features(
 
 def build_features(
     dataset: Dataset,
-    feature_set: str,
+    features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
-    frequency: str = "invoices",
-    monetary: str = "total",
 ) -> pd.DataFrame:
     """The model input for any kind of dataset.
 
-    ``snapshot_date`` defaults to the dataset's own (synthetic data, summaries), else to the
-    day after the last transaction. Precomputed feature tables are used as they are.
+    ``snapshot_date`` None: for a log, ``default_snapshot`` of the (cleaned) log; for a summary,
+    each row's own ``data_pulled_date``. Precomputed feature tables are used as they are.
     """
-    _check_feature_set(feature_set)
+    cfg = features_config(features)
     if dataset.kind == "transactions":
-        snapshot = snapshot_date if snapshot_date is not None else dataset.snapshot_date
-        return _transaction_features(
-            dataset.transactions, feature_set, snapshot, frequency, monetary
-        )
+        return transaction_features(dataset.transactions, cfg, snapshot_date)
     if dataset.kind == "summary":
-        if frequency != "invoices":
-            raise SegmentationError(
-                f"features.frequency={frequency!r} needs a transaction log, but dataset "
-                f"{dataset.name!r} is a customer summary that only counts orders. Use "
-                "features.frequency=invoices with summary data."
-            )
-        return summary_features(dataset.customers, feature_set, snapshot_date, monetary=monetary)
-    return select_features(dataset.customers, feature_set, dataset.source)
+        return summary_features(dataset.customers, cfg, snapshot_date)
+    return select_features(dataset.customers, cfg.name.value, dataset.source)
 
 
 def select_features(table: pd.DataFrame, feature_set: str, source: str = "") -> pd.DataFrame:
     """Validate and order a precomputed feature table for ``feature_set``."""
-    _check_feature_set(feature_set)
     wanted = list(FEATURE_SETS[feature_set])
     where = f" {source}" if source else ""
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise SegmentationError(
-            f"the feature table{where} lacks {', '.join(missing)} needed by features="
-            f"{feature_set}; it has {', '.join(map(str, table.columns))}. Map the missing "
-            "feature(s) under dataset.columns, e.g. dataset.columns.recency_days=<column>, "
-            "or choose a feature set the table covers (features=rfm)."
-        )
+    require(
+        table,
+        wanted,
+        f"features={feature_set} (the feature table{where})",
+        "Map the missing feature(s) under dataset.columns, e.g. "
+        "dataset.columns.recency_days=<column>, or choose a feature set the table covers "
+        "(features=rfm).",
+    )
     selected = table[wanted].astype("float64")
     holes = selected.isna().sum()
     holes = holes[holes > 0]
@@ -375,24 +365,3 @@ def _finish(out: pd.DataFrame, feature_set: str) -> pd.DataFrame:
     out.index.name = CUSTOMER_ID
     out.columns.name = None
     return out
-
-
-def _check_feature_set(feature_set: str) -> None:
-    if feature_set not in FEATURE_SETS:
-        raise SegmentationError(
-            f"features={feature_set!r} is not a known feature set. Use one of "
-            f"{', '.join(FEATURE_SETS)}, e.g. features=rfm."
-        )
-
-
-def _check_options(frequency: str, monetary: str) -> None:
-    if frequency not in FREQUENCY_OPTIONS:
-        raise SegmentationError(
-            f"features.frequency={frequency!r} is not supported. Use features.frequency=invoices "
-            "(distinct orders) or features.frequency=days (distinct purchase days)."
-        )
-    if monetary not in MONETARY_OPTIONS:
-        raise SegmentationError(
-            f"features.monetary={monetary!r} is not supported. Use features.monetary=total "
-            "(total spend) or features.monetary=mean (mean order value)."
-        )

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import OmegaConf
 
 from src.config.schema import CleaningConfig, DatasetConfig, FeaturesConfig
 from src.errors import SegmentationError
@@ -39,47 +38,37 @@ def data_fingerprint(dataset) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
 
 
-def _options(node: Any) -> dict[str, Any]:
-    """A typed config node as the plain mapping the loaders and cleaning rules read."""
-    return OmegaConf.to_container(OmegaConf.structured(node), enum_to_str=True)
-
-
 def load_clean(
     dataset_cfg: DatasetConfig, cleaning_cfg: CleaningConfig, base_dir: Path | None = None
 ):
     """Load a dataset and clean its transaction log; returns (dataset, fingerprint, report)."""
     from src.data.cleaning import clean_transactions
-    from src.data.loaders import load_dataset
+    from src.data.load import load_dataset
 
-    dataset = load_dataset(_options(dataset_cfg), base_dir=base_dir)
+    dataset = load_dataset(dataset_cfg, base_dir=base_dir)
     fingerprint = data_fingerprint(dataset)
     report = None
     if dataset.kind == "transactions":
-        dataset.transactions, report = clean_transactions(
-            dataset.transactions, _options(cleaning_cfg)
-        )
+        dataset.transactions, report = clean_transactions(dataset.transactions, cleaning_cfg)
     return dataset, fingerprint, report
 
 
 def features_at(
     dataset, features_cfg: FeaturesConfig, snapshot: str | pd.Timestamp | None
 ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
-    """Customer features as of `snapshot` (default: the day after the last transaction)."""
+    """Customer features as of ``snapshot`` and the snapshot they were computed at.
+
+    ``snapshot`` None: the default rule (``features.default_snapshot`` of the cleaned log; a
+    summary's latest ``data_pulled_date``).
+    """
     from src.data.features import build_features, default_snapshot
 
     snap = pd.Timestamp(snapshot) if snapshot else None
-    features = build_features(
-        dataset,
-        features_cfg.name.value,
-        snapshot_date=snap,
-        frequency=features_cfg.frequency.value,
-        monetary=features_cfg.monetary.value,
-    )
-    if snap is None:
-        if dataset.transactions is not None:
-            snap = default_snapshot(dataset.transactions)
-        elif dataset.snapshot_date is not None:
-            snap = pd.Timestamp(dataset.snapshot_date)
+    features = build_features(dataset, features_cfg, snapshot_date=snap)
+    if snap is None and dataset.transactions is not None:
+        snap = default_snapshot(dataset.transactions)
+    elif snap is None and dataset.snapshot_date is not None:
+        snap = pd.Timestamp(dataset.snapshot_date)
     return features, snap
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from src.columns import CUSTOMER_ID, INVOICE_DATE
-from src.errors import SegmentationError
+from src.columns import CUSTOMER_ID, INVOICE_DATE, require
 from src.insight.eda import purchases
 
 
@@ -27,12 +26,7 @@ def cohort_retention(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     columns ``period`` 0..N where N is the span of the log in months. ``counts`` is ``Int64``;
     ``shares`` is float with period 0 equal to 1.0.
     """
-    missing = [c for c in (CUSTOMER_ID, INVOICE_DATE) if c not in tx.columns]
-    if missing:
-        raise SegmentationError(
-            f"Cohort retention needs the column(s) {', '.join(missing)} in the transaction log. "
-            "Load the data through the project's loaders so columns get canonical names."
-        )
+    require(tx, (CUSTOMER_ID, INVOICE_DATE), "cohort retention")
     buys = purchases(tx).dropna(subset=[CUSTOMER_ID, INVOICE_DATE])
     active = pd.DataFrame(
         {"customer": buys[CUSTOMER_ID], "month": _month_number(buys[INVOICE_DATE])}

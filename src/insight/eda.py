@@ -1,8 +1,8 @@
 """Exploratory tables on the cleaned canonical transaction log (their figures: ``src.viz.eda``).
 
-Every table is computed on purchase lines only: lines flagged ``is_return`` (or, when the flag is
-absent, lines with a negative amount) are left out, so revenue is gross sales and an order is an
-invoice that bought something. Optional columns (``stock_code``, ``description``, ``country``) only
+Every table is computed on purchase lines only (``src.data.cleaning.purchase_mask``: returns kept
+by ``cleaning.returns=net`` are left out), so revenue is gross sales and an order is an invoice
+that bought something. Optional columns (``stock_code``, ``description``, ``country``) only
 feed their own table or figure; when they are missing that part is skipped rather than failing.
 """
 
@@ -18,32 +18,21 @@ from src.columns import (
     DESCRIPTION,
     INVOICE_DATE,
     INVOICE_ID,
-    IS_RETURN,
     QUANTITY,
     STOCK_CODE,
+    require,
 )
+from src.data.cleaning import purchase_mask
 from src.errors import SegmentationError
 
 
 def _require(tx: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    missing = [c for c in columns if c not in tx.columns]
-    if missing:
-        raise SegmentationError(
-            f"The transaction log has no column(s) {', '.join(missing)}, which {what} needs. "
-            f"It has: {', '.join(map(str, tx.columns))}. Load the data through the project's "
-            "loaders so the columns get their canonical names (see src/columns.py)."
-        )
+    require(tx, columns, what)
 
 
 def purchases(tx: pd.DataFrame) -> pd.DataFrame:
-    """Purchase lines only, so returns do not count as orders or as negative sales."""
-    if IS_RETURN in tx.columns:
-        is_return = tx[IS_RETURN].fillna(False).astype(bool)
-    elif AMOUNT in tx.columns:
-        is_return = tx[AMOUNT] < 0
-    else:
-        return tx
-    return tx.loc[~is_return]
+    """Purchase lines only (``cleaning.purchase_mask``), so returns are neither orders nor sales."""
+    return tx.loc[purchase_mask(tx)]
 
 
 def monthly_revenue(tx: pd.DataFrame) -> pd.DataFrame:

@@ -26,12 +26,12 @@ from src.columns import (
     AMOUNT,
     CUSTOMER_ID,
     DESCRIPTION,
-    IS_RETURN,
-    QUANTITY,
     SEGMENT_ID,
     SEGMENT_NAME,
     STOCK_CODE,
+    require,
 )
+from src.data.cleaning import purchase_mask
 from src.errors import SegmentationError
 from src.insight.naming import base_name, section
 
@@ -139,11 +139,7 @@ def _encode(tx: pd.DataFrame | None, segments: pd.Series) -> _Lines:
     # Look customers up once per distinct id, not once per line.
     tx_cust, tx_ids = pd.factorize(tx[CUSTOMER_ID])
     cust = np.append(segments.index.get_indexer(tx_ids), -1)[tx_cust]
-    keep = (cust >= 0) & tx[STOCK_CODE].notna().to_numpy()
-    if QUANTITY in tx.columns:
-        keep &= (tx[QUANTITY] > 0).to_numpy()
-    if IS_RETURN in tx.columns:
-        keep &= ~tx[IS_RETURN].fillna(False).astype(bool).to_numpy()
+    keep = (cust >= 0) & tx[STOCK_CODE].notna().to_numpy() & purchase_mask(tx)
     prod, products = pd.factorize(tx[STOCK_CODE][keep])
     desc, descriptions = (
         pd.factorize(tx[DESCRIPTION][keep], sort=True)
@@ -249,14 +245,11 @@ def customer_recommendations(
     lines = _encode(tx, segments)
     if candidates is None:
         candidates = _top_products(lines, top_n=max(4 * top_n, 20), min_support=0.0)
-    needed = [SEGMENT, "rank", STOCK_CODE, "customer_share"]
-    missing = [c for c in needed if c not in candidates.columns]
-    if missing:
-        raise SegmentationError(
-            f"customer_recommendations needs a candidates table with columns "
-            f"{', '.join(needed)} (as segment_top_products returns); it lacks "
-            f"{', '.join(missing)}."
-        )
+    require(
+        candidates,
+        (SEGMENT, "rank", STOCK_CODE, "customer_share"),
+        "the candidates table of customer_recommendations (as segment_top_products returns)",
+    )
     cand = (
         candidates.sort_values([SEGMENT, "rank"], kind="stable")
         .drop_duplicates([SEGMENT, STOCK_CODE])

@@ -5,16 +5,11 @@ import pandas as pd
 import pytest
 
 from src import columns as schema
-from src.data.cleaning import (
-    CLASSIC_CLEANING,
-    DEFAULT_CLEANING,
-    RULES,
-    CleaningReport,
-    clean_transactions,
-)
+from src.config.schema import CleaningConfig
+from src.data.cleaning import RULES, CleaningReport, clean_transactions, purchase_mask
 from src.errors import SegmentationError
 
-ALL_OFF = {key: False for key, value in DEFAULT_CLEANING.items() if isinstance(value, bool)}
+ALL_OFF = {f"drop_{rule}": False for rule in RULES}
 
 
 def dirty_log() -> pd.DataFrame:
@@ -145,9 +140,9 @@ def test_customer_with_only_bad_lines_is_not_counted_out():
     assert (report.customers_in, report.customers_out) == (3, 2)
 
 
-def test_classic_rules_skip_duplicates_and_non_products():
+def test_classic_rules_skip_duplicates_and_non_products(classic_cleaning):
     tx = dirty_log()
-    cleaned, report = clean_without_note(tx, CLASSIC_CLEANING)
+    cleaned, report = clean_without_note(tx, classic_cleaning)
     frame = report.to_frame()
     assert frame.loc[["duplicates", "non_product_codes"], "skipped"].all()
     assert len(cleaned) == (tx["note"].isin(["ok", "duplicates", "non_product_codes"])).sum()
@@ -254,5 +249,21 @@ def test_misspelt_option_is_rejected():
 
 
 def test_unknown_returns_mode_is_rejected():
-    with pytest.raises(SegmentationError, match="cleaning.returns=net"):
+    with pytest.raises(SegmentationError, match=r"cleaning.returns.*'keep'.*drop, net"):
         clean_transactions(dirty_log(), {"returns": "keep"})
+
+
+def test_typed_options_are_taken_as_they_are():
+    options = CleaningConfig(drop_duplicates=False)
+    _, report = clean_without_note(dirty_log(), options)
+    assert report.to_frame().loc["duplicates", "skipped"]
+
+
+def test_purchases_of_a_net_log_are_the_lines_not_flagged_as_returns():
+    cleaned, _ = clean_without_note(dirty_log(), {"returns": "net"})
+    assert purchase_mask(cleaned).tolist() == (~cleaned[schema.IS_RETURN]).tolist()
+
+
+def test_every_line_of_a_dropped_returns_log_is_a_purchase():
+    cleaned, _ = clean_without_note(dirty_log())
+    assert purchase_mask(cleaned).all()

@@ -11,10 +11,9 @@ from src.data.dataset import Dataset
 from src.data.features import (
     build_features,
     default_snapshot,
-    lrfmc,
-    rfm,
     select_features,
     summary_features,
+    transaction_features,
 )
 from src.errors import SegmentationError
 
@@ -26,6 +25,14 @@ R, F, M, L, C = (
     schema.LENGTH,
     schema.DISCOUNT_RATE,
 )
+
+
+def rfm(tx: pd.DataFrame, snapshot=None, **options) -> pd.DataFrame:
+    return transaction_features(tx, {"name": "rfm", **options}, snapshot)
+
+
+def lrfmc(tx: pd.DataFrame, snapshot=None, **options) -> pd.DataFrame:
+    return transaction_features(tx, {"name": "lrfmc", **options}, snapshot)
 
 
 def log(rows: list[tuple]) -> pd.DataFrame:
@@ -275,7 +282,8 @@ def test_summary_lrfmc():
 
 
 def test_summary_mean_order_value():
-    assert summary_features(summary(), "rfm", monetary="mean")[M].tolist() == [50.0, 15.0]
+    result = summary_features(summary(), {"name": "rfm", "monetary": "mean"})
+    assert result[M].tolist() == [50.0, 15.0]
 
 
 @pytest.mark.parametrize("column", [schema.TRAN_WITH_DISC, schema.CREATED_AT])
@@ -297,9 +305,10 @@ def test_summary_snapshot_before_an_order_is_rejected():
 # -- build_features --------------------------------------------------------------------------
 
 
-def test_build_features_from_log_uses_dataset_snapshot():
+def test_build_features_from_log_uses_the_default_snapshot():
     dataset = Dataset("shop", "transactions", "test", transactions=shop(), snapshot_date=SNAPSHOT)
-    pd.testing.assert_frame_equal(build_features(dataset, "rfm"), rfm(shop(), SNAPSHOT))
+    expected = rfm(shop(), default_snapshot(shop()))
+    pd.testing.assert_frame_equal(build_features(dataset, "rfm"), expected)
 
 
 def test_build_features_explicit_snapshot_wins():
@@ -318,7 +327,7 @@ def test_build_features_from_summary():
 def test_build_features_summary_rejects_day_frequency():
     dataset = Dataset("s", "summary", "test", customers=summary())
     with pytest.raises(SegmentationError, match="features.frequency=invoices"):
-        build_features(dataset, "rfm", frequency="days")
+        build_features(dataset, {"name": "rfm", "frequency": "days"})
 
 
 def feature_table() -> pd.DataFrame:
@@ -334,7 +343,7 @@ def test_build_features_from_table_selects_in_order():
 
 
 def test_feature_table_missing_features_are_named():
-    with pytest.raises(SegmentationError, match="lacks length_days, discount_rate"):
+    with pytest.raises(SegmentationError, match="needs the column.s. length_days, discount_rate"):
         select_features(feature_table(), "lrfmc")
 
 

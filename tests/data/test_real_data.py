@@ -9,25 +9,25 @@ import pytest
 from omegaconf import OmegaConf
 
 from src import columns as schema
-from src.data.cleaning import CLASSIC_CLEANING, DEFAULT_CLEANING, clean_transactions
-from src.data.features import default_snapshot, rfm
-from src.data.loaders import load_dataset
+from src.data.cleaning import RULES, clean_transactions
+from src.data.features import default_snapshot, transaction_features
+from src.data.load import load_dataset
 
 pytestmark = pytest.mark.real_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = pd.Timestamp("2011-12-10")
-ALL_RULES_OFF = {key: False for key, value in DEFAULT_CLEANING.items() if isinstance(value, bool)}
+ALL_RULES_OFF = {f"drop_{rule}": False for rule in RULES}
 
 
 @pytest.fixture(scope="module")
-def classic(online_retail: pd.DataFrame):
-    return clean_transactions(online_retail, CLASSIC_CLEANING)
+def classic(online_retail: pd.DataFrame, classic_cleaning):
+    return clean_transactions(online_retail, classic_cleaning)
 
 
 @pytest.fixture(scope="module")
 def classic_rfm(classic) -> pd.DataFrame:
-    return rfm(classic[0], SNAPSHOT)
+    return transaction_features(classic[0], "rfm", SNAPSHOT)
 
 
 def test_row_count(online_retail):

@@ -91,9 +91,9 @@ def test_descriptions_attached(tx, segments):
     assert (top[DESCRIPTION] == top[STOCK_CODE].map(NAMES)).all()
 
 
-def test_returns_and_negative_quantities_ignored(tx, segments):
+def test_returns_are_ignored(tx, segments):
     extra = pd.DataFrame(
-        [("c2", "P2", -1.0, -5.0, "Plate", False), ("c2", "P4", 1.0, 3.0, "Lamp", True)],
+        [("c2", "P2", -1.0, -5.0, "Plate", True), ("c2", "P4", 1.0, 3.0, "Lamp", True)],
         columns=[CUSTOMER_ID, STOCK_CODE, QUANTITY, AMOUNT, DESCRIPTION, IS_RETURN],
     )
     with_returns = pd.concat([tx.assign(**{IS_RETURN: False}), extra], ignore_index=True)

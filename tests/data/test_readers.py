@@ -7,13 +7,7 @@ import pandas as pd
 import pytest
 
 from src import columns as schema
-from src.data.loaders import (
-    load_dataset,
-    normalise_ids,
-    read_customer_summary,
-    read_feature_table,
-    read_transactions,
-)
+from src.data.readers import read_customer_summary, read_feature_table, read_transactions
 from src.errors import SegmentationError
 
 UCI_COLUMNS = {
@@ -208,14 +202,6 @@ def test_summary_is_indexed_by_customer(tmp_path):
     assert list(customers.columns) == list(schema.SUMMARY_COLUMNS[1:])
 
 
-def test_summary_dataset_snapshot_is_latest_pull(tmp_path):
-    write(summary_frame(), tmp_path / "s.csv")
-    cfg = {"name": "shop", "type": "summary", "path": "s.csv", "columns": SUMMARY_COLUMNS}
-    dataset = load_dataset(cfg, base_dir=tmp_path)
-    assert dataset.kind == "summary"
-    assert dataset.snapshot_date == pd.Timestamp("2024-04-01")
-
-
 def test_summary_with_repeated_customers_is_rejected(tmp_path):
     frame = pd.concat([summary_frame(), summary_frame().iloc[:1]])
     with pytest.raises(SegmentationError, match="repeated customer id.*'u1'"):
@@ -241,90 +227,13 @@ def test_feature_table_maps_features(tmp_path):
     assert (table.dtypes == "float64").all()
 
 
-def test_feature_dataset(tmp_path):
-    write(feature_frame(), tmp_path / "f.csv")
-    cfg = {"type": "features", "path": str(tmp_path / "f.csv"), "columns": FEATURE_COLUMNS}
-    dataset = load_dataset(cfg)
-    assert dataset.kind == "features"
-    assert dataset.customers.loc["2", schema.MONETARY] == 99.5
-
-
 def test_feature_table_rejects_unknown_feature_names(tmp_path):
     path = write(feature_frame(), tmp_path / "f.csv")
     with pytest.raises(SegmentationError, match="unknown feature.*recency"):
         read_feature_table(path, {"customer_id": "id", "recency": "R"})
 
 
-def test_relative_path_resolves_against_base_dir(tmp_path):
-    write(uci_frame(DATE_STYLES["iso"]), tmp_path / "retail.csv")
-    cfg = {"name": "uci", "type": "transactions", "path": "retail.csv", "columns": UCI_COLUMNS}
-    dataset = load_dataset(cfg, base_dir=tmp_path)
-    assert dataset.kind == "transactions"
-    assert len(dataset.transactions) == 3
-
-
-@pytest.mark.parametrize("output", ["transactions", "summary"])
-def test_synthetic_dataset_keeps_ground_truth(output):
-    cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": output}
-    dataset = load_dataset(cfg)
-    assert dataset.kind == output
-    assert dataset.ground_truth is not None
-    assert dataset.snapshot_date is not None
-
-
-def test_synthetic_segment_shares_plant_only_the_given_segments():
-    cfg = {
-        "type": "synthetic",
-        "n_customers": 400,
-        "seed": 3,
-        "segment_shares": {"champions": 1, "hibernating": 3},
-    }
-    shares = load_dataset(cfg).ground_truth.value_counts(normalize=True)
-    assert set(shares[shares > 0].index) == {"champions", "hibernating"}
-    assert shares["hibernating"] == pytest.approx(0.75, abs=0.01)
-
-
-def test_synthetic_segment_shares_must_be_a_mapping():
-    cfg = {"type": "synthetic", "n_customers": 40, "segment_shares": [1, 2]}
-    with pytest.raises(SegmentationError, match="segment_shares must map segment names"):
-        load_dataset(cfg)
-
-
-def test_synthetic_summary_is_indexed_by_customer():
-    cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": "summary"}
-    customers = load_dataset(cfg).customers
-    assert customers.index.name == schema.CUSTOMER_ID
-    assert customers.index.is_unique
-
-
-@pytest.mark.parametrize(
-    ("values", "expected"),
-    [
-        (pd.Series([" 17850.0", "17850", "A12"]), ["17850", "17850", "A12"]),
-        (pd.Series([17850.0, 12.0]), ["17850", "12"]),
-        (pd.Series([5, 6]), ["5", "6"]),
-    ],
-)
-def test_normalise_ids(values, expected):
-    assert normalise_ids(values).tolist() == expected
-
-
-@pytest.mark.parametrize("blank", ["", "  ", None, "nan"])
-def test_normalise_ids_blank_is_missing(blank):
-    assert normalise_ids(pd.Series(["1", blank])).isna().tolist() == [False, True]
-
-
 # -- errors ----------------------------------------------------------------------------------
-
-
-def test_missing_file_names_path_and_fixes(tmp_path):
-    cfg = {"type": "transactions", "path": "nowhere/retail.csv.gz", "columns": UCI_COLUMNS}
-    with pytest.raises(SegmentationError) as error:
-        load_dataset(cfg, base_dir=tmp_path)
-    message = str(error.value)
-    assert str(tmp_path / "nowhere" / "retail.csv.gz") in message
-    assert "SEGMENTATION_DATA_DIR" in message
-    assert "dataset.path=" in message
 
 
 def test_misspelt_column_suggests_close_match(tmp_path):
@@ -390,13 +299,6 @@ def test_non_numeric_values_show_examples(tmp_path, file_name, column, bad):
     assert repr(bad) in message
 
 
-def test_unknown_dataset_type():
-    with pytest.raises(
-        SegmentationError, match="'sql'.*synthetic, transactions, summary, features"
-    ):
-        load_dataset({"type": "sql", "path": "x"})
-
-
 def test_unknown_suffix_asks_for_format(tmp_path):
     path = tmp_path / "log.dat"
     path.write_text("a,b\n1,2\n")
@@ -408,11 +310,6 @@ def test_explicit_format_overrides_suffix(tmp_path):
     path = tmp_path / "log.dat"
     uci_frame(DATE_STYLES["iso"]).to_csv(path, index=False)
     assert len(read_transactions(path, UCI_COLUMNS, fmt="csv")) == 3
-
-
-def test_missing_path_is_reported():
-    with pytest.raises(SegmentationError, match="no file path.*dataset.path="):
-        load_dataset({"type": "transactions", "path": None})
 
 
 def test_iso_dates_with_and_without_times_mix(tmp_path):

@@ -24,255 +24,57 @@ import pyarrow.compute as pc
 from src.columns import (
     AMOUNT,
     COUNTRY,
-    CREATED_AT,
     CUSTOMER_ID,
-    DATA_PULLED_DATE,
     DESCRIPTION,
     DISCOUNT,
     INVOICE_DATE,
     INVOICE_ID,
-    LAST_ORDER_DATE,
     QUANTITY,
     SIGNUP_DATE,
     STOCK_CODE,
-    SUMMARY_COLUMNS,
-    TOTAL_MONEY_SPENT,
-    TOTAL_TRANSACTION,
-    TRAN_WITH_DISC,
     TRANSACTION_COLUMNS,
     UNIT_PRICE,
-    USER_ID,
 )
+from src.config.schema import DatasetConfig
 from src.data import ids
+from src.data.features import default_snapshot
+from src.data.synthetic.profiles import (
+    CANCEL_LINE_SHARE,
+    CATALOGUE_SEED,
+    CATEGORY_ITEMS,
+    CATEGORY_NAMES,
+    CHRISTMAS_IN_SEASON,
+    CHRISTMAS_MONTHS,
+    CHRISTMAS_OFF_SEASON,
+    COUNTRIES,
+    DEFAULT_SEGMENT_SHARES,
+    DUPLICATE_ROW_SHARE,
+    FEE_MIX_ABROAD,
+    FEE_MIX_HOME,
+    FEE_ORDER_SHARE,
+    FREE_LINE_SHARE,
+    GUEST_ORDER_SHARE,
+    HOUR_WEIGHT,
+    MONTH_WEIGHT,
+    NON_PRODUCT_CODES,
+    PRODUCTS_PER_CATEGORY,
+    PROFILES,
+    RETURN_LINE_SHARE,
+    SEGMENTS,
+    STYLES,
+    WEEKDAY_WEIGHT,
+    ZIPF_EXPONENT,
+    ZIPF_OFFSET,
+)
 from src.errors import SegmentationError
 
-SEGMENTS: tuple[str, ...] = (
-    "champions",
-    "loyal",
-    "new",
-    "at_risk",
-    "hibernating",
-    "discount_hunters",
-)
-
-DEFAULT_SEGMENT_SHARES: dict[str, float] = {
-    "champions": 0.12,
-    "loyal": 0.20,
-    "new": 0.16,
-    "at_risk": 0.16,
-    "hibernating": 0.20,
-    "discount_hunters": 0.16,
-}
-
-# Stock codes that are charges or bookkeeping, not products (as in the UCI Online Retail export).
-NON_PRODUCT_CODES: dict[str, str] = {
-    "POST": "POSTAGE",
-    "DOT": "DOTCOM POSTAGE",
-    "C2": "CARRIAGE",
-    "M": "Manual",
-    "BANK CHARGES": "Bank Charges",
-    "AMAZONFEE": "AMAZON FEE",
-}
-
-HOME_COUNTRY = "United Kingdom"
-_COUNTRIES = (
-    (HOME_COUNTRY, 0.86),
-    ("Germany", 0.025),
-    ("France", 0.022),
-    ("EIRE", 0.018),
-    ("Netherlands", 0.012),
-    ("Spain", 0.01),
-    ("Belgium", 0.01),
-    ("Switzerland", 0.008),
-    ("Portugal", 0.007),
-    ("Norway", 0.006),
-    ("Italy", 0.006),
-    ("Australia", 0.005),
-    ("Sweden", 0.004),
-    ("Denmark", 0.003),
-    ("Finland", 0.002),
-    ("Japan", 0.002),
-)
-
 # Purchase-level order kinds; cancellations and returns sort after a purchase at the same minute.
+# The synthetic dataset's options and their defaults are DatasetConfig's.
+_DEFAULTS = DatasetConfig()
+
 _PURCHASE, _CANCELLATION, _RETURN = 0, 1, 2
 _FIRST_INVOICE = 500_001
 _OPEN_MINUTE, _CLOSE_MINUTE = 7 * 60, 20 * 60
-
-# Shares of dirt when dirty=True (relative to product lines, or orders for fee lines).
-_GUEST_ORDER_SHARE = 0.03
-_CANCEL_LINE_SHARE = 0.02
-_RETURN_LINE_SHARE = 0.01
-_FREE_LINE_SHARE = 0.01
-_FEE_ORDER_SHARE = 0.03
-_DUPLICATE_ROW_SHARE = 0.01
-# Mix of NON_PRODUCT_CODES on fee lines: orders shipped abroad mostly pay postage.
-_FEE_MIX_HOME = np.array([0.15, 0.3, 0.05, 0.35, 0.1, 0.05])
-_FEE_MIX_ABROAD = np.array([0.75, 0.05, 0.1, 0.05, 0.05, 0.0])
-
-
-@dataclass(frozen=True)
-class _Profile:
-    """How one planted segment behaves; ages are days before the snapshot."""
-
-    tenure: tuple[float, float, float, float]  # signup age: lognormal median, sigma, min, max
-    recency: tuple[float, float, float, float]  # last-order age: lognormal median, sigma, min, max
-    orders: tuple[int, float, float, int]  # min orders, mean extra (neg. binomial), dispersion, max
-    first_order: tuple[float, float]  # beta(a, b): first order between last order and signup
-    lines: float  # mean lines per order
-    quantity: float  # median of the customer's mean quantity per line
-    discount: tuple[float, float]  # beta(a, b) of the customer's chance an order is discounted
-    categories: tuple[float, ...]  # relative preference per catalogue category
-
-
-_CATEGORY_NAMES = (
-    "home_decor",
-    "kitchen",
-    "stationery",
-    "party",
-    "toys",
-    "garden",
-    "bags",
-    "lighting",
-    "christmas",
-)
-
-_PROFILES: dict[str, _Profile] = {
-    "champions": _Profile(
-        tenure=(950, 0.35, 400, 3000),
-        recency=(5, 0.8, 1, 30),
-        orders=(12, 12.0, 5.0, 120),
-        first_order=(6.0, 1.3),
-        lines=2.6,
-        quantity=15.0,
-        discount=(1.0, 20.0),
-        categories=(3.0, 2.0, 1.0, 0.8, 0.8, 1.5, 1.0, 3.0, 1.0),
-    ),
-    "loyal": _Profile(
-        tenure=(750, 0.35, 250, 3000),
-        recency=(28, 0.45, 3, 90),
-        orders=(4, 4.0, 8.0, 30),
-        first_order=(4.0, 1.5),
-        lines=2.0,
-        quantity=7.0,
-        discount=(2.0, 30.0),
-        categories=(2.0, 3.0, 1.5, 1.0, 1.0, 1.5, 1.5, 1.0, 1.0),
-    ),
-    "new": _Profile(
-        tenure=(40, 0.6, 3, 150),
-        recency=(14, 0.8, 1, 150),
-        orders=(1, 0.5, 2.0, 3),
-        first_order=(8.0, 1.0),
-        lines=2.0,
-        quantity=4.0,
-        discount=(1.0, 60.0),
-        categories=(1.0, 1.0, 1.5, 2.0, 2.5, 1.0, 2.0, 1.0, 1.0),
-    ),
-    "at_risk": _Profile(
-        tenure=(950, 0.35, 400, 3000),
-        recency=(290, 0.25, 150, 600),
-        orders=(5, 6.0, 6.0, 40),
-        first_order=(5.0, 1.2),
-        lines=2.0,
-        quantity=7.0,
-        discount=(2.0, 30.0),
-        categories=(1.5, 1.5, 1.0, 1.0, 1.0, 3.0, 2.0, 1.0, 1.0),
-    ),
-    "hibernating": _Profile(
-        tenure=(850, 0.4, 200, 3000),
-        recency=(430, 0.3, 150, 5000),
-        orders=(1, 0.5, 2.0, 3),
-        first_order=(1.0, 3.0),
-        lines=1.8,
-        quantity=3.0,
-        discount=(1.0, 60.0),
-        categories=(1.0, 1.0, 1.0, 2.0, 1.5, 1.0, 1.0, 1.0, 3.0),
-    ),
-    "discount_hunters": _Profile(
-        tenure=(450, 0.45, 60, 3000),
-        recency=(40, 0.7, 1, 300),
-        orders=(5, 3.0, 6.0, 30),
-        first_order=(3.0, 1.5),
-        lines=2.0,
-        quantity=5.0,
-        discount=(18.0, 2.0),
-        categories=(1.0, 1.0, 3.0, 3.0, 1.5, 0.5, 1.5, 0.5, 1.0),
-    ),
-}
-
-# Catalogue: (median unit price, product nouns) per category; products are colour/style + noun.
-_CATALOGUE_SEED = 20_231_101
-_PRODUCTS_PER_CATEGORY = 38
-_ZIPF_EXPONENT, _ZIPF_OFFSET = 1.0, 5.0  # Zipf-Mandelbrot popularity by rank
-_CATEGORY_ITEMS: dict[str, tuple[float, tuple[str, ...]]] = {
-    "home_decor": (
-        3.5,
-        ("T-LIGHT HOLDER", "PHOTO FRAME", "CUSHION COVER", "DOORMAT", "WALL CLOCK", "MIRROR"),
-    ),
-    "kitchen": (
-        2.8,
-        ("CAKE CASES", "TEA TOWEL", "MUG", "JAM JAR", "LUNCH BOX", "APRON", "CAKESTAND"),
-    ),
-    "stationery": (
-        1.1,
-        ("NOTEBOOK", "PENCIL SET", "GREETING CARD", "WRAPPING PAPER", "GIFT TAG", "MEMO BOARD"),
-    ),
-    "party": (
-        0.9,
-        ("PAPER NAPKINS", "PARTY BAG", "PAPER CUPS", "PAPER PLATES", "BUNTING", "PARTY CANDLES"),
-    ),
-    "toys": (
-        2.2,
-        ("JIGSAW", "SKIPPING ROPE", "TOY TEA SET", "RAG DOLL", "SPINNING TOP", "KITE"),
-    ),
-    "garden": (
-        4.2,
-        ("WATERING CAN", "PLANT POT", "BIRD FEEDER", "GARDEN KNEELER", "HERB MARKERS"),
-    ),
-    "bags": (
-        1.9,
-        ("JUMBO BAG", "SHOPPER BAG", "LUNCH BAG", "CHARLOTTE BAG", "PURSE", "WASHBAG"),
-    ),
-    "lighting": (
-        4.8,
-        ("TABLE LAMP", "FAIRY LIGHTS", "NIGHT LIGHT", "LANTERN", "STRING LIGHTS", "CANDLE POT"),
-    ),
-    "christmas": (
-        1.8,
-        ("BAUBLE", "ADVENT CALENDAR", "TREE DECORATION", "STOCKING", "WREATH", "CRACKERS"),
-    ),
-}
-_STYLES = (
-    "RED",
-    "PINK",
-    "BLUE",
-    "WHITE",
-    "IVORY",
-    "GREEN",
-    "VINTAGE",
-    "RETRO",
-    "SPOTTY",
-    "FLORAL",
-    "PAISLEY",
-    "REGENCY",
-    "SCANDINAVIAN",
-    "HEART",
-    "STAR",
-    "WOODEN",
-    "ENAMEL",
-    "GLASS",
-    "JUMBO",
-    "MINI",
-    "RUSTIC",
-    "PARISIENNE",
-)
-_CHRISTMAS_MONTHS = (10, 11, 12)
-_CHRISTMAS_IN_SEASON, _CHRISTMAS_OFF_SEASON = 4.0, 0.15  # weight of Christmas products
-
-# Demand over the calendar: autumn build-up to a November peak, quiet weekends, shut at Christmas.
-_MONTH_WEIGHT = np.array([0.75, 0.75, 0.9, 0.85, 0.95, 0.9, 0.85, 0.9, 1.2, 1.35, 1.75, 1.1])
-_WEEKDAY_WEIGHT = np.array([1.05, 1.1, 1.05, 1.15, 0.9, 0.45, 0.7])  # Monday first
-_HOUR_WEIGHT = np.array([0.3, 0.8, 1.0, 1.2, 1.3, 1.4, 1.3, 1.2, 1.0, 0.8, 0.5, 0.35, 0.2])
 
 
 @dataclass
@@ -300,14 +102,14 @@ class _Catalogue:
 @functools.cache
 def _catalogue() -> _Catalogue:
     """Fixed across seeds, like a shop's catalogue; popularity is Zipf over a shuffled ranking."""
-    rng = np.random.default_rng(_CATALOGUE_SEED)
+    rng = np.random.default_rng(CATALOGUE_SEED)
     names, categories, prices = [], [], []
-    for c, (median_price, nouns) in enumerate(_CATEGORY_ITEMS.values()):
-        pairs = [(style, noun) for noun in nouns for style in _STYLES]
-        chosen = rng.choice(len(pairs), size=_PRODUCTS_PER_CATEGORY, replace=False)
+    for c, (median_price, nouns) in enumerate(CATEGORY_ITEMS.values()):
+        pairs = [(style, noun) for noun in nouns for style in STYLES]
+        chosen = rng.choice(len(pairs), size=PRODUCTS_PER_CATEGORY, replace=False)
         names += [f"{pairs[i][0]} {pairs[i][1]}" for i in chosen]
-        categories += [c] * _PRODUCTS_PER_CATEGORY
-        raw = median_price * rng.lognormal(0.0, 0.55, _PRODUCTS_PER_CATEGORY)
+        categories += [c] * PRODUCTS_PER_CATEGORY
+        raw = median_price * rng.lognormal(0.0, 0.55, PRODUCTS_PER_CATEGORY)
         prices += list(np.maximum(np.round(raw / 0.05) * 0.05, 0.1).round(2))
     n = len(names)
     numbers = rng.choice(np.arange(10_000, 100_000), size=n, replace=False)
@@ -319,7 +121,7 @@ def _catalogue() -> _Catalogue:
         description=pa.array(names + list(NON_PRODUCT_CODES.values())),
         category=np.array(categories, dtype=np.int8),
         price=np.array(prices),
-        popularity=1.0 / (ranks + _ZIPF_OFFSET) ** _ZIPF_EXPONENT,
+        popularity=1.0 / (ranks + ZIPF_OFFSET) ** ZIPF_EXPONENT,
     )
 
 
@@ -363,7 +165,7 @@ def _resolve_window(start: str, end: str) -> tuple[pd.Timestamp, int]:
 
 def _day_weights(first_day: pd.Timestamp, n_days: int) -> np.ndarray:
     days = pd.date_range(first_day, periods=n_days, freq="D")
-    weight = _MONTH_WEIGHT[days.month - 1] * _WEEKDAY_WEIGHT[days.day_of_week]
+    weight = MONTH_WEIGHT[days.month - 1] * WEEKDAY_WEIGHT[days.day_of_week]
     late_december = (days.month == 12) & (days.day >= 20)
     weight = np.where(late_december, weight * 0.35, weight)
     closed = (days.month == 12) & np.isin(days.day, (25, 26)) | (days.month == 1) & (days.day == 1)
@@ -387,7 +189,7 @@ def _snap_days(cum: np.ndarray, weight: np.ndarray, day: np.ndarray) -> np.ndarr
 
 
 def _minutes_of_day(n: int, rng: np.random.Generator) -> np.ndarray:
-    p = _HOUR_WEIGHT / _HOUR_WEIGHT.sum()
+    p = HOUR_WEIGHT / HOUR_WEIGHT.sum()
     hours = rng.choice(len(p), size=n, p=p) + _OPEN_MINUTE // 60
     return hours * 60 + rng.integers(0, 60, size=n)
 
@@ -422,7 +224,7 @@ def _lognormal(
 
 
 def _country_choice(n: int, rng: np.random.Generator) -> np.ndarray:
-    p = np.array([share for _, share in _COUNTRIES])
+    p = np.array([share for _, share in COUNTRIES])
     return rng.choice(len(p), size=n, p=p / p.sum()).astype(np.int8)
 
 
@@ -452,7 +254,7 @@ class _Customers(_Columns):
     p_discount: np.ndarray
     lines: np.ndarray  # mean lines per order
     quantity: np.ndarray  # mean quantity per line
-    country: np.ndarray  # index into _COUNTRIES
+    country: np.ndarray  # index into COUNTRIES
 
 
 @dataclass
@@ -486,7 +288,7 @@ def _draw_customers(
         m = len(idx)
         if m == 0:
             continue
-        prof = _PROFILES[name]
+        prof = PROFILES[name]
         signup = np.rint(_lognormal(prof.tenure, m, rng)).astype(np.int64)
         horizon = np.minimum(signup, n_days)
         last = np.clip(np.rint(_lognormal(prof.recency, m, rng)).astype(np.int64), 1, horizon)
@@ -547,12 +349,12 @@ def _draw_guest_orders(n: int, cum: np.ndarray, rng: np.random.Generator) -> _Or
 
 def _product_probabilities(cat: _Catalogue) -> np.ndarray:
     """Product choice per (segment or guest, Christmas season) group: Zipf x category taste."""
-    christmas = cat.category == _CATEGORY_NAMES.index("christmas")
-    tastes = [np.array(_PROFILES[s].categories) for s in SEGMENTS]
-    tastes.append(np.ones(len(_CATEGORY_NAMES)))  # guests
+    christmas = cat.category == CATEGORY_NAMES.index("christmas")
+    tastes = [np.array(PROFILES[s].categories) for s in SEGMENTS]
+    tastes.append(np.ones(len(CATEGORY_NAMES)))  # guests
     rows = []
     for taste in tastes:
-        for boost in (_CHRISTMAS_OFF_SEASON, _CHRISTMAS_IN_SEASON):
+        for boost in (CHRISTMAS_OFF_SEASON, CHRISTMAS_IN_SEASON):
             p = cat.popularity * taste[cat.category] * np.where(christmas, boost, 1.0)
             rows.append(p / p.sum())
     return np.array(rows)
@@ -574,7 +376,7 @@ def _product_lines(
     order = np.repeat(np.arange(len(orders)), n_lines)
 
     # Inverse-CDF draw for all groups at once: group g's CDF is shifted into (g, g + 1].
-    in_season = np.isin(month_of_day[orders.time // 1440], _CHRISTMAS_MONTHS)
+    in_season = np.isin(month_of_day[orders.time // 1440], CHRISTMAS_MONTHS)
     segment = np.where(guest, len(SEGMENTS), cust.segment[owner]).astype(np.int64)
     group = (segment * 2 + in_season)[order]
     cdf = np.cumsum(_product_probabilities(cat), axis=1)
@@ -648,7 +450,7 @@ def _free_and_fee_lines(
     orders: _Orders, lines: _Lines, cat: _Catalogue, rng: np.random.Generator
 ) -> _Lines:
     """Zero-price product lines and postage/fee lines added to existing purchases."""
-    n_free = round(_FREE_LINE_SHARE * len(lines))
+    n_free = round(FREE_LINE_SHARE * len(lines))
     free = _Lines(
         order=rng.integers(0, len(orders), size=n_free),
         product=rng.choice(
@@ -657,14 +459,14 @@ def _free_and_fee_lines(
         quantity=rng.integers(1, 13, size=n_free).astype(np.float64),
         price=np.zeros(n_free),
     )
-    n_fee = round(_FEE_ORDER_SHARE * len(orders))
+    n_fee = round(FEE_ORDER_SHARE * len(orders))
     fee_order = rng.choice(len(orders), size=n_fee, replace=False)
     codes = list(NON_PRODUCT_CODES)
     abroad = orders.country[fee_order] != 0
     code = np.where(
         abroad,
-        rng.choice(len(codes), size=n_fee, p=_FEE_MIX_ABROAD),
-        rng.choice(len(codes), size=n_fee, p=_FEE_MIX_HOME),
+        rng.choice(len(codes), size=n_fee, p=FEE_MIX_ABROAD),
+        rng.choice(len(codes), size=n_fee, p=FEE_MIX_HOME),
     )
     fee_price = {
         "POST": np.where(rng.random(n_fee) < 0.7, 18.0, 40.0),
@@ -691,23 +493,23 @@ def _add_dirt(
     purchase_lines = _Lines.concat([lines, _free_and_fee_lines(orders, lines, cat, rng)])
     all_orders, all_lines = [orders], [purchase_lines]
     offset = len(orders)
-    for share, kind in ((_CANCEL_LINE_SHARE, _CANCELLATION), (_RETURN_LINE_SHARE, _RETURN)):
+    for share, kind in ((CANCEL_LINE_SHARE, _CANCELLATION), (RETURN_LINE_SHARE, _RETURN)):
         new_orders, new_lines = _reversals(orders, lines, share, kind, last_minute, rng)
         new_lines.order += offset
         offset += len(new_orders)
         all_orders.append(new_orders)
         all_lines.append(new_lines)
-    n_dup = round(_DUPLICATE_ROW_SHARE * len(purchase_lines))
+    n_dup = round(DUPLICATE_ROW_SHARE * len(purchase_lines))
     all_lines.append(purchase_lines.take(rng.integers(0, len(purchase_lines), size=n_dup)))
     return _Orders.concat(all_orders), _Lines.concat(all_lines)
 
 
 def generate_transactions(
-    n_customers: int = 5000,
-    seed: int = 0,
-    start: str = "2023-01-01",
-    end: str = "2024-12-31",
-    dirty: bool = True,
+    n_customers: int = _DEFAULTS.n_customers,
+    seed: int = _DEFAULTS.seed,
+    start: str = _DEFAULTS.start,
+    end: str = _DEFAULTS.end,
+    dirty: bool = _DEFAULTS.dirty,
     segment_shares: Mapping[str, float] | None = None,
 ) -> SyntheticData:
     """A realistic online-retail log whose customers fall into planted segments.
@@ -740,7 +542,7 @@ def generate_transactions(
     cust = _draw_customers(int(n_customers), shares, n_days, rng)
     orders = _draw_customer_orders(cust, cum, weight, rng)
     if dirty:
-        n_guest = round(_GUEST_ORDER_SHARE * len(orders))
+        n_guest = round(GUEST_ORDER_SHARE * len(orders))
         orders = _Orders.concat([orders, _draw_guest_orders(n_guest, cum, rng)])
     # Chronological orders make every later row-level gather nearly sequential.
     orders = orders.take(_stable_order(orders.time))
@@ -749,7 +551,7 @@ def generate_transactions(
         orders, lines = _add_dirt(orders, lines, cat, n_days, rng)
 
     frame = _assemble(orders, lines, cust, window_start, n_days, cat)
-    snapshot = frame[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
+    snapshot = default_snapshot(frame)
     labels = pd.Series(
         pd.Categorical.from_codes(cust.segment, categories=list(SEGMENTS)),
         index=pd.Index(pd.array(_customer_ids(len(cust)), dtype="str"), name=CUSTOMER_ID),
@@ -810,62 +612,6 @@ def _assemble(
         AMOUNT: amount,
         DISCOUNT: np.round(rate * amount, 2),
         SIGNUP_DATE: np.where(guest, np.datetime64("NaT", "us"), signup[owner]),
-        COUNTRY: _text(pa.array([c for c, _ in _COUNTRIES]), orders.country[order]),
+        COUNTRY: _text(pa.array([c for c, _ in COUNTRIES]), orders.country[order]),
     }
     return pd.DataFrame({c: columns[c] for c in TRANSACTION_COLUMNS}, copy=False)
-
-
-def _purchase_mask(transactions: pd.DataFrame) -> pd.Series:
-    """Rows that are real product purchases by a known customer."""
-    mask = (
-        transactions[CUSTOMER_ID].notna()
-        & ~ids.starts_with(transactions[INVOICE_ID], "C")
-        & (transactions[QUANTITY] > 0)
-        & (transactions[UNIT_PRICE] > 0)
-    )
-    if STOCK_CODE in transactions.columns:
-        mask &= ~transactions[STOCK_CODE].isin(list(NON_PRODUCT_CODES))
-    return mask & ~transactions.duplicated()
-
-
-def to_customer_summary(
-    transactions: pd.DataFrame, snapshot_date: pd.Timestamp | None = None
-) -> pd.DataFrame:
-    """Collapse a transaction log into the per-customer summary schema (``SUMMARY_COLUMNS``).
-
-    Only purchases count: guest rows, "C" invoices, returns (negative quantity), non-positive
-    prices, non-product codes and exact duplicate rows are ignored. ``total_money_spent`` is the
-    gross line amount, like the log's monetary feature; ``tran_with_disc`` counts invoices with
-    any discounted line. ``data_pulled_date`` defaults to the day after the log's last row.
-    """
-    required = [CUSTOMER_ID, INVOICE_ID, INVOICE_DATE, QUANTITY, UNIT_PRICE, AMOUNT]
-    required += [DISCOUNT, SIGNUP_DATE]
-    missing = [c for c in required if c not in transactions.columns]
-    if missing:
-        raise SegmentationError(
-            f"to_customer_summary needs columns {missing} in the transaction log, which has "
-            f"{list(transactions.columns)}. Load the log with a loader that maps the source "
-            "columns to the canonical names in src.columns."
-        )
-    if snapshot_date is None:
-        snapshot_date = transactions[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
-    buys = transactions.loc[_purchase_mask(transactions)]
-    invoices = buys.groupby([CUSTOMER_ID, INVOICE_ID], sort=False).agg(
-        date=(INVOICE_DATE, "max"),
-        spent=(AMOUNT, "sum"),
-        discounted=(DISCOUNT, "max"),
-        signup=(SIGNUP_DATE, "min"),
-    )
-    invoices["discounted"] = invoices["discounted"] > 0
-    per_customer = invoices.groupby(level=CUSTOMER_ID).agg(
-        **{
-            TOTAL_TRANSACTION: ("spent", "size"),
-            TOTAL_MONEY_SPENT: ("spent", "sum"),
-            TRAN_WITH_DISC: ("discounted", "sum"),
-            LAST_ORDER_DATE: ("date", "max"),
-            CREATED_AT: ("signup", "min"),
-        }
-    )
-    per_customer[DATA_PULLED_DATE] = pd.Timestamp(snapshot_date)
-    summary = per_customer.rename_axis(USER_ID).reset_index()
-    return summary[list(SUMMARY_COLUMNS)]

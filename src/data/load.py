@@ -1,0 +1,131 @@
+"""Load the dataset a ``DatasetConfig`` describes: dispatch on ``dataset.type``, resolve paths,
+download a missing file when a ``url`` is given."""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from src import columns as schema
+from src.config.schema import DatasetConfig, DatasetType, SyntheticOutput
+from src.data.convert import as_mapping, plain_value
+from src.data.dataset import Dataset
+from src.data.options import typed_options
+from src.data.readers import (
+    canonical_summary,
+    read_customer_summary,
+    read_feature_table,
+    read_transactions,
+)
+from src.errors import SegmentationError
+
+DATA_DIR_ENV = "SEGMENTATION_DATA_DIR"
+
+
+def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:
+    """A ``DatasetConfig`` from a mapping shaped like the YAML (notebooks, tests), typed and checked."""
+    if isinstance(cfg, Mapping) and not cfg.get("name"):
+        cfg = {**cfg, "name": plain_value(cfg.get("type")) or "dataset"}
+    return typed_options(DatasetConfig, cfg, "dataset")
+
+
+def load_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = None) -> Dataset:
+    """Load the dataset ``cfg`` describes; relative paths are resolved against ``base_dir``."""
+    cfg = dataset_config(cfg)
+    name = cfg.name
+    if cfg.type is DatasetType.synthetic:
+        return _load_synthetic(cfg, name)
+    path = resolve_path(cfg.path, base_dir, url=cfg.url, name=name)
+    columns = as_mapping(cfg.columns)
+    fmt = cfg.format
+    if cfg.type is DatasetType.transactions:
+        tx = read_transactions(path, columns, date_format=cfg.date_format, fmt=fmt)
+        return Dataset(name=name, kind="transactions", source=str(path), transactions=tx)
+    if cfg.type is DatasetType.summary:
+        customers = read_customer_summary(path, columns, date_format=cfg.date_format, fmt=fmt)
+        return Dataset(
+            name=name,
+            kind="summary",
+            source=str(path),
+            customers=customers,
+            snapshot_date=customers[schema.DATA_PULLED_DATE].max(),
+        )
+    customers = read_feature_table(path, columns, fmt=fmt)
+    return Dataset(name=name, kind="features", source=str(path), customers=customers)
+
+
+def _load_synthetic(cfg: DatasetConfig, name: str) -> Dataset:
+    from src.data.synthetic import generate_transactions, to_customer_summary
+
+    data = generate_transactions(
+        n_customers=cfg.n_customers,
+        seed=cfg.seed,
+        start=cfg.start,
+        end=cfg.end,
+        dirty=cfg.dirty,
+        segment_shares=dict(cfg.segment_shares) or None,
+    )
+    source = f"synthetic(n_customers={cfg.n_customers}, seed={cfg.seed})"
+    if cfg.output is SyntheticOutput.transactions:
+        return Dataset(
+            name=name,
+            kind="transactions",
+            source=source,
+            transactions=data.transactions,
+            ground_truth=data.labels,
+        )
+    summary = to_customer_summary(data.transactions, data.snapshot_date)
+    customers = canonical_summary(summary, {}, None, source)
+    return Dataset(
+        name=name,
+        kind="summary",
+        source=source,
+        customers=customers,
+        ground_truth=data.labels,
+        snapshot_date=customers[schema.DATA_PULLED_DATE].max(),
+    )
+
+
+def resolve_path(
+    path: str | Path | None,
+    base_dir: str | Path | None = None,
+    url: str | None = None,
+    name: str = "dataset",
+) -> Path:
+    """Resolve a relative path against ``base_dir``; download ``url`` only if the file is missing."""
+    if path is None or str(path) in ("", "???"):
+        raise SegmentationError(
+            f"dataset {name!r} has no file path. Pass one on the command line, e.g. "
+            "dataset.path=/data/orders.csv (relative paths are resolved against the project "
+            "folder)."
+        )
+    resolved = Path(os.path.expanduser(str(path)))
+    if not resolved.is_absolute():
+        resolved = Path(base_dir or Path.cwd()) / resolved
+    if resolved.exists():
+        return resolved
+    if url:
+        _download(url, resolved)
+        return resolved
+    raise SegmentationError(
+        f"dataset file not found: {resolved} (dataset {name!r}, dataset.path={str(path)!r}). "
+        f"Put the file there, set the environment variable {DATA_DIR_ENV} to the folder that "
+        "holds the shared data files, or point to the file with dataset.path=/path/to/file."
+    )
+
+
+def _download(url: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        urllib.request.urlretrieve(url, partial)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise SegmentationError(
+            f"dataset file {target} is missing and downloading it from {url} failed ({exc}). "
+            f"Download it by hand to that path, set {DATA_DIR_ENV} to a folder that holds it, "
+            "or point to a local copy with dataset.path=/path/to/file."
+        ) from exc
+    partial.replace(target)
