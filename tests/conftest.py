@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +47,8 @@ def online_retail_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def online_retail(online_retail_path: Path) -> pd.DataFrame:
-    """The full log in canonical columns. Shared by the session: never modify it in a test."""
+def online_retail(online_retail_path: Path):
+    """The full log in canonical columns (polars). Shared by the session."""
     from src.data.readers import read_transactions
 
     return read_transactions(online_retail_path, ONLINE_RETAIL_COLUMNS)

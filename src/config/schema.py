@@ -68,8 +68,10 @@ class SyntheticOutput(Enum):
 class DatasetConfig:
     name: str = MISSING
     type: DatasetType = MISSING
-    path: str | None = None
-    format: str | None = None
+    path: str | None = None  # a file, a folder of files or a glob (/data/orders/*.parquet)
+    format: str | None = None  # csv, parquet or excel; null: from the file suffix
+    delimiter: str | None = None  # CSV field separator; null: ","
+    sheet: str | None = None  # XLSX sheet name or 1-based number; null: the first sheet
     url: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None

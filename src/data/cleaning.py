@@ -21,6 +21,12 @@ Rules run in this order, each switchable from the ``cleaning`` config node:
 A rule whose column the log lacks (e.g. ``stock_code``) is skipped and reported as skipped.
 The "classic" rule set of most Online Retail studies is rules 1-4 only; on the UCI file it
 leaves 397,884 lines of 4,338 customers.
+
+The rules are polars expressions. ``plan_cleaning`` turns a lazy log into the lazy cleaned log
+and two one-row lazy tables of counts (rules 1-4 are flags counted in one aggregation; rule 5
+compares the lines that survived 1-4; rule 6 is counted on what rule 5 kept), so a caller can
+collect the cleaned log, the counts and the features in one query without materialising any
+intermediate table.
 """
 
 from __future__ import annotations
@@ -28,12 +34,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import pandas as pd
+import polars as pl
 
 from src import columns as schema
 from src.config.schema import CleaningConfig, Returns
-from src.data import ids
 from src.data.options import typed_options
 from src.errors import SegmentationError
 
@@ -45,14 +50,10 @@ RULES = (
     "duplicates",
     "non_product_codes",
 )
-_SWITCHES = {
-    "missing_customer_id": "drop_missing_customer_id",
-    "cancellations": "drop_cancellations",
-    "non_positive_quantity": "drop_non_positive_quantity",
-    "non_positive_price": "drop_non_positive_price",
-    "duplicates": "drop_duplicates",
-    "non_product_codes": "drop_non_product_codes",
-}
+_SWITCHES = {rule: f"drop_{rule}" for rule in RULES}
+_FLAG = "_drop_{}"
+_ROWS = "_rows"
+_CUSTOMERS = "_customers"
 
 
 @dataclass
@@ -100,130 +101,18 @@ class CleaningReport:
         return out
 
 
-def purchase_mask(tx: pd.DataFrame) -> np.ndarray:
+def purchase_mask(columns) -> pl.Expr:
     """Which lines of a cleaned log are purchases: every line but the returns.
 
-    The cleaning rules remove returns and cancellations (``returns=drop``) or keep them
-    flagged ``is_return`` (``returns=net``); every other line counts as a purchase. This is
-    the one definition the features, the summary schema, the EDA tables and the product picks
-    use.
+    ``columns``: the log (or its column names). The cleaning rules remove returns and
+    cancellations (``returns=drop``) or keep them flagged ``is_return`` (``returns=net``);
+    every other line counts as a purchase. This is the one definition the features, the
+    summary schema, the EDA tables and the product picks use.
     """
-    if schema.IS_RETURN in tx.columns:
-        return ~tx[schema.IS_RETURN].fillna(False).to_numpy(dtype=bool)
-    return np.ones(len(tx), dtype=bool)
-
-
-def clean_transactions(
-    tx: pd.DataFrame, cfg: CleaningConfig | Mapping | None = None
-) -> tuple[pd.DataFrame, CleaningReport]:
-    """Apply the enabled rules in order (see the module docstring); return rows and counts.
-
-    ``cfg`` is a ``CleaningConfig`` (a mapping of its fields is accepted; None: the defaults).
-    The input is not modified. Masks are combined first and the rows taken once, except
-    before ``duplicates``, which must only compare the lines that survived earlier rules.
-    """
-    options = cleaning_config(cfg)
-    net = options.returns is Returns.net
-    n_rows = len(tx)
-    if n_rows == 0:
-        raise SegmentationError(
-            "the transaction log has no rows, so there is nothing to clean or segment. "
-            "Check dataset.path and that the file holds data lines below its header."
-        )
-    customer_codes, _ = ids.codes(tx[schema.CUSTOMER_ID])
-    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0])
-    customers_in = int(np.count_nonzero(lines_per_customer))
-
-    keep = np.ones(n_rows, dtype=bool)
-    returns = np.zeros(n_rows, dtype=bool)
-    steps: list[CleaningStep] = []
-
-    def record(rule: str, drop: np.ndarray | None, note: str = "") -> None:
-        rows_in = int(keep.sum())
-        if drop is None:
-            steps.append(CleaningStep(rule, rows_in, 0, rows_in, skipped=True, note=note))
-            return
-        removed = int(np.count_nonzero(keep & drop))
-        keep[drop] = False
-        steps.append(CleaningStep(rule, rows_in, removed, rows_in - removed, note=note))
-
-    for rule in RULES[:4]:
-        drop, flag, note = _rule_mask(tx, rule, options, net)
-        if flag is not None:
-            returns |= flag
-        record(rule, drop, note)
-
-    out = tx
-    if options.drop_duplicates:
-        out = tx[keep]
-        returns = returns[keep]
-        customer_codes = customer_codes[keep]
-        keep = np.ones(len(out), dtype=bool)
-        record("duplicates", out.duplicated().to_numpy())
-    else:
-        record("duplicates", None, "switched off")
-
-    drop, _, note = _rule_mask(out, "non_product_codes", options, net)
-    record("non_product_codes", drop, note)
-
-    if not keep.any():
-        _raise_empty(steps)
-    if not keep.all():
-        rows = np.flatnonzero(keep)
-        out = out.take(rows)
-        returns = returns[rows]
-        customer_codes = customer_codes[rows]
-    out = out.reset_index(drop=True)
-    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
-        if column in out:
-            out[column] = ids.compact(out[column])
-    if net:
-        out = out.assign(**{schema.IS_RETURN: returns})
-    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0])
-    report = CleaningReport(
-        steps=steps,
-        customers_in=customers_in,
-        customers_out=int(np.count_nonzero(lines_per_customer)),
-        returns_kept=int(returns.sum()),
-    )
-    return out, report
-
-
-def _rule_mask(
-    tx: pd.DataFrame, rule: str, options: CleaningConfig, net: bool
-) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """(rows to drop or None when skipped, rows to flag as returns or None, note)."""
-    if not getattr(options, _SWITCHES[rule]):
-        return None, None, "switched off"
-    if rule == "missing_customer_id":
-        return tx[schema.CUSTOMER_ID].isna().to_numpy(), None, ""
-    if rule == "cancellations":
-        if schema.INVOICE_ID not in tx:
-            return None, None, "no invoice_id column"
-        prefix = str(options.cancellation_prefix)
-        cancelled = ids.starts_with(tx[schema.INVOICE_ID], prefix)
-        if net:
-            return np.zeros(len(tx), dtype=bool), cancelled, "kept as returns (returns=net)"
-        return cancelled, None, ""
-    if rule == "non_positive_quantity":
-        column = schema.QUANTITY if schema.QUANTITY in tx else schema.AMOUNT
-        if column not in tx:
-            return None, None, "no quantity or amount column"
-        values = tx[column].to_numpy(dtype="float64", na_value=np.nan)
-        note = "" if column == schema.QUANTITY else "judged by the sign of amount"
-        if net:
-            return (values == 0) | np.isnan(values), values < 0, note or "negatives kept as returns"
-        return ~(values > 0), None, note
-    if rule == "non_positive_price":
-        if schema.UNIT_PRICE not in tx:
-            return None, None, "no unit_price column"
-        return ~(tx[schema.UNIT_PRICE].to_numpy(dtype="float64", na_value=np.nan) > 0), None, ""
-    if rule == "non_product_codes":
-        if schema.STOCK_CODE not in tx:
-            return None, None, "no stock_code column"
-        codes = [str(c) for c in options.non_product_codes]
-        return tx[schema.STOCK_CODE].isin(codes).to_numpy(), None, ""
-    raise AssertionError(rule)
+    present = columns if isinstance(columns, list | tuple | set) else schema.names(columns)
+    if schema.IS_RETURN in present:
+        return ~pl.col(schema.IS_RETURN).fill_null(False)
+    return pl.lit(True)
 
 
 def cleaning_config(cfg: CleaningConfig | Mapping | None) -> CleaningConfig:
@@ -231,6 +120,155 @@ def cleaning_config(cfg: CleaningConfig | Mapping | None) -> CleaningConfig:
     if isinstance(cfg, Mapping):
         cfg = {k: v for k, v in cfg.items() if k != "name"}
     return typed_options(CleaningConfig, cfg, "cleaning")
+
+
+@dataclass
+class CleaningPlan:
+    """The lazy cleaned log and the lazy counts that make its report."""
+
+    cleaned: pl.LazyFrame
+    counts: list[pl.LazyFrame]  # one-row frames of counts, collected with the log
+    skipped: dict[str, str]  # rule -> why it was skipped
+    notes: dict[str, str]
+
+    def report(self, counts: list[pl.DataFrame]) -> CleaningReport:
+        """The report from the collected ``counts`` (same order as ``self.counts``)."""
+        values: dict[str, int] = {}
+        for frame in counts:
+            values.update({k: int(v or 0) for k, v in frame.row(0, named=True).items()})
+        n_rows = values[_ROWS]
+        if n_rows == 0:
+            raise SegmentationError(
+                "the transaction log has no rows, so there is nothing to clean or segment. "
+                "Check dataset.path and that the file holds data lines below its header."
+            )
+        steps, alive = [], n_rows
+        for rule in RULES:
+            if rule in self.skipped:
+                steps.append(CleaningStep(rule, alive, 0, alive, True, self.skipped[rule]))
+                continue
+            removed = values[_FLAG.format(rule)]
+            steps.append(
+                CleaningStep(rule, alive, removed, alive - removed, note=self.notes.get(rule, ""))
+            )
+            alive -= removed
+        if alive == 0:
+            _raise_empty(steps)
+        return CleaningReport(
+            steps=steps,
+            customers_in=values[_CUSTOMERS],
+            customers_out=values["_customers_out"],
+            returns_kept=values.get("_returns", 0),
+        )
+
+
+def plan_cleaning(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) -> CleaningPlan:
+    """The cleaning rules (module docstring) as a lazy query on a canonical log."""
+    options = cleaning_config(cfg)
+    present = schema.names(tx)
+    net = options.returns is Returns.net
+    skipped: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    drops: dict[str, pl.Expr] = {}
+    returns = pl.lit(False)
+
+    def off(rule: str, why: str) -> None:
+        skipped[rule] = why
+
+    for rule in RULES:
+        if not getattr(options, _SWITCHES[rule]):
+            off(rule, "switched off")
+    if "missing_customer_id" not in skipped:
+        drops["missing_customer_id"] = pl.col(schema.CUSTOMER_ID).is_null()
+    if "cancellations" not in skipped:
+        if schema.INVOICE_ID not in present:
+            off("cancellations", "no invoice_id column")
+        else:
+            prefix = str(options.cancellation_prefix)
+            cancelled = pl.col(schema.INVOICE_ID).str.starts_with(prefix).fill_null(False)
+            if net:
+                returns = returns | cancelled
+                drops["cancellations"] = pl.lit(False)
+                notes["cancellations"] = "kept as returns (returns=net)"
+            else:
+                drops["cancellations"] = cancelled
+    if "non_positive_quantity" not in skipped:
+        column = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+        if column not in present:
+            off("non_positive_quantity", "no quantity or amount column")
+        else:
+            value = pl.col(column)
+            note = "" if column == schema.QUANTITY else "judged by the sign of amount"
+            if net:
+                drops["non_positive_quantity"] = (value == 0) | value.is_null()
+                returns = returns | (value < 0).fill_null(False)
+                notes["non_positive_quantity"] = note or "negatives kept as returns"
+            else:
+                drops["non_positive_quantity"] = ~(value > 0).fill_null(False)
+                notes["non_positive_quantity"] = note
+    if "non_positive_price" not in skipped:
+        if schema.UNIT_PRICE not in present:
+            off("non_positive_price", "no unit_price column")
+        else:
+            drops["non_positive_price"] = ~(pl.col(schema.UNIT_PRICE) > 0).fill_null(False)
+    codes = [str(c) for c in options.non_product_codes]
+    if "non_product_codes" not in skipped and schema.STOCK_CODE not in present:
+        off("non_product_codes", "no stock_code column")
+
+    # Rules 1-4: flags, counted in one aggregation over the whole log.
+    first = [r for r in RULES[:4] if r in drops]
+    flagged = tx.with_columns(
+        *[drops[r].alias(_FLAG.format(r)) for r in first],
+        returns.alias(schema.IS_RETURN),
+    )
+    alive = pl.lit(True)
+    first_counts = [pl.len().alias(_ROWS), _n_customers().alias(_CUSTOMERS)]
+    for r in first:
+        flag = pl.col(_FLAG.format(r))
+        first_counts.append((alive & flag).sum().alias(_FLAG.format(r)))
+        alive = alive & ~flag
+    counts = [flagged.select(first_counts)]
+    kept = flagged.filter(alive).drop([_FLAG.format(r) for r in first])
+
+    # Rule 5: exact repeats among the survivors (the return flag is not part of a line).
+    if "duplicates" not in skipped:
+        before = kept
+        kept = kept.unique(subset=present, keep="first", maintain_order=True)
+        counts.append(
+            pl.concat(
+                [before.select(pl.len().alias("_before")), kept.select(pl.len().alias("_after"))],
+                how="horizontal",
+            ).select((pl.col("_before") - pl.col("_after")).alias(_FLAG.format("duplicates")))
+        )
+    # Rule 6: non-product codes among what is left.
+    if "non_product_codes" not in skipped:
+        product = pl.col(schema.STOCK_CODE).is_in(codes).fill_null(False)
+        counts.append(kept.select(product.sum().alias(_FLAG.format("non_product_codes"))))
+        kept = kept.filter(~product)
+    if not net:
+        kept = kept.drop(schema.IS_RETURN)
+    out_counts = [_n_customers().alias("_customers_out")]
+    if net:
+        out_counts.append(pl.col(schema.IS_RETURN).sum().alias("_returns"))
+    counts.append(kept.select(out_counts))
+    return CleaningPlan(kept, counts, skipped, notes)
+
+
+def _n_customers() -> pl.Expr:
+    return pl.col(schema.CUSTOMER_ID).drop_nulls().n_unique()
+
+
+def clean_transactions(
+    tx: pl.DataFrame | pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None
+) -> tuple[pl.DataFrame, CleaningReport]:
+    """Apply the enabled rules in order (see the module docstring); return rows and counts.
+
+    ``cfg`` is a ``CleaningConfig`` (a mapping of its fields is accepted; None: the defaults).
+    The cleaned log and every count come from one query over the input.
+    """
+    plan = plan_cleaning(tx.lazy(), cfg)
+    cleaned, *counts = pl.collect_all([plan.cleaned, *plan.counts])
+    return cleaned, plan.report(counts)
 
 
 def _raise_empty(steps: list[CleaningStep]) -> None:

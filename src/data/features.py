@@ -1,9 +1,10 @@
 """Per-customer RFM and LRFMC features: pure functions, no I/O.
 
-Every function returns a float64 DataFrame indexed by ``customer_id`` whose columns are exactly
-``FEATURE_SETS[feature_set]`` in that order. Definitions, for a snapshot date ``S`` (default:
-the day after the last transaction; only transactions strictly before ``S`` are used, so a log
-can be scored as it stood at an earlier date):
+Every function returns a float64 pandas DataFrame indexed by ``customer_id`` (``str``, sorted)
+whose columns are exactly ``FEATURE_SETS[feature_set]`` in that order. Definitions, for a
+snapshot date ``S`` (default: ``default_snapshot``, midnight after the last transaction; only
+transactions strictly before ``S`` are used, so a log can be scored as it stood at an earlier
+date):
 
 - **recency_days** (R): whole days elapsed from the customer's last purchase to ``S``:
   ``(S - last_purchase).days``, i.e. the elapsed time rounded down. With the default ``S``
@@ -22,6 +23,10 @@ can be scored as it stood at an earlier date):
   orders; it is not used, because the summary schema only records how many orders had a
   discount, and both kinds of data should give the same feature.)
 
+Amounts and discounts are summed exactly, in millionths of the currency unit, so a customer's
+total does not depend on the order of the lines or on the engine that adds them (polars here,
+Spark in ``src.data.spark``).
+
 Returns (rows with ``is_return=True``, kept by ``cleaning.returns=net``) carry negative
 amounts: they reduce monetary but are not orders, so they never count towards frequency,
 recency, length or the discount share. Customers with no purchase before ``S`` get no row.
@@ -31,15 +36,20 @@ For the per-customer summary schema: F = ``total_transaction``, M = ``total_mone
 R from ``last_order_date`` and L from ``created_at``, both counted to the row's own
 ``data_pulled_date``. Customers with no order (``total_transaction`` of 0 or no
 ``last_order_date``) get no row.
+
+The transaction features are one lazy polars query (``plan_features``): one group-by per
+customer over the log, plus one per order for the discount share. ``finish_features`` turns
+its per-customer aggregates into the feature table once the snapshot is known.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cached_property
+from dataclasses import dataclass
+from datetime import datetime
 
-import numpy as np
 import pandas as pd
+import polars as pl
 
 from src.columns import (
     AMOUNT,
@@ -60,25 +70,26 @@ from src.columns import (
     TOTAL_MONEY_SPENT,
     TOTAL_TRANSACTION,
     TRAN_WITH_DISC,
+    names,
     require,
 )
 from src.config.schema import FeaturesConfig, FeatureSet, FrequencyDef, MonetaryDef
-from src.data import ids
 from src.data.cleaning import purchase_mask
 from src.data.dataset import Dataset
 from src.data.options import typed_options
 from src.errors import SegmentationError
 
-
-def default_snapshot(tx: pd.DataFrame) -> pd.Timestamp:
-    """Midnight after the last transaction: a purchase on the last day has recency 0."""
-    last = tx[INVOICE_DATE].max()
-    if pd.isna(last):
-        raise SegmentationError(
-            "the transaction log has no dated rows, so there is no default snapshot date. "
-            "Check the invoice_date mapping under dataset.columns, or set snapshot_date=YYYY-MM-DD."
-        )
-    return last.normalize() + pd.Timedelta(days=1)
+# Money is summed in integer millionths of the currency unit (exact, order-independent).
+MONEY_SCALE = 1_000_000
+_DAY_US = 86_400_000_000
+_LAST, _FIRST, _SIGNUP = "_last", "_first", "_signup"
+_ORDERS, _DAYS, _SPEND, _BOUGHT, _DISCOUNTED = (
+    "_orders",
+    "_days",
+    "_spend",
+    "_bought",
+    "_discounted",
+)
 
 
 def features_config(cfg: FeaturesConfig | Mapping | str) -> FeaturesConfig:
@@ -93,17 +104,49 @@ def features_config(cfg: FeaturesConfig | Mapping | str) -> FeaturesConfig:
     return typed_options(FeaturesConfig, cfg, "features")
 
 
-def transaction_features(
-    tx: pd.DataFrame,
+def default_snapshot(tx: pl.DataFrame | pl.LazyFrame | datetime | None) -> pd.Timestamp:
+    """Midnight after the last transaction: a purchase on the last day has recency 0.
+
+    ``tx`` is a log, or already its last transaction time.
+    """
+    last = tx
+    if isinstance(tx, pl.DataFrame | pl.LazyFrame):
+        last = tx.lazy().select(pl.col(INVOICE_DATE).max()).collect().item()
+    if last is None or pd.isna(last):
+        raise SegmentationError(
+            "the transaction log has no dated rows, so there is no default snapshot date. "
+            "Check the invoice_date mapping under dataset.columns, or set snapshot_date=YYYY-MM-DD."
+        )
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+
+
+def money(column: str) -> pl.Expr:
+    """``column`` in integer millionths (missing: 0), for exact sums."""
+    return (
+        (pl.col(column).fill_null(0.0) * MONEY_SCALE)
+        .round(mode="half_away_from_zero")
+        .cast(pl.Int64)
+    )
+
+
+@dataclass
+class FeaturePlan:
+    """Lazy per-customer aggregates of a log, and what turns them into features."""
+
+    aggregates: pl.LazyFrame  # one row per customer with a purchase before the snapshot
+    last_date: pl.LazyFrame  # one row: the last transaction time (for the default snapshot)
+    features: FeaturesConfig
+    snapshot: pd.Timestamp | None  # explicit snapshot, or None for the default rule
+
+
+def plan_features(
+    tx: pl.LazyFrame,
     features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Per-customer features of a cleaned canonical log, as of ``snapshot_date``.
-
-    ``snapshot_date`` None: ``default_snapshot(tx)``. LRFMC needs a ``discount`` column.
-    """
+) -> FeaturePlan:
+    """The per-customer aggregates behind the features, as one lazy query on a cleaned log."""
     cfg = features_config(features)
-    feature_set = cfg.name.value
+    present = names(tx)
     if cfg.name is FeatureSet.lrfmc:
         require(
             tx,
@@ -112,157 +155,91 @@ def transaction_features(
             "Map the column holding each line's discount amount with "
             "dataset.columns.discount=<column>, or use features=rfm.",
         )
-    snapshot = default_snapshot(tx) if snapshot_date is None else pd.Timestamp(snapshot_date)
-    before = (tx[INVOICE_DATE] < snapshot).to_numpy()
-    if not before.all():
-        tx = tx[before]
-    groups = _CustomerGroups(tx)
-    if not groups.n_customers:
+    snapshot = None if snapshot_date is None else pd.Timestamp(snapshot_date)
+    last_date = tx.select(pl.col(INVOICE_DATE).max().alias(_LAST))
+    dated = pl.col(INVOICE_DATE).is_not_null()
+    if snapshot is not None:
+        dated = pl.col(INVOICE_DATE) < snapshot.to_pydatetime()
+    lines = tx.filter(dated & pl.col(CUSTOMER_ID).is_not_null())
+    buy = purchase_mask(present)
+    with_invoice = buy & pl.col(INVOICE_ID).is_not_null()
+    aggs = [
+        buy.any().alias(_BOUGHT),
+        pl.col(INVOICE_DATE).filter(buy).max().alias(_LAST),
+        pl.col(INVOICE_ID).filter(with_invoice).n_unique().alias(_ORDERS),
+        money(AMOUNT).sum().alias(_SPEND),  # purchases and returns: returns net out
+    ]
+    if cfg.frequency is FrequencyDef.days:
+        aggs.append(pl.col(INVOICE_DATE).filter(buy).dt.date().n_unique().alias(_DAYS))
+    if cfg.name is FeatureSet.lrfmc:
+        aggs.append(pl.col(INVOICE_DATE).filter(buy).min().alias(_FIRST))
+        if SIGNUP_DATE in present:
+            aggs.append(pl.col(SIGNUP_DATE).filter(buy).min().alias(_SIGNUP))
+    per_customer = lines.group_by(CUSTOMER_ID).agg(aggs).filter(pl.col(_BOUGHT))
+    if cfg.name is FeatureSet.lrfmc:
+        orders = (
+            lines.filter(with_invoice)
+            .group_by(CUSTOMER_ID, INVOICE_ID)
+            .agg(money(DISCOUNT).sum().alias(_DISCOUNTED))
+            .group_by(CUSTOMER_ID)
+            .agg((pl.col(_DISCOUNTED) > 0).sum().alias(_DISCOUNTED))
+        )
+        per_customer = per_customer.join(orders, on=CUSTOMER_ID, how="left")
+    return FeaturePlan(per_customer, last_date, cfg, snapshot)
+
+
+def finish_features(
+    plan: FeaturePlan, aggregates: pl.DataFrame, last_date: pl.DataFrame | None
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The feature table from the collected aggregates, and the snapshot it is computed at."""
+    cfg = plan.features
+    snapshot = plan.snapshot
+    if snapshot is None:
+        snapshot = default_snapshot(last_date[_LAST][0] if last_date is not None else None)
+    if aggregates.is_empty():
         raise SegmentationError(
             f"no purchases before the snapshot date {snapshot.date()}, so there are no "
             "customers to describe. Set a later snapshot_date, or leave it null to use the day "
             "after the last transaction."
         )
-    stamps = groups.purchase_times(INVOICE_DATE)
-    unit = stamps.unit
-    now = pd.DatetimeIndex([snapshot]).as_unit(unit).asi8[0]
-    day = np.timedelta64(1, "D") // np.timedelta64(1, unit)
-    orders = groups.distinct_orders()
+    now = pl.lit(snapshot.to_pydatetime()).cast(pl.Datetime("us"))
 
-    out = pd.DataFrame(index=groups.ids)
-    out[RECENCY] = (now - groups.max(stamps.asi8)) // day
-    if cfg.frequency is FrequencyDef.days:
-        out[FREQUENCY] = groups.distinct_days(stamps.normalize().asi8 // day)
-    else:
-        out[FREQUENCY] = orders
-    spend = groups.total(AMOUNT)
-    out[MONETARY] = spend / orders if cfg.monetary is MonetaryDef.mean else spend
+    orders = pl.col(_ORDERS).cast(pl.Float64)
+    spend = pl.col(_SPEND).cast(pl.Float64) / MONEY_SCALE
+    out = {
+        RECENCY: (now - pl.col(_LAST)).dt.total_microseconds() // _DAY_US,
+        FREQUENCY: pl.col(_DAYS if cfg.frequency is FrequencyDef.days else _ORDERS),
+        MONETARY: spend / orders if cfg.monetary is MonetaryDef.mean else spend,
+    }
     if cfg.name is FeatureSet.lrfmc:
-        start = groups.min(stamps.asi8)
-        if SIGNUP_DATE in tx.columns:
-            signup = groups.purchase_times(SIGNUP_DATE).as_unit(unit)
-            start = np.minimum(start, groups.min(signup.asi8, valid=~signup.isna()))
-        out[LENGTH] = (now - start) // day
-        out[DISCOUNT_RATE] = groups.discounted_order_share(DISCOUNT)
-    return _finish(out, feature_set)
+        start = pl.col(_FIRST)
+        if _SIGNUP in aggregates.columns:
+            start = pl.min_horizontal(start, pl.col(_SIGNUP))
+        out[LENGTH] = (now - start).dt.total_microseconds() // _DAY_US
+        out[DISCOUNT_RATE] = pl.col(_DISCOUNTED).cast(pl.Float64) / orders
+    wanted = FEATURE_SETS[cfg.name.value]
+    table = (
+        aggregates.sort(CUSTOMER_ID)
+        .select(pl.col(CUSTOMER_ID), *[out[c].cast(pl.Float64).alias(c) for c in wanted])
+        .to_pandas()
+    )
+    table = table.set_index(CUSTOMER_ID)
+    table.index = table.index.astype("str")
+    return _finish(table, cfg.name.value), snapshot
 
 
-class _CustomerGroups:
-    """Per-customer reductions of a log on integer codes (``bincount``, ``ufunc.at``).
+def transaction_features(
+    tx: pl.DataFrame | pl.LazyFrame,
+    features: FeaturesConfig | Mapping | str,
+    snapshot_date: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per-customer features of a cleaned canonical log, as of ``snapshot_date``.
 
-    A ``groupby`` on the id column with ``nunique`` of invoices takes about 3x longer on the
-    397,884 cleaned UCI lines (see ``benchmarks/README.md``). Purchases are the lines with a
-    customer that are not returns; customers are the distinct ids with at least one purchase,
-    in label order. Returns only enter ``total``.
+    ``snapshot_date`` None: ``default_snapshot(tx)``. LRFMC needs a ``discount`` column.
     """
-
-    def __init__(self, tx: pd.DataFrame) -> None:
-        self.tx = tx
-        codes, labels = ids.codes(tx[CUSTOMER_ID])
-        buy = codes >= 0
-        self.returns = None
-        returns = ~purchase_mask(tx)
-        if returns.any():
-            self.returns = returns & buy
-            buy &= ~returns
-        self.buy = None if buy.all() else buy
-        # Number the customers with a purchase 0..n-1 in label order.
-        bought = self._purchases(codes)
-        kept = np.zeros(len(labels) + 1, dtype=bool)
-        kept[bought] = True
-        kept = kept[:-1]
-        present = labels[kept]
-        rank = np.arange(len(present))
-        if not present.is_monotonic_increasing:  # e.g. a categorical in its own order
-            order = present.argsort(kind="stable")
-            present = present[order]
-            rank[order] = rank.copy()
-        self.lookup = np.full(len(labels) + 1, -1, dtype=np.int64)
-        self.lookup[np.flatnonzero(kept)] = rank
-        self.codes = self.lookup[bought]
-        self.n_customers = len(present)
-        self.ids = pd.Index(present, name=CUSTOMER_ID)
-        self._all_codes = codes
-
-    def _purchases(self, values: np.ndarray) -> np.ndarray:
-        return values if self.buy is None else values[self.buy]
-
-    def purchase_times(self, column: str) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(self._purchases(self.tx[column].array))
-
-    def _floats(self, column: str) -> np.ndarray:
-        values = self.tx[column].to_numpy(dtype="float64", na_value=np.nan)
-        return np.nan_to_num(values) if np.isnan(values).any() else values
-
-    @cached_property
-    def orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(order number of each purchase line with an invoice id, customer of each order,
-        which purchase lines have an invoice id, or None when all do).
-
-        An order is one customer's lines of one invoice. When no invoice is shared by two
-        customers (the usual case) the invoice codes are the order numbers already;
-        otherwise the (customer, invoice) pairs are numbered.
-        """
-        invoices, labels = ids.codes(self.tx[INVOICE_ID])
-        invoices = self._purchases(invoices)
-        valid = invoices >= 0
-        codes = self.codes
-        if valid.all():
-            valid = None
-        else:
-            invoices, codes = invoices[valid], codes[valid]
-        owner = np.full(len(labels) + 1, -1, dtype=np.int64)
-        owner[invoices] = codes
-        if (owner[invoices] == codes).all():
-            return invoices, owner[:-1], valid
-        span = len(labels)
-        order, pairs = pd.factorize(codes * span + invoices)
-        return order, pairs // span, valid
-
-    def distinct_orders(self) -> np.ndarray:
-        owner = self.orders[1]
-        return np.bincount(owner[owner >= 0], minlength=self.n_customers)
-
-    def distinct_days(self, days: np.ndarray) -> np.ndarray:
-        days = days - days.min()
-        span = int(days.max()) + 1
-        pairs = pd.unique(self.codes * span + days)
-        return np.bincount(pairs // span, minlength=self.n_customers)
-
-    def max(self, values: np.ndarray) -> np.ndarray:
-        out = np.full(self.n_customers, np.iinfo(np.int64).min)
-        np.maximum.at(out, self.codes, values)
-        return out
-
-    def min(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        codes = self.codes if valid is None else self.codes[valid]
-        values = values if valid is None else values[valid]
-        out = np.full(self.n_customers, np.iinfo(np.int64).max)
-        np.minimum.at(out, codes, values)
-        return out
-
-    def total(self, column: str) -> np.ndarray:
-        """Sum of ``column`` over purchases, net of returns; missing values count as 0."""
-        values = self._floats(column)
-        out = np.bincount(self.codes, self._purchases(values), minlength=self.n_customers)
-        if self.returns is not None:
-            codes = self.lookup[self._all_codes[self.returns]]
-            kept = codes >= 0
-            out += np.bincount(codes[kept], values[self.returns][kept], self.n_customers)
-        return out
-
-    def discounted_order_share(self, column: str) -> np.ndarray:
-        """Share of each customer's orders whose summed ``column`` is above zero."""
-        order, owner, with_invoice = self.orders
-        discount = self._purchases(self._floats(column))
-        if with_invoice is not None:
-            discount = discount[with_invoice]
-        per_order = np.bincount(order, discount, minlength=len(owner))
-        placed = owner >= 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(
-                owner[placed], per_order[placed] > 0, self.n_customers
-            ) / np.bincount(owner[placed], minlength=self.n_customers)
+    plan = plan_features(tx.lazy(), features, snapshot_date)
+    aggregates, last_date = pl.collect_all([plan.aggregates, plan.last_date])
+    return finish_features(plan, aggregates, last_date)[0]
 
 
 def summary_features(

@@ -1,12 +1,20 @@
 """Load the dataset a ``DatasetConfig`` describes: dispatch on ``dataset.type``, resolve paths,
-download a missing file when a ``url`` is given."""
+download a missing file when a ``url`` is given.
+
+``open_dataset`` leaves a transaction log unread: its ``log`` is a lazy query (``LogScan`` for
+files, ``InMemoryLog`` for the synthetic shop) that cleaning and features extend before anything
+is read. ``load_dataset`` also reads the raw log into ``transactions``.
+"""
 
 from __future__ import annotations
 
 import os
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+
+import polars as pl
 
 from src import columns as schema
 from src.config.schema import DatasetConfig, DatasetType, SyntheticOutput
@@ -17,11 +25,30 @@ from src.data.readers import (
     canonical_summary,
     read_customer_summary,
     read_feature_table,
-    read_transactions,
+    scan_transactions,
+    source,
 )
 from src.errors import SegmentationError
 
 DATA_DIR_ENV = "SEGMENTATION_DATA_DIR"
+
+
+@dataclass
+class InMemoryLog:
+    """A log already in memory, with the same ``frame``/``collect`` interface as ``LogScan``."""
+
+    data: pl.DataFrame
+
+    @property
+    def frame(self) -> pl.LazyFrame:
+        return self.data.lazy()
+
+    def collect(
+        self, build: Callable[[pl.LazyFrame], list[pl.LazyFrame]] | None = None, **kwargs
+    ) -> list[pl.DataFrame]:
+        if build is None:
+            return [self.data]
+        return pl.collect_all(build(self.frame), **kwargs)
 
 
 def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:
@@ -31,20 +58,22 @@ def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:
     return typed_options(DatasetConfig, cfg, "dataset")
 
 
-def load_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = None) -> Dataset:
-    """Load the dataset ``cfg`` describes; relative paths are resolved against ``base_dir``."""
+def open_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = None) -> Dataset:
+    """The dataset ``cfg`` describes, its log (if any) not read yet (``Dataset.log``)."""
     cfg = dataset_config(cfg)
     name = cfg.name
     if cfg.type is DatasetType.synthetic:
         return _load_synthetic(cfg, name)
     path = resolve_path(cfg.path, base_dir, url=cfg.url, name=name)
+    src = source(path, cfg.format, cfg.delimiter, cfg.sheet)
     columns = as_mapping(cfg.columns)
-    fmt = cfg.format
     if cfg.type is DatasetType.transactions:
-        tx = read_transactions(path, columns, date_format=cfg.date_format, fmt=fmt)
-        return Dataset(name=name, kind="transactions", source=str(path), transactions=tx)
+        log = scan_transactions(src, columns, date_format=cfg.date_format)
+        return Dataset(name=name, kind="transactions", source=str(path), log=log)
     if cfg.type is DatasetType.summary:
-        customers = read_customer_summary(path, columns, date_format=cfg.date_format, fmt=fmt)
+        customers = read_customer_summary(
+            path, columns, cfg.date_format, cfg.format, cfg.delimiter, cfg.sheet
+        )
         return Dataset(
             name=name,
             kind="summary",
@@ -52,8 +81,16 @@ def load_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = Non
             customers=customers,
             snapshot_date=customers[schema.DATA_PULLED_DATE].max(),
         )
-    customers = read_feature_table(path, columns, fmt=fmt)
+    customers = read_feature_table(path, columns, cfg.format, cfg.delimiter, cfg.sheet)
     return Dataset(name=name, kind="features", source=str(path), customers=customers)
+
+
+def load_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = None) -> Dataset:
+    """Load the dataset ``cfg`` describes; relative paths are resolved against ``base_dir``."""
+    dataset = open_dataset(cfg, base_dir)
+    if dataset.log is not None and dataset.transactions is None:
+        dataset.transactions = dataset.log.collect()[0]
+    return dataset
 
 
 def _load_synthetic(cfg: DatasetConfig, name: str) -> Dataset:
@@ -67,21 +104,22 @@ def _load_synthetic(cfg: DatasetConfig, name: str) -> Dataset:
         dirty=cfg.dirty,
         segment_shares=dict(cfg.segment_shares) or None,
     )
-    source = f"synthetic(n_customers={cfg.n_customers}, seed={cfg.seed})"
+    source_name = f"synthetic(n_customers={cfg.n_customers}, seed={cfg.seed})"
     if cfg.output is SyntheticOutput.transactions:
         return Dataset(
             name=name,
             kind="transactions",
-            source=source,
+            source=source_name,
             transactions=data.transactions,
             ground_truth=data.labels,
+            log=InMemoryLog(data.transactions),
         )
     summary = to_customer_summary(data.transactions, data.snapshot_date)
-    customers = canonical_summary(summary, {}, None, source)
+    customers = canonical_summary(pl.from_pandas(summary), {}, None, source_name)
     return Dataset(
         name=name,
         kind="summary",
-        source=source,
+        source=source_name,
         customers=customers,
         ground_truth=data.labels,
         snapshot_date=customers[schema.DATA_PULLED_DATE].max(),
@@ -94,7 +132,10 @@ def resolve_path(
     url: str | None = None,
     name: str = "dataset",
 ) -> Path:
-    """Resolve a relative path against ``base_dir``; download ``url`` only if the file is missing."""
+    """Resolve a relative path against ``base_dir``; download ``url`` only if the file is missing.
+
+    ``path`` may also be a folder of files or a glob pattern (``/data/orders/*.parquet``).
+    """
     if path is None or str(path) in ("", "???"):
         raise SegmentationError(
             f"dataset {name!r} has no file path. Pass one on the command line, e.g. "
@@ -104,7 +145,7 @@ def resolve_path(
     resolved = Path(os.path.expanduser(str(path)))
     if not resolved.is_absolute():
         resolved = Path(base_dir or Path.cwd()) / resolved
-    if resolved.exists():
+    if resolved.exists() or _is_glob(resolved):
         return resolved
     if url:
         _download(url, resolved)
@@ -114,6 +155,12 @@ def resolve_path(
         f"Put the file there, set the environment variable {DATA_DIR_ENV} to the folder that "
         "holds the shared data files, or point to the file with dataset.path=/path/to/file."
     )
+
+
+def _is_glob(path: Path) -> bool:
+    import glob
+
+    return glob.has_magic(str(path))
 
 
 def _download(url: str, target: Path) -> None:

@@ -1,52 +1,62 @@
 """Readers for the three kinds of input: transaction logs, per-customer summaries and feature
-tables, each returned in the canonical columns and dtypes of ``src.columns``.
+tables, in the canonical columns and dtypes of ``src.columns``.
+
+Everything goes through polars. A transaction log is *scanned*: ``scan_transactions`` returns a
+lazy query of the canonical columns (projection and predicate pushdown reach the file) plus the
+checks of its conversions, so cleaning and features can be added to the same query and the file
+is read once (``LogScan.collect``). Sources are CSV (plain or compressed), Parquet, a folder or
+glob of such files with one schema, and XLSX.
 
 Transaction logs need ``customer_id``, ``invoice_date`` and either ``amount`` or
 ``quantity`` + ``unit_price`` (then ``amount = quantity * unit_price``). When a log gives a
 ready ``amount``, ``quantity`` and ``unit_price`` are kept only if mapped too; they are never
 invented, and the cleaning rules that need them fall back to the sign of ``amount`` or are
 skipped. Without ``invoice_id`` every row is one order and gets its row number as invoice id.
-In a log, ids are categoricals of ``str`` labels with sorted categories (``src.data.ids``);
-the index of per-customer tables is ``str``.
+Ids are ``String``; the index of per-customer tables (pandas, like everything per customer) is
+``str``.
 
-CSV files (plain or compressed) are parsed by pyarrow with only the used columns and their
-types declared up front, several times faster than ``pd.read_csv`` with its defaults (see
-``benchmarks/README.md``); Excel and Parquet go through pandas. When a number or date does not
-parse that way (month-first dates, bad values), the columns are read as text and converted by
-pandas, whose errors name the column and show bad examples (``src.data.convert``).
+CSV numbers are parsed by the CSV reader itself (the fast path); when a value does not parse
+that way, the columns are read as text and converted by expressions whose checks name the
+column and show bad values (``src.data.convert``).
 """
 
 from __future__ import annotations
 
 import csv
+import glob as globbing
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
+import polars as pl
 
 from src import columns as schema
-from src.data import ids
+from src.data import convert
 from src.data.convert import (
     NULL_STRINGS,
+    Converted,
     as_mapping,
     check_columns_exist,
-    clean_id_labels,
     column_mapping,
     examples,
-    id_codes,
     listing,
-    normalise_ids,
-    to_datetime,
-    to_float,
-    to_text,
 )
 from src.errors import SegmentationError
 
 FORMATS = ("csv", "excel", "parquet")
+_SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "csv",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+_COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
 
 _ID_COLUMNS = (schema.CUSTOMER_ID, schema.INVOICE_ID)
 _NUMERIC_COLUMNS = (schema.QUANTITY, schema.UNIT_PRICE, schema.AMOUNT, schema.DISCOUNT)
@@ -59,31 +69,241 @@ _SUMMARY_REQUIRED = (
     schema.LAST_ORDER_DATE,
     schema.DATA_PULLED_DATE,
 )
+_HEAD_BYTES = 1 << 16
 
 
-def read_transactions(
+# --------------------------------------------------------------------------------------------
+# Sources: files, folders, globs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """The files of one table and how to read them."""
+
+    files: tuple[Path, ...]
+    format: str
+    name: str  # what error messages call it: the path or glob the user gave
+    delimiter: str | None = None
+    sheet: str | None = None
+
+    @property
+    def first(self) -> Path:
+        return self.files[0]
+
+
+def source(
     path: str | Path,
-    columns: Mapping[str, str] | None,
-    date_format: str | None = None,
     fmt: str | None = None,
-) -> pd.DataFrame:
-    """Read an invoice-line log into the canonical columns and dtypes of ``src.columns``."""
-    path = Path(path)
-    fmt = infer_format(path, fmt)
-    found = column_names(path, fmt)
-    mapping = column_mapping(columns, found, schema.TRANSACTION_COLUMNS, "transaction", path)
-    _check_transaction_mapping(mapping, path)
-    check_columns_exist(mapping, found, path)
-    if fmt == "csv":
-        raw = _read_csv(path, mapping, date_format, typed_values=True)
-        if raw is None:
-            raw = _read_csv(path, mapping, date_format, typed_values=False)
-        return _canonical_transactions(raw, mapping, date_format, path, ids_clean=True)
-    raw = _read_raw(path, fmt, sorted(set(mapping.values())), string_columns=mapping.values())
-    return _canonical_transactions(raw, mapping, date_format, path)
+    delimiter: str | None = None,
+    sheet: str | None = None,
+) -> Source:
+    """A file, a folder of files (all with the format's suffixes) or a glob pattern."""
+    given = str(path)
+    if globbing.has_magic(given):
+        files = sorted(Path(p) for p in globbing.glob(given, recursive=True) if Path(p).is_file())
+        if not files:
+            raise SegmentationError(
+                f"no file matches {given}. Check the pattern in dataset.path (e.g. "
+                "/data/orders/*.parquet) and that the files are there."
+            )
+    elif Path(given).is_dir():
+        files = sorted(p for p in Path(given).iterdir() if p.is_file() and _suffix_format(p))
+        if not files:
+            raise SegmentationError(
+                f"the folder {given} holds no .csv, .csv.gz, .parquet or .xlsx file. Point "
+                "dataset.path at the folder that holds the log's files, or at one file."
+            )
+    else:
+        files = [Path(given)]
+    formats = {infer_format(f, fmt) for f in files}
+    if len(formats) > 1:
+        raise SegmentationError(
+            f"{given} mixes file formats ({', '.join(sorted(formats))}). A table read from "
+            "several files needs one format and one schema; keep one kind of file there."
+        )
+    return Source(tuple(files), formats.pop(), given, delimiter, sheet)
 
 
-def _check_transaction_mapping(mapping: Mapping[str, str], path: Path) -> None:
+def _suffix_format(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    return _SUFFIXES.get(suffixes[-1] if suffixes else "")
+
+
+def infer_format(path: Path, fmt: str | None = None) -> str:
+    """``csv``, ``excel`` or ``parquet``: as given, else from the file suffix."""
+    fmt = convert.plain_value(fmt)
+    if fmt:
+        if fmt not in FORMATS:
+            raise SegmentationError(
+                f"dataset.format={fmt!r} is not supported (file {path}). Use one of "
+                f"{', '.join(FORMATS)}, or leave it null to infer it from the file suffix."
+            )
+        return fmt
+    found = _suffix_format(path)
+    if found is None:
+        raise SegmentationError(
+            f"cannot tell the format of {path} from its suffix. Name it .csv, .csv.gz, .xlsx or "
+            ".parquet, or set it explicitly with dataset.format=csv (or excel, parquet)."
+        )
+    return found
+
+
+def _head(path: Path) -> str:
+    """The first bytes of a (possibly compressed) text file, decoded."""
+    import pyarrow as pa
+
+    with pa.input_stream(str(path), compression="detect") as stream:
+        head = stream.read(_HEAD_BYTES)
+    return head.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def column_names(src: Source) -> list[str]:
+    """Header of the first file without reading its rows."""
+    if src.format == "csv":
+        head = _head(src.first)
+        return next(csv.reader(io.StringIO(head), delimiter=src.delimiter or ","), [])
+    if src.format == "parquet":
+        return list(pl.read_parquet_schema(src.first).keys())
+    return list(_read_excel(src, []).columns)
+
+
+def _csv_sample(src: Source, column: str, n: int = 200) -> list[str | None]:
+    """The first values of one column, from the first bytes of the first file."""
+    head = _head(src.first)
+    rows = list(csv.reader(io.StringIO(head), delimiter=src.delimiter or ","))
+    if len(rows) < 2:
+        return []
+    header, body = rows[0], rows[1:-1] if len(rows) > 2 else rows[1:]
+    if column not in header:
+        return []
+    i = header.index(column)
+    return [r[i] for r in body[:n] if len(r) > i]
+
+
+def _read_excel(src: Source, string_columns: Iterable[str]) -> pl.DataFrame:
+    sheet = src.sheet
+    kwargs: dict = {}
+    if sheet is not None:
+        kwargs = {"sheet_id": int(sheet)} if str(sheet).isdigit() else {"sheet_name": str(sheet)}
+    overrides = dict.fromkeys(string_columns, pl.String)
+    frames = [
+        pl.read_excel(f, schema_overrides=overrides or None, infer_schema_length=None, **kwargs)
+        for f in src.files
+    ]
+    return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
+
+
+def _scan(src: Source, types: Mapping[str, pl.DataType], columns: Sequence[str]) -> pl.LazyFrame:
+    """The used columns of every file; CSV columns not in ``types`` are read as text."""
+    files = [str(f) for f in src.files]
+    if src.format == "csv":
+        frame = pl.scan_csv(
+            files,
+            separator=src.delimiter or ",",
+            infer_schema=False,
+            schema_overrides=dict(types) or None,
+            null_values=NULL_STRINGS,
+            missing_columns="insert",
+        )
+    elif src.format == "parquet":
+        frame = pl.scan_parquet(files)
+    else:
+        frame = _read_excel(src, [c for c, t in types.items() if t == pl.String]).lazy()
+    return frame.select([pl.col(c) for c in dict.fromkeys(columns)])
+
+
+def _read_error(src: Source, exc: Exception) -> SegmentationError:
+    return SegmentationError(
+        f"cannot parse {src.name} as {src.format.upper() if src.format == 'csv' else src.format} "
+        f"({str(exc).strip().splitlines()[0]}). Check that the file is a valid {src.format} file "
+        "(comma-separated UTF-8 text with one header row for CSV), or set dataset.format to its "
+        "real format."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Transaction logs
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LogScan:
+    """A lazy query of a log in canonical columns, with the checks of its conversions.
+
+    ``collect(build)`` runs ``build(frame)`` (a list of lazy frames derived from the log, e.g.
+    the cleaned log and its counts) together with the checks in one query, so the source is
+    read once; it raises the conversion errors the checks found.
+    """
+
+    src: Source
+    mapping: dict[str, str]
+    date_format: str | None
+    typed: bool = True
+    raw: pl.LazyFrame = field(init=False)
+    frame: pl.LazyFrame = field(init=False)
+    converted: list[Converted] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.raw, self.frame, self.converted = _canonical_log(
+            self.src, self.mapping, self.date_format, self.typed
+        )
+
+    @property
+    def checks(self) -> pl.LazyFrame:
+        """One row: how many values of each checked column did not convert."""
+        bad = [c.bad.sum().alias(c.canonical) for c in self.converted if c.bad is not None]
+        return self.raw.select(bad or [pl.lit(0).alias("_")])
+
+    def collect(
+        self, build: Callable[[pl.LazyFrame], list[pl.LazyFrame]] | None = None, **kwargs
+    ) -> list[pl.DataFrame]:
+        """``build(frame)`` collected in one query with the checks (``kwargs``: collect_all's)."""
+        frames = build(self.frame) if build is not None else [self.frame]
+        try:
+            *results, checks = pl.collect_all([*frames, self.checks], **kwargs)
+        except pl.exceptions.ComputeError as exc:
+            if self.typed and self.src.format == "csv":
+                return replace(self, typed=False).collect(build, **kwargs)
+            raise _read_error(self.src, exc) from exc
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise _read_error(self.src, exc) from exc
+        self.raise_problems(checks)
+        return results
+
+    def raise_problems(self, checks: pl.DataFrame) -> None:
+        """The first conversion error the ``checks`` counted, with examples from the file."""
+        for c in self.converted:
+            if c.bad is None or not checks[c.canonical][0]:
+                continue
+            values = self.raw.filter(c.bad).select(c.source).head(1000).collect()
+            values = values[c.source].to_list()
+            error = c.error(self.src.name, int(checks[c.canonical][0]), values)
+            if c.canonical in _DATE_COLUMNS and not self.date_format:
+                styles = convert.describe_bad_dates(values)
+                if styles:
+                    first = c.problem.removeprefix("value(s) that are not dates in ")
+                    error = SegmentationError(
+                        f"{error} The column mixes date styles: its first values are in "
+                        f"{first}, but of the values shown {styles}. Use one style for the whole "
+                        "column (convert it upstream), or give dataset.date_format."
+                    )
+            raise error
+
+
+def _log_types(mapping: Mapping[str, str], typed: bool) -> dict[str, pl.DataType]:
+    """Read types for a CSV log: text everywhere, numbers typed on the fast path."""
+    types: dict[str, pl.DataType] = {}
+    for canonical, src_column in mapping.items():
+        wanted = pl.Float64 if typed and canonical in _NUMERIC_COLUMNS else pl.String
+        if types.setdefault(src_column, wanted) != wanted:
+            types[src_column] = pl.String  # one source column feeding two roles
+    return types
+
+
+def _check_transaction_mapping(mapping: Mapping[str, str], name: str) -> None:
     missing = [c for c in (schema.CUSTOMER_ID, schema.INVOICE_DATE) if c not in mapping]
     has_amount = schema.AMOUNT in mapping
     has_lines = schema.QUANTITY in mapping and schema.UNIT_PRICE in mapping
@@ -92,130 +312,80 @@ def _check_transaction_mapping(mapping: Mapping[str, str], path: Path) -> None:
         missing.append(f"or {schema.AMOUNT}")
     if missing:
         raise SegmentationError(
-            f"the transaction log {path} has no column mapped to {', '.join(missing)}. "
-            "A log needs customer_id, invoice_date and either quantity + unit_price or a "
-            "ready amount column; map them under dataset.columns, e.g. "
-            "dataset.columns.customer_id=CustomerID."
+            f"the transaction log {name} has no column mapped to {', '.join(missing)}. A log "
+            "needs customer_id, invoice_date and either quantity + unit_price or amount; map "
+            "them under dataset.columns, e.g. dataset.columns.customer_id=CustomerID."
         )
 
 
-def _arrow_type(canonical: str, typed_values: bool) -> pa.DataType:
-    if canonical in _ID_COLUMNS:
-        # Few distinct ids: parsing into a dictionary is faster, and the id rule then only
-        # touches the distinct values.
-        return pa.dictionary(pa.int32(), pa.string())
-    if typed_values and canonical in _NUMERIC_COLUMNS:
-        return pa.float64()
-    if typed_values and canonical in _DATE_COLUMNS:
-        return pa.timestamp("us")
-    return pa.string()
-
-
-def _read_csv(
-    path: Path, mapping: Mapping[str, str], date_format: str | None, typed_values: bool
-) -> pd.DataFrame | None:
-    """Parse the used columns with pyarrow; ``None`` when a typed value does not convert.
-
-    ``typed_values=False`` reads numbers and dates as text for the pandas conversions,
-    which accept more date styles and report bad values.
-    """
-    types: dict[str, pa.DataType] = {}
-    for canonical, source in mapping.items():
-        wanted = _arrow_type(canonical, typed_values)
-        if types.setdefault(source, wanted) != wanted:
-            types[source] = pa.string()  # one source column feeding two roles: decide later
-    convert = pacsv.ConvertOptions(
-        include_columns=list(types),
-        column_types=types,
-        null_values=NULL_STRINGS,
-        strings_can_be_null=True,
-        timestamp_parsers=[date_format] if date_format else None,
-    )
-    try:
-        with _open_csv(path) as source:
-            table = pacsv.read_csv(source, convert_options=convert)
-    except pa.ArrowInvalid as exc:
-        if typed_values:
-            return None
-        raise SegmentationError(
-            f"cannot parse {path} as CSV ({exc}). Check that it is a comma-separated UTF-8 "
-            "file with one header row, or set dataset.format to its real format."
-        ) from exc
-    id_sources = {mapping[c] for c in _ID_COLUMNS if c in mapping}
-    ids_by_source = {source: _categorical_ids(table.column(source)) for source in id_sources}
-    frame = table.drop_columns(list(id_sources)).to_pandas(split_blocks=True)
-    for source, values in ids_by_source.items():
-        frame[source] = values
-    return frame
-
-
-def _open_csv(path: Path):
-    """A binary stream of the CSV text; gzip is inflated by ISA-L (igzip) when installed.
-
-    Inflating is the slowest step of reading a .csv.gz (zlib: 0.15 s of the 0.34 s for the
-    UCI file); igzip does it about 1.7x faster while pyarrow parses in parallel.
-    """
-    if path.suffix == ".gz":
-        try:
-            from isal import igzip
-        except ImportError:
-            pass
-        else:
-            return igzip.open(path, "rb")
-    return pa.input_stream(str(path), compression="detect")
-
-
-def _categorical_ids(column: pa.ChunkedArray) -> pd.Series:
-    """Parsed ids as a categorical (see ``src.data.ids``), the id rule applied per label.
-
-    Each parsed block has its own small dictionary; once they are unified, the id rule and
-    the sort run on the distinct labels only and the lines are re-coded with one lookup.
-    """
-    if not pa.types.is_dictionary(column.type):
-        column = column.dictionary_encode()
-    column = column.unify_dictionaries()
-    if not column.num_chunks:
-        return ids.from_codes(np.array([], dtype=np.int32), [])
-    labels = clean_id_labels(column.chunk(0).dictionary)
-    indices = pa.chunked_array([chunk.indices for chunk in column.chunks], type=pa.int32())
-    return ids.from_positions(labels, indices.fill_null(-1).to_numpy())
-
-
-def _canonical_transactions(
-    raw: pd.DataFrame,
-    mapping: Mapping[str, str],
-    date_format: str | None,
-    path: Path,
-    ids_clean: bool = False,
-) -> pd.DataFrame:
-    out: dict[str, pd.Series] = {}
+def _canonical_log(
+    src: Source, mapping: Mapping[str, str], date_format: str | None, typed: bool
+) -> tuple[pl.LazyFrame, pl.LazyFrame, list[Converted]]:
+    """(raw source columns, canonical log, conversions) as lazy queries on ``src``."""
+    raw = _scan(src, _log_types(mapping, typed), list(mapping.values()))
+    dtypes = raw.collect_schema()
+    converted: list[Converted] = []
     for canonical in schema.TRANSACTION_COLUMNS:
         if canonical not in mapping:
             continue
-        source = mapping[canonical]
-        values = raw[source]
-        where = f"column {source!r} ({canonical}) of {path}"
+        column = mapping[canonical]
+        dtype = dtypes[column]
         if canonical in _ID_COLUMNS:
-            if ids_clean:
-                out[canonical] = values
-            else:
-                codes, labels = id_codes(values)
-                out[canonical] = ids.from_positions(labels, codes).set_axis(values.index)
+            converted.append(Converted(canonical, column, convert.id_expr(column, dtype)))
         elif canonical in _NUMERIC_COLUMNS:
-            out[canonical] = to_float(values, where)
+            converted.append(convert.to_float(canonical, column, dtype))
         elif canonical in _DATE_COLUMNS:
-            out[canonical] = to_datetime(values, date_format, where)
+            formats = _date_formats(src, column, dtype, date_format)
+            converted.append(
+                convert.to_datetime(canonical, column, dtype, formats, bool(date_format))
+            )
         else:
-            out[canonical] = to_text(values)
-    n_rows = len(raw)
-    if schema.INVOICE_ID not in out:
-        out[schema.INVOICE_ID] = ids.as_ids(
-            pd.Series(np.arange(n_rows), index=raw.index).astype("str")
+            converted.append(convert.to_text(canonical, column, dtype))
+    frame = raw.select([c.expr.alias(c.canonical) for c in converted])
+    if schema.INVOICE_ID not in mapping:
+        frame = frame.with_columns(pl.int_range(pl.len()).cast(pl.String).alias(schema.INVOICE_ID))
+    if schema.AMOUNT not in mapping:
+        frame = frame.with_columns(
+            (pl.col(schema.QUANTITY) * pl.col(schema.UNIT_PRICE)).alias(schema.AMOUNT)
         )
-    if schema.AMOUNT not in out:
-        out[schema.AMOUNT] = out[schema.QUANTITY] * out[schema.UNIT_PRICE]
-    ordered = [c for c in schema.TRANSACTION_COLUMNS if c in out]
-    return pd.DataFrame({c: out[c] for c in ordered}, copy=False).reset_index(drop=True)
+    ordered = [c for c in schema.TRANSACTION_COLUMNS if c in schema.names(frame)]
+    return raw, frame.select(ordered), converted
+
+
+def _date_formats(
+    src: Source, column: str, dtype: pl.DataType, date_format: str | None
+) -> tuple[str, ...]:
+    if date_format or dtype != pl.String:
+        return convert.date_formats([], date_format)
+    if src.format == "csv":
+        sample = _csv_sample(src, column)
+    else:
+        sample = _scan(src, {}, [column]).head(200).collect()[column].cast(pl.String).to_list()
+    return convert.date_formats(sample, None)
+
+
+def scan_transactions(
+    src: Source, columns: Mapping[str, str] | None, date_format: str | None = None
+) -> LogScan:
+    """The log of ``src`` as a lazy query in canonical columns (see ``LogScan``)."""
+    found = column_names(src)
+    mapping = column_mapping(columns, found, schema.TRANSACTION_COLUMNS, "transaction", src.name)
+    _check_transaction_mapping(mapping, src.name)
+    check_columns_exist(mapping, found, src.name)
+    return LogScan(src, dict(mapping), date_format)
+
+
+def read_transactions(
+    path: str | Path,
+    columns: Mapping[str, str] | None,
+    date_format: str | None = None,
+    fmt: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
+) -> pl.DataFrame:
+    """Read an invoice-line log into the canonical columns and dtypes of ``src.columns``."""
+    scan = scan_transactions(source(path, fmt, delimiter, sheet), columns, date_format)
+    return scan.collect()[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,69 +393,109 @@ def _canonical_transactions(
 # --------------------------------------------------------------------------------------------
 
 
+def _read_table(src: Source, columns: Sequence[str], string_columns: Iterable[str]) -> pl.DataFrame:
+    types = dict.fromkeys(string_columns, pl.String)
+    if src.format == "csv":
+        types = dict.fromkeys(columns, pl.String)
+    try:
+        return _scan(src, types, columns).collect()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise _read_error(src, exc) from exc
+
+
+def _convert_table(raw: pl.DataFrame, converted: list[Converted], where: str) -> pl.DataFrame:
+    checks = [c.bad.sum().alias(c.canonical) for c in converted if c.bad is not None]
+    if checks:
+        counts = raw.select(checks)
+        for c in converted:
+            if c.bad is not None and counts[c.canonical][0]:
+                values = raw.filter(c.bad)[c.source].to_list()
+                raise c.error(where, int(counts[c.canonical][0]), values)
+    return raw.select([c.expr.alias(c.canonical) for c in converted])
+
+
 def read_customer_summary(
     path: str | Path,
     columns: Mapping[str, str] | None,
     date_format: str | None = None,
     fmt: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> pd.DataFrame:
     """Read the per-customer summary schema; index ``customer_id``, the summary columns."""
-    path = Path(path)
-    fmt = infer_format(path, fmt)
-    found = column_names(path, fmt)
-    mapping = column_mapping(columns, found, schema.SUMMARY_COLUMNS, "summary", path)
+    src = source(path, fmt, delimiter, sheet)
+    found = column_names(src)
+    mapping = column_mapping(columns, found, schema.SUMMARY_COLUMNS, "summary", src.name)
     missing = [c for c in _SUMMARY_REQUIRED if c not in mapping]
     if missing:
         raise SegmentationError(
-            f"the customer summary {path} has no column mapped to {', '.join(missing)}. "
+            f"the customer summary {src.name} has no column mapped to {', '.join(missing)}. "
             f"A summary table needs {', '.join(_SUMMARY_REQUIRED)} (tran_with_disc and "
             "created_at are needed for LRFMC only); map them under dataset.columns, e.g. "
             "dataset.columns.user_id=customer."
         )
-    check_columns_exist(mapping, found, path)
-    raw = _read_raw(path, fmt, sorted(set(mapping.values())), string_columns=[mapping["user_id"]])
-    return canonical_summary(raw, mapping, date_format, path)
+    check_columns_exist(mapping, found, src.name)
+    raw = _read_table(src, list(dict.fromkeys(mapping.values())), [mapping[schema.USER_ID]])
+    return canonical_summary(raw, mapping, date_format, src.name)
 
 
 def canonical_summary(
-    raw: pd.DataFrame,
+    raw: pl.DataFrame,
     mapping: Mapping[str, str],
     date_format: str | None,
-    path: Path | str,
+    where: str,
 ) -> pd.DataFrame:
+    """Summary rows in canonical columns and dtypes, indexed by ``customer_id`` (pandas)."""
     mapping = mapping or {c: c for c in schema.SUMMARY_COLUMNS if c in raw.columns}
-    out: dict[str, pd.Series] = {}
+    converted = [
+        Converted(
+            schema.CUSTOMER_ID,
+            mapping[schema.USER_ID],
+            convert.id_expr(mapping[schema.USER_ID], raw.schema[mapping[schema.USER_ID]]),
+        )
+    ]
     for canonical in schema.SUMMARY_COLUMNS[1:]:
         if canonical not in mapping:
             continue
-        source = mapping[canonical]
-        where = f"column {source!r} ({canonical}) of {path}"
+        column = mapping[canonical]
+        dtype = raw.schema[column]
         if canonical in _SUMMARY_NUMERIC:
-            out[canonical] = to_float(raw[source], where)
+            converted.append(convert.to_float(canonical, column, dtype))
         else:
-            out[canonical] = to_datetime(raw[source], date_format, where)
-    ids = normalise_ids(raw[mapping[schema.USER_ID]])
-    frame = pd.DataFrame(out)
-    frame.index = pd.Index(ids, name=schema.CUSTOMER_ID)
-    return _check_unique_ids(frame, path)
+            sample = raw[column].head(200).cast(pl.String).to_list() if dtype == pl.String else []
+            formats = convert.date_formats(sample, date_format)
+            converted.append(
+                convert.to_datetime(canonical, column, dtype, formats, bool(date_format))
+            )
+    table = _convert_table(raw, converted, where)
+    return _per_customer(table, where)
+
+
+def _per_customer(table: pl.DataFrame, where: str) -> pd.DataFrame:
+    frame = table.to_pandas().set_index(schema.CUSTOMER_ID)
+    frame.index = frame.index.astype("str")
+    return _check_unique_ids(frame, where)
 
 
 def read_feature_table(
-    path: str | Path, columns: Mapping[str, str] | None, fmt: str | None = None
+    path: str | Path,
+    columns: Mapping[str, str] | None,
+    fmt: str | None = None,
+    delimiter: str | None = None,
+    sheet: str | None = None,
 ) -> pd.DataFrame:
     """Read precomputed features; index ``customer_id``, one float64 column per feature.
 
     ``columns`` maps feature names (and ``customer_id``) to source columns; without feature
     entries every column named like a known feature is taken.
     """
-    path = Path(path)
-    fmt = infer_format(path, fmt)
-    found = column_names(path, fmt)
+    src = source(path, fmt, delimiter, sheet)
+    found = column_names(src)
     mapping = {k: v for k, v in as_mapping(columns).items() if v is not None}
     unknown = [k for k in mapping if k not in (schema.CUSTOMER_ID, *schema.LRFMC_FEATURES)]
     if unknown:
         raise SegmentationError(
-            f"dataset.columns of the feature table {path} names unknown feature(s) "
+            f"dataset.columns of the feature table {src.name} names unknown feature(s) "
             f"{', '.join(unknown)}. Feature names are {', '.join(schema.LRFMC_FEATURES)} "
             "(plus customer_id for the id column); rename the keys under dataset.columns."
         )
@@ -298,87 +508,32 @@ def read_feature_table(
         mapping.update({f: f for f in features})
     if not features:
         raise SegmentationError(
-            f"the feature table {path} has no feature columns: none of its columns "
+            f"the feature table {src.name} has no feature columns: none of its columns "
             f"({listing(found)}) is named like a feature ({', '.join(schema.LRFMC_FEATURES)}) "
             "and dataset.columns maps none. Map them, e.g. dataset.columns.recency_days=R."
         )
-    check_columns_exist(mapping, found, path)
+    check_columns_exist(mapping, found, src.name)
     id_source = mapping[schema.CUSTOMER_ID]
-    raw = _read_raw(path, fmt, sorted(set(mapping.values())), string_columns=[id_source])
-    frame = pd.DataFrame(
-        {f: to_float(raw[mapping[f]], f"column {mapping[f]!r} ({f}) of {path}") for f in features}
-    )
-    frame.index = pd.Index(normalise_ids(raw[id_source]), name=schema.CUSTOMER_ID)
-    return _check_unique_ids(frame, path)
+    raw = _read_table(src, list(dict.fromkeys(mapping.values())), [id_source])
+    converted = [
+        Converted(schema.CUSTOMER_ID, id_source, convert.id_expr(id_source, raw.schema[id_source]))
+    ]
+    converted += [convert.to_float(f, mapping[f], raw.schema[mapping[f]]) for f in features]
+    table = _convert_table(raw, converted, src.name)
+    return _per_customer(table, src.name)
 
 
-def _check_unique_ids(frame: pd.DataFrame, path: Path | str) -> pd.DataFrame:
+def _check_unique_ids(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if frame.index.hasnans:
         raise SegmentationError(
-            f"{int(frame.index.isna().sum())} row(s) of {path} have no customer id. "
+            f"{int(frame.index.isna().sum())} row(s) of {where} have no customer id. "
             "A per-customer table needs an id on every row; fill or drop those rows."
         )
     duplicated = frame.index[frame.index.duplicated()]
     if len(duplicated):
         raise SegmentationError(
-            f"{path} has {len(duplicated)} repeated customer id(s), e.g. "
+            f"{where} has {len(duplicated)} repeated customer id(s), e.g. "
             f"{examples(duplicated)}. A per-customer table needs one row per customer; "
             "aggregate the rows first or load the file as dataset.type=transactions."
         )
     return frame
-
-
-def infer_format(path: Path, fmt: str | None = None) -> str:
-    """``csv``, ``excel`` or ``parquet``: as given, else from the file suffix."""
-    if fmt:
-        if fmt not in FORMATS:
-            raise SegmentationError(
-                f"dataset.format={fmt!r} is not supported (file {path}). Use one of "
-                f"{', '.join(FORMATS)}, or leave it null to infer it from the file suffix."
-            )
-        return fmt
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".bz2", ".zst", ".lz4"):
-        suffixes = suffixes[:-1]
-    last = suffixes[-1] if suffixes else ""
-    if last in (".csv", ".txt", ".tsv"):
-        return "csv"
-    if last in (".xlsx", ".xlsm", ".xls"):
-        return "excel"
-    if last in (".parquet", ".pq"):
-        return "parquet"
-    raise SegmentationError(
-        f"cannot tell the format of {path} from its suffix. Name it .csv, .csv.gz, .xlsx or "
-        ".parquet, or set it explicitly with dataset.format=csv (or excel, parquet)."
-    )
-
-
-def column_names(path: Path, fmt: str) -> list[str]:
-    """Header of a file without reading its rows."""
-    if fmt == "csv":
-        with pa.input_stream(str(path), compression="detect") as stream:
-            head = stream.read(1 << 16).decode("utf-8", errors="replace").lstrip("\ufeff")
-        return next(csv.reader(io.StringIO(head)), [])
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    return [str(c) for c in pd.read_excel(path, nrows=0).columns]
-
-
-def _read_raw(
-    path: Path, fmt: str, usecols: list[str], string_columns: Iterable[str] = ()
-) -> pd.DataFrame:
-    """Read the used columns as stored (ids as text so "00123" keeps its zeros)."""
-    dtype = dict.fromkeys(string_columns, "str")
-    try:
-        if fmt == "csv":
-            return pd.read_csv(path, usecols=usecols, dtype=dtype, keep_default_na=False)
-        if fmt == "excel":
-            return pd.read_excel(path, usecols=usecols, dtype=dtype)
-        return pd.read_parquet(path, columns=usecols)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise SegmentationError(
-            f"cannot read {path} as {fmt} ({exc}). Check that the file is a valid {fmt} file "
-            "(UTF-8 text for CSV) or set dataset.format to its real format."
-        ) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from src.columns import (
     AMOUNT,
@@ -30,9 +31,10 @@ def _require(tx: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     require(tx, columns, what)
 
 
-def purchases(tx: pd.DataFrame) -> pd.DataFrame:
+def purchases(tx) -> pd.DataFrame:
     """Purchase lines only (``cleaning.purchase_mask``), so returns are neither orders nor sales."""
-    return tx.loc[purchase_mask(tx)]
+    frame = pl.from_pandas(tx) if isinstance(tx, pd.DataFrame) else tx
+    return frame.filter(purchase_mask(frame)).to_pandas()
 
 
 def monthly_revenue(tx: pd.DataFrame) -> pd.DataFrame:

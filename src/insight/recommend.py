@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from src.columns import (
     AMOUNT,
@@ -129,6 +130,11 @@ def _encode(tx: pd.DataFrame | None, segments: pd.Series) -> _Lines:
             + ". Use a transactions dataset with a product column mapped to stock_code, or skip "
             "product picks."
         )
+    if isinstance(tx, pl.DataFrame):
+        tx = tx.with_columns(_purchase=purchase_mask(tx)).to_pandas()
+    else:
+        frame = pl.from_pandas(tx).with_columns(_purchase=purchase_mask(tx))
+        tx = tx.assign(_purchase=frame["_purchase"].to_numpy())
     segments = segments.dropna()
     if not segments.index.is_unique:
         raise SegmentationError(
@@ -139,7 +145,7 @@ def _encode(tx: pd.DataFrame | None, segments: pd.Series) -> _Lines:
     # Look customers up once per distinct id, not once per line.
     tx_cust, tx_ids = pd.factorize(tx[CUSTOMER_ID])
     cust = np.append(segments.index.get_indexer(tx_ids), -1)[tx_cust]
-    keep = (cust >= 0) & tx[STOCK_CODE].notna().to_numpy() & purchase_mask(tx)
+    keep = (cust >= 0) & tx[STOCK_CODE].notna().to_numpy() & tx["_purchase"].to_numpy()
     prod, products = pd.factorize(tx[STOCK_CODE][keep])
     desc, descriptions = (
         pd.factorize(tx[DESCRIPTION][keep], sort=True)

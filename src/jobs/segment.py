@@ -46,6 +46,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
 
 def _run_eda(cfg: DictConfig) -> dict[str, Any]:
     """Monthly revenue, orders, top products, countries, order values and cohort retention."""
+    from src.data import log_customers, log_rows
     from src.data.prepare import load_clean
     from src.insight import cohorts, eda
     from src.tracking.tracker import Tracker, resolve_tracking_uri
@@ -90,7 +91,7 @@ def _run_eda(cfg: DictConfig) -> dict[str, Any]:
             {
                 "revenue": float(monthly["revenue"].sum()),
                 "orders": float(monthly["orders"].sum()),
-                "customers": float(tx["customer_id"].nunique()),
+                "customers": float(log_customers(tx)),
                 "months": float(len(monthly)),
                 "retention_month_1_mean": float(shares[1].mean()) if 1 in shares else float("nan"),
             }
@@ -101,7 +102,7 @@ def _run_eda(cfg: DictConfig) -> dict[str, Any]:
             tracker.log_png(to_png(fig), f"eda/{name}.png")
     finally:
         tracker.end_parent()
-    say(f"[{cfg.experiment_name}] {len(tx):,} rows, {tx['customer_id'].nunique():,} customers")
+    say(f"[{cfg.experiment_name}] {log_rows(tx):,} rows, {log_customers(tx):,} customers")
     say(monthly.to_string(index=False, max_rows=30))
     say(f"Logged {len(tables)} tables and {len(figures)} figures to run {tracker.parent_id}")
     say(f"Open the UI with: {tracker.run_url_hint()}")

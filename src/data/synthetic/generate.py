@@ -18,6 +18,7 @@ from typing import Self
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -36,7 +37,6 @@ from src.columns import (
     UNIT_PRICE,
 )
 from src.config.schema import DatasetConfig
-from src.data import ids
 from src.data.features import default_snapshot
 from src.data.synthetic.profiles import (
     CANCEL_LINE_SHARE,
@@ -81,7 +81,7 @@ _OPEN_MINUTE, _CLOSE_MINUTE = 7 * 60, 20 * 60
 class SyntheticData:
     """A generated log, its planted segments (ground truth only) and its snapshot date."""
 
-    transactions: pd.DataFrame
+    transactions: pl.DataFrame
     labels: pd.Series
     snapshot_date: pd.Timestamp
 
@@ -566,8 +566,8 @@ def _customer_ids(n: int) -> pa.Array:
     return pc.binary_join_element_wise("C", digits, "")
 
 
-def _text(values: pa.Array, idx: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
-    return pd.Series(values.take(pa.array(idx, mask=missing)), dtype="str")
+def _text(values: pa.Array, idx: np.ndarray, missing: np.ndarray | None = None) -> pl.Series:
+    return pl.from_arrow(values.take(pa.array(idx, mask=missing))).cast(pl.String)
 
 
 def _assemble(
@@ -577,7 +577,7 @@ def _assemble(
     window_start: pd.Timestamp,
     n_days: int,
     cat: _Catalogue,
-) -> pd.DataFrame:
+) -> pl.DataFrame:
     """Number invoices in time order and lay the lines out invoice by invoice."""
     by_time = _stable_order(orders.time * 3 + orders.kind)
     invoice_rank = np.empty(len(orders), dtype=np.int64)
@@ -602,8 +602,8 @@ def _assemble(
     amount = lines.quantity * lines.price
     rate = np.where(orders.kind == _PURCHASE, orders.rate, 0.0)[order]
     columns = {
-        CUSTOMER_ID: ids.from_positions(_customer_ids(len(cust)), np.where(guest, -1, owner)),
-        INVOICE_ID: ids.from_positions(invoice_text, order),
+        CUSTOMER_ID: _text(_customer_ids(len(cust)), owner, guest),
+        INVOICE_ID: _text(invoice_text, order),
         INVOICE_DATE: stamp,
         STOCK_CODE: _text(cat.stock_code, lines.product),
         DESCRIPTION: _text(cat.description, lines.product),
@@ -611,7 +611,7 @@ def _assemble(
         UNIT_PRICE: lines.price,
         AMOUNT: amount,
         DISCOUNT: np.round(rate * amount, 2),
-        SIGNUP_DATE: np.where(guest, np.datetime64("NaT", "us"), signup[owner]),
+        SIGNUP_DATE: pl.Series(signup[owner]).set(pl.Series(guest), None),
         COUNTRY: _text(pa.array([c for c, _ in COUNTRIES]), orders.country[order]),
     }
-    return pd.DataFrame({c: columns[c] for c in TRANSACTION_COLUMNS}, copy=False)
+    return pl.DataFrame({c: columns[c] for c in TRANSACTION_COLUMNS})

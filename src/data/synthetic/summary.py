@@ -8,6 +8,7 @@ and non-product codes are dropped), then each customer's purchase lines are summ
 from __future__ import annotations
 
 import pandas as pd
+import polars as pl
 
 from src.columns import (
     AMOUNT,
@@ -34,7 +35,7 @@ from src.data.features import default_snapshot
 
 
 def to_customer_summary(
-    transactions: pd.DataFrame, snapshot_date: pd.Timestamp | None = None
+    transactions: pl.DataFrame, snapshot_date: pd.Timestamp | None = None
 ) -> pd.DataFrame:
     """One row per customer with purchases: totals, discounted orders, last order, sign-up.
 
@@ -47,24 +48,28 @@ def to_customer_summary(
     if snapshot_date is None:
         snapshot_date = default_snapshot(transactions)
     cleaned, _ = clean_transactions(transactions, CleaningConfig())
-    buys = cleaned.loc[purchase_mask(cleaned)]
-    invoices = buys.groupby([CUSTOMER_ID, INVOICE_ID], sort=False, observed=True).agg(
-        date=(INVOICE_DATE, "max"),
-        spent=(AMOUNT, "sum"),
-        discounted=(DISCOUNT, "max"),
-        signup=(SIGNUP_DATE, "min"),
+    summary = (
+        cleaned.lazy()
+        .filter(purchase_mask(cleaned) & pl.col(CUSTOMER_ID).is_not_null())
+        .group_by(CUSTOMER_ID, INVOICE_ID)
+        .agg(
+            pl.col(INVOICE_DATE).max().alias("date"),
+            pl.col(AMOUNT).sum().alias("spent"),
+            (pl.col(DISCOUNT).max() > 0).alias("discounted"),
+            pl.col(SIGNUP_DATE).min().alias("signup"),
+        )
+        .group_by(CUSTOMER_ID)
+        .agg(
+            pl.len().cast(pl.Int64).alias(TOTAL_TRANSACTION),
+            pl.col("spent").sum().alias(TOTAL_MONEY_SPENT),
+            pl.col("discounted").sum().cast(pl.Int64).alias(TRAN_WITH_DISC),
+            pl.col("date").max().alias(LAST_ORDER_DATE),
+            pl.col("signup").min().alias(CREATED_AT),
+        )
+        .with_columns(pl.lit(pd.Timestamp(snapshot_date).to_pydatetime()).alias(DATA_PULLED_DATE))
+        .rename({CUSTOMER_ID: USER_ID})
+        .sort(USER_ID)
+        .select(SUMMARY_COLUMNS)
+        .collect()
     )
-    invoices["discounted"] = invoices["discounted"] > 0
-    per_customer = invoices.groupby(level=CUSTOMER_ID, observed=True).agg(
-        **{
-            TOTAL_TRANSACTION: ("spent", "size"),
-            TOTAL_MONEY_SPENT: ("spent", "sum"),
-            TRAN_WITH_DISC: ("discounted", "sum"),
-            LAST_ORDER_DATE: ("date", "max"),
-            CREATED_AT: ("signup", "min"),
-        }
-    )
-    per_customer[DATA_PULLED_DATE] = pd.Timestamp(snapshot_date)
-    summary = per_customer.rename_axis(USER_ID).reset_index()
-    summary[USER_ID] = summary[USER_ID].astype("str")
-    return summary[list(SUMMARY_COLUMNS)]
+    return summary.to_pandas()

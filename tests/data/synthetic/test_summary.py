@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from src.columns import (
@@ -40,7 +41,7 @@ def dirty() -> SyntheticData:
 # --- to_customer_summary ---------------------------------------------------------------------
 
 
-def tiny_log() -> pd.DataFrame:
+def tiny_log() -> pl.DataFrame:
     """Two customers plus every kind of row the summary must ignore."""
     rows = [
         # customer, invoice, date, stock, qty, price, discount, signup
@@ -62,7 +63,7 @@ def tiny_log() -> pd.DataFrame:
     t[AMOUNT] = t[QUANTITY] * t[UNIT_PRICE]
     t[INVOICE_DATE] = pd.to_datetime(t[INVOICE_DATE])
     t[SIGNUP_DATE] = pd.to_datetime(t[SIGNUP_DATE])
-    return t
+    return pl.from_pandas(t)
 
 
 def test_summary_matches_hand_computed_values() -> None:
@@ -109,4 +110,4 @@ def test_summary_totals_agree_with_the_features_of_the_cleaned_log(dirty: Synthe
 
 def test_summary_without_a_discount_column_is_a_user_error() -> None:
     with pytest.raises(SegmentationError, match=DISCOUNT):
-        to_customer_summary(tiny_log().drop(columns=DISCOUNT))
+        to_customer_summary(tiny_log().drop(DISCOUNT))
