@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from src.columns import AMOUNT, CUSTOMER_ID, DESCRIPTION, IS_RETURN, QUANTITY, STOCK_CODE
@@ -31,10 +32,10 @@ NAMES = {"P1": "Mug", "P2": "Plate", "P3": "Candle", "P4": "Lamp"}
 
 
 @pytest.fixture
-def tx() -> pd.DataFrame:
+def tx() -> pl.DataFrame:
     frame = pd.DataFrame(LINES, columns=[CUSTOMER_ID, STOCK_CODE, QUANTITY, AMOUNT])
     frame[DESCRIPTION] = frame[STOCK_CODE].map(NAMES)
-    return frame
+    return pl.from_pandas(frame)
 
 
 @pytest.fixture
@@ -96,7 +97,9 @@ def test_returns_are_ignored(tx, segments):
         [("c2", "P2", -1.0, -5.0, "Plate", True), ("c2", "P4", 1.0, 3.0, "Lamp", True)],
         columns=[CUSTOMER_ID, STOCK_CODE, QUANTITY, AMOUNT, DESCRIPTION, IS_RETURN],
     )
-    with_returns = pd.concat([tx.assign(**{IS_RETURN: False}), extra], ignore_index=True)
+    with_returns = pl.concat(
+        [tx.with_columns(pl.lit(False).alias(IS_RETURN)), pl.from_pandas(extra)], how="diagonal"
+    )
     pd.testing.assert_frame_equal(
         segment_top_products(with_returns, segments, min_support=0),
         segment_top_products(tx, segments, min_support=0),
@@ -105,7 +108,7 @@ def test_returns_are_ignored(tx, segments):
 
 def test_customer_recs_exclude_already_bought(tx, segments):
     recs = customer_recommendations(tx, segments, top_n=5)
-    bought = set(zip(tx[CUSTOMER_ID], tx[STOCK_CODE], strict=True))
+    bought = set(zip(tx[CUSTOMER_ID].to_list(), tx[STOCK_CODE].to_list(), strict=True))
     assert not {(c, p) for c, p in zip(recs[CUSTOMER_ID], recs[STOCK_CODE], strict=True)} & bought
 
 
@@ -153,7 +156,7 @@ def test_customer_recs_scale_vectorised():
         }
     )
     segments = pd.Series(rng.integers(0, 6, n_customers), index=customers)
-    recs = customer_recommendations(tx, segments, top_n=5)
+    recs = customer_recommendations(pl.from_pandas(tx), segments, top_n=5)
     merged = recs.merge(tx, on=[CUSTOMER_ID, STOCK_CODE], how="inner")
     assert merged.empty
     assert recs.groupby(CUSTOMER_ID).size().eq(5).all()
@@ -162,7 +165,7 @@ def test_customer_recs_scale_vectorised():
 
 @pytest.mark.parametrize("drop", ["no log", "no stock_code"])
 def test_no_product_data(tx, segments, drop):
-    log = None if drop == "no log" else tx.drop(columns=STOCK_CODE)
+    log = None if drop == "no log" else tx.drop(STOCK_CODE)
     with pytest.raises(NoProductData, match="stock_code"):
         segment_top_products(log, segments)
     with pytest.raises(SegmentationError):
