@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 
 from src import columns as schema
@@ -25,6 +26,7 @@ from src.data.readers import (
     canonical_summary,
     read_customer_summary,
     read_feature_table,
+    read_table,
     scan_transactions,
     source,
 )
@@ -35,7 +37,8 @@ DATA_DIR_ENV = "SEGMENTATION_DATA_DIR"
 
 @dataclass
 class InMemoryLog:
-    """A log already in memory, with the same ``frame``/``collect`` interface as ``LogScan``."""
+    """A log already in memory, with the same ``frame``/``read``/``run`` interface as
+    ``LogScan`` (and no conversion checks: it is canonical already)."""
 
     data: pl.DataFrame
 
@@ -43,12 +46,11 @@ class InMemoryLog:
     def frame(self) -> pl.LazyFrame:
         return self.data.lazy()
 
-    def collect(
-        self, build: Callable[[pl.LazyFrame], list[pl.LazyFrame]] | None = None, **kwargs
-    ) -> list[pl.DataFrame]:
-        if build is None:
-            return [self.data]
-        return pl.collect_all(build(self.frame), **kwargs)
+    def read(self, **kwargs) -> pl.DataFrame:
+        return self.data
+
+    def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs) -> pl.DataFrame:
+        return query(self.frame).collect(**kwargs)
 
 
 def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:
@@ -67,9 +69,12 @@ def open_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = Non
     path = resolve_path(cfg.path, base_dir, url=cfg.url, name=name)
     src = source(path, cfg.format, cfg.delimiter, cfg.sheet)
     columns = as_mapping(cfg.columns)
+    truth = _ground_truth(cfg, base_dir)
     if cfg.type is DatasetType.transactions:
         log = scan_transactions(src, columns, date_format=cfg.date_format)
-        return Dataset(name=name, kind="transactions", source=str(path), log=log)
+        return Dataset(
+            name=name, kind="transactions", source=str(path), log=log, ground_truth=truth
+        )
     if cfg.type is DatasetType.summary:
         customers = read_customer_summary(
             path, columns, cfg.date_format, cfg.format, cfg.delimiter, cfg.sheet
@@ -79,17 +84,34 @@ def open_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = Non
             kind="summary",
             source=str(path),
             customers=customers,
+            ground_truth=truth,
             snapshot_date=customers[schema.DATA_PULLED_DATE].max(),
         )
     customers = read_feature_table(path, columns, cfg.format, cfg.delimiter, cfg.sheet)
-    return Dataset(name=name, kind="features", source=str(path), customers=customers)
+    return Dataset(
+        name=name, kind="features", source=str(path), customers=customers, ground_truth=truth
+    )
+
+
+def _ground_truth(cfg: DatasetConfig, base_dir: str | Path | None):
+    """The planted segments of ``dataset.labels``: a Series indexed by customer id, or None."""
+    if not cfg.labels:
+        return None
+    path = resolve_path(cfg.labels, base_dir, name=f"{cfg.name} labels")
+    table = read_table(source(path), ["customer_id", "segment"], "the labels file (dataset.labels)")
+    ids = table["customer_id"].cast(pl.String).to_list()
+    return pd.Series(
+        table["segment"].to_list(),
+        index=pd.Index(ids, dtype="str", name=schema.CUSTOMER_ID),
+        name="segment",
+    )
 
 
 def load_dataset(cfg: DatasetConfig | Mapping, base_dir: str | Path | None = None) -> Dataset:
     """Load the dataset ``cfg`` describes; relative paths are resolved against ``base_dir``."""
     dataset = open_dataset(cfg, base_dir)
     if dataset.log is not None and dataset.transactions is None:
-        dataset.transactions = dataset.log.collect()[0]
+        dataset.transactions = dataset.log.read()
     return dataset
 
 

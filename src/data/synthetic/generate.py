@@ -14,13 +14,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Self
 
 import numpy as np
 import pandas as pd
 import polars as pl
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from src.columns import (
     AMOUNT,
@@ -88,8 +87,8 @@ class SyntheticData:
 
 @dataclass(frozen=True)
 class _Catalogue:
-    stock_code: pa.Array  # products first, then NON_PRODUCT_CODES
-    description: pa.Array
+    stock_code: list[str]  # products first, then NON_PRODUCT_CODES
+    description: list[str]
     category: np.ndarray  # category index per product
     price: np.ndarray  # base unit price per product
     popularity: np.ndarray  # Zipf weight per product
@@ -117,8 +116,8 @@ def _catalogue() -> _Catalogue:
     codes = [f"{num}{suf}" for num, suf in zip(numbers, suffix, strict=True)]
     ranks = rng.permutation(n) + 1
     return _Catalogue(
-        stock_code=pa.array(codes + list(NON_PRODUCT_CODES)),
-        description=pa.array(names + list(NON_PRODUCT_CODES.values())),
+        stock_code=codes + list(NON_PRODUCT_CODES),
+        description=names + list(NON_PRODUCT_CODES.values()),
         category=np.array(categories, dtype=np.int8),
         price=np.array(prices),
         popularity=1.0 / (ranks + ZIPF_OFFSET) ** ZIPF_EXPONENT,
@@ -511,6 +510,10 @@ def generate_transactions(
     end: str = _DEFAULTS.end,
     dirty: bool = _DEFAULTS.dirty,
     segment_shares: Mapping[str, float] | None = None,
+    *,
+    first_customer: int = 0,
+    first_invoice: int = _FIRST_INVOICE,
+    id_digits: int | None = None,
 ) -> SyntheticData:
     """A realistic online-retail log whose customers fall into planted segments.
 
@@ -522,6 +525,10 @@ def generate_transactions(
     so every labelled customer keeps valid purchases (and the planted recency and tenure) after
     cleaning.
     ``segment_shares`` are relative weights per segment name (normalised; missing names get 0).
+
+    ``first_customer``, ``first_invoice`` and ``id_digits`` number the customers and invoices of
+    one chunk of a larger log (``write_log``): customer ``i`` is ``C`` + ``first_customer + i``
+    padded to ``id_digits`` (default: at least 6 digits).
     """
     if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
         raise SegmentationError(
@@ -550,68 +557,166 @@ def generate_transactions(
     if dirty:
         orders, lines = _add_dirt(orders, lines, cat, n_days, rng)
 
-    frame = _assemble(orders, lines, cust, window_start, n_days, cat)
+    invoice_rank = _invoice_ranks(orders)
+    lines = lines.take(_stable_order(invoice_rank[lines.order]))  # invoice by invoice
+    ids = _customer_ids(len(cust), first_customer, id_digits)
+    frame = _assemble(
+        orders, lines, invoice_rank + first_invoice, ids, cust, window_start, n_days, cat
+    )
+    del orders, lines, invoice_rank
     snapshot = default_snapshot(frame)
     labels = pd.Series(
         pd.Categorical.from_codes(cust.segment, categories=list(SEGMENTS)),
-        index=pd.Index(pd.array(_customer_ids(len(cust)), dtype="str"), name=CUSTOMER_ID),
+        index=pd.Index(ids.to_numpy(), dtype="str", name=CUSTOMER_ID),
         name="segment",
     )
     return SyntheticData(transactions=frame, labels=labels, snapshot_date=snapshot)
 
 
-def _customer_ids(n: int) -> pa.Array:
-    width = max(6, len(str(n - 1)))
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise("C", digits, "")
+def _customer_ids(n: int, first: int = 0, digits: int | None = None) -> pl.Series:
+    width = digits or max(6, len(str(first + n - 1)))
+    number = pl.int_range(first, first + n).cast(pl.String).str.zfill(width)
+    return pl.select(pl.lit("C") + number).to_series()
 
 
-def _text(values: pa.Array, idx: np.ndarray, missing: np.ndarray | None = None) -> pl.Series:
-    return pl.from_arrow(values.take(pa.array(idx, mask=missing))).cast(pl.String)
+def _gather(labels, idx: np.ndarray, missing: np.ndarray | None = None) -> pl.Series:
+    """``labels[idx]`` (``missing``: no value); text labels are shared, not copied per line."""
+    positions = pl.Series(idx, dtype=pl.UInt32)
+    if missing is not None:
+        positions = pl.select(pl.when(pl.Series(missing)).then(None).otherwise(positions))
+        positions = positions.to_series()
+    if not isinstance(labels, pl.Series):
+        labels = pl.Series(labels, dtype=pl.String)
+    return labels.gather(positions)
+
+
+def _invoice_ranks(orders: _Orders) -> np.ndarray:
+    """Position of each order in time order (cancellations and returns after a purchase of the
+    same minute): the invoice numbers, less the first one."""
+    by_time = _stable_order(orders.time * 3 + orders.kind)
+    rank = np.empty(len(orders), dtype=np.int64)
+    rank[by_time] = np.arange(len(orders))
+    return rank
 
 
 def _assemble(
     orders: _Orders,
     lines: _Lines,
+    invoice_number: np.ndarray,
+    customer_ids: pl.Series,
     cust: _Customers,
     window_start: pd.Timestamp,
     n_days: int,
     cat: _Catalogue,
 ) -> pl.DataFrame:
-    """Number invoices in time order and lay the lines out invoice by invoice."""
-    by_time = _stable_order(orders.time * 3 + orders.kind)
-    invoice_rank = np.empty(len(orders), dtype=np.int64)
-    invoice_rank[by_time] = np.arange(len(orders))
-    invoice_text = pc.cast(pa.array(invoice_rank + _FIRST_INVOICE), pa.string())
-    invoice_text = pc.if_else(
-        pa.array(orders.kind == _CANCELLATION),
-        pc.binary_join_element_wise("C", invoice_text, ""),
-        invoice_text,
-    )
+    """The log's columns from orders and lines (already laid out invoice by invoice).
 
-    lines = lines.take(_stable_order(invoice_rank[lines.order]))
+    Columns are built one at a time and each line-level temporary is dropped as soon as its
+    column exists, which keeps the peak near the size of the finished frame.
+    """
+    number = pl.Series(invoice_number).cast(pl.String)
+    cancelled = pl.Series(orders.kind == _CANCELLATION)
+    invoice_text = pl.select(pl.when(cancelled).then(pl.lit("C") + number).otherwise(number))
+    del number, cancelled
     order = lines.order
+    out: dict[str, pl.Series] = {}
+
     owner = orders.customer[order]
     guest = owner < 0
-    owner = np.where(guest, 0, owner)
-
-    base = np.datetime64(window_start.date(), "m")
-    stamp = (base + orders.time[order].astype("timedelta64[m]")).astype("datetime64[us]")
+    np.maximum(owner, 0, out=owner)
+    out[CUSTOMER_ID] = _gather(customer_ids, owner, guest)
     snapshot = np.datetime64(window_start.date(), "D") + np.timedelta64(n_days, "D")
     signup = (snapshot - cust.signup_age.astype("timedelta64[D]")).astype("datetime64[us]")
+    out[SIGNUP_DATE] = _gather(pl.Series(signup), owner, guest)
+    del owner, guest
+    out[INVOICE_ID] = _gather(invoice_text.to_series(), order)
+    del invoice_text
+    minutes = orders.time[order].astype("timedelta64[m]")
+    base = np.datetime64(window_start.date(), "m")
+    out[INVOICE_DATE] = pl.Series((base + minutes).astype("datetime64[us]"))
+    del minutes
+    out[STOCK_CODE] = _gather(cat.stock_code, lines.product)
+    out[DESCRIPTION] = _gather(cat.description, lines.product)
+    out[QUANTITY] = pl.Series(lines.quantity)
+    out[UNIT_PRICE] = pl.Series(lines.price)
     amount = lines.quantity * lines.price
     rate = np.where(orders.kind == _PURCHASE, orders.rate, 0.0)[order]
-    columns = {
-        CUSTOMER_ID: _text(_customer_ids(len(cust)), owner, guest),
-        INVOICE_ID: _text(invoice_text, order),
-        INVOICE_DATE: stamp,
-        STOCK_CODE: _text(cat.stock_code, lines.product),
-        DESCRIPTION: _text(cat.description, lines.product),
-        QUANTITY: lines.quantity,
-        UNIT_PRICE: lines.price,
-        AMOUNT: amount,
-        DISCOUNT: np.round(rate * amount, 2),
-        SIGNUP_DATE: pl.Series(signup[owner]).set(pl.Series(guest), None),
-        COUNTRY: _text(pa.array([c for c, _ in COUNTRIES]), orders.country[order]),
-    }
-    return pl.DataFrame({c: columns[c] for c in TRANSACTION_COLUMNS})
+    rate *= amount
+    out[DISCOUNT] = pl.Series(np.round(rate, 2))
+    del rate
+    out[AMOUNT] = pl.Series(amount)
+    del amount
+    out[COUNTRY] = _gather([c for c, _ in COUNTRIES], orders.country[order])
+    return pl.DataFrame([out[c].alias(c) for c in TRANSACTION_COLUMNS])
+
+
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The seed of one chunk of a chunked log: ``seed`` itself for the first chunk, so a log of
+    one chunk is exactly ``generate_transactions(n, seed)``."""
+    if chunk == 0:
+        return seed
+    return int(np.random.SeedSequence((seed, chunk)).generate_state(1)[0])
+
+
+def labels_path(log_path: str | Path) -> Path:
+    """Where ``write_log`` puts the planted segments of a log: ``<name>.labels.parquet``."""
+    path = Path(log_path)
+    return path.with_name(path.name.split(".")[0] + ".labels.parquet")
+
+
+def write_log(
+    path: str | Path,
+    n_customers: int = _DEFAULTS.n_customers,
+    seed: int = _DEFAULTS.seed,
+    start: str = _DEFAULTS.start,
+    end: str = _DEFAULTS.end,
+    dirty: bool = _DEFAULTS.dirty,
+    segment_shares: Mapping[str, float] | None = None,
+    chunk_customers: int = 1_000_000,
+) -> tuple[Path, Path]:
+    """Write a synthetic log to Parquet, ``chunk_customers`` customers at a time.
+
+    Memory stays that of one chunk, whatever ``n_customers``. Chunk ``k`` draws from
+    ``chunk_seed(seed, k)`` and numbers its customers and invoices after the previous chunks';
+    with one chunk (``n_customers <= chunk_customers``) the file holds exactly
+    ``generate_transactions(n_customers, seed, ...)``. The planted segments go to
+    ``labels_path(path)`` (``customer_id``, ``segment``). Returns both paths.
+    """
+    import pyarrow.parquet as pq
+
+    if chunk_customers < 1:
+        raise SegmentationError(
+            f"chunk_customers must be at least 1, got {chunk_customers}; e.g. 1000000."
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digits = max(6, len(str(n_customers - 1)))
+    writer = labels = None
+    first_invoice = _FIRST_INVOICE
+    try:
+        for chunk, first in enumerate(range(0, n_customers, chunk_customers)):
+            data = generate_transactions(
+                min(chunk_customers, n_customers - first),
+                chunk_seed(seed, chunk),
+                start,
+                end,
+                dirty,
+                segment_shares,
+                first_customer=first,
+                first_invoice=first_invoice,
+                id_digits=digits,
+            )
+            first_invoice += data.transactions[INVOICE_ID].str.strip_prefix("C").n_unique()
+            table = data.transactions.to_arrow()
+            writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=1 << 20)
+            del table, data.transactions
+            segment = pl.from_pandas(
+                data.labels.astype("str").rename_axis(CUSTOMER_ID).reset_index()
+            )
+            labels = segment if labels is None else pl.concat([labels, segment])
+    finally:
+        if writer is not None:
+            writer.close()
+    labels.write_parquet(labels_path(path))
+    return path, labels_path(path)
