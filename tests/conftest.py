@@ -54,6 +54,17 @@ def online_retail(online_retail_path: Path):
     return read_transactions(online_retail_path, ONLINE_RETAIL_COLUMNS)
 
 
+@pytest.fixture(scope="session")
+def online_retail_dataset(online_retail_path: Path) -> dict:
+    """The UCI file as a dataset mapping (the shape of conf/dataset/online_retail.yaml)."""
+    return {
+        "name": "online_retail",
+        "type": "transactions",
+        "path": str(online_retail_path),
+        "columns": ONLINE_RETAIL_COLUMNS,
+    }
+
+
 @pytest.fixture(scope="module")
 def tracking_uri(tmp_path_factory) -> str:
     """A private MLflow store per test module; the user's mlflow.db is never touched."""

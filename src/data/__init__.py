@@ -1,5 +1,7 @@
 """Everything up to the per-customer feature table: loading, synthetic data, cleaning, features.
 
+``customer_features`` is the entry for notebooks and scripts.
+
 Transaction logs are polars DataFrames; ``log_rows`` and ``log_customers`` answer the two
 questions jobs ask of a log without looking inside it.
 """
@@ -17,3 +19,14 @@ def log_customers(tx) -> int:
     from src.columns import CUSTOMER_ID
 
     return int(tx[CUSTOMER_ID].drop_nulls().n_unique())
+
+
+def customer_features(dataset, cleaning="default", features="rfm", snapshot_date=None, **kwargs):
+    """The per-customer feature table of a dataset (see ``src.data.prepare.customer_features``).
+
+    Example: ``customer_features("online_retail", "classic", "rfm", "2011-12-10")``, or a
+    mapping shaped like ``conf/dataset/*.yaml`` for ``dataset``.
+    """
+    from src.data.prepare import customer_features as build
+
+    return build(dataset, cleaning, features, snapshot_date, **kwargs)

@@ -22,17 +22,17 @@ A rule whose column the log lacks (e.g. ``stock_code``) is skipped and reported 
 The "classic" rule set of most Online Retail studies is rules 1-4 only; on the UCI file it
 leaves 397,884 lines of 4,338 customers.
 
-The rules are polars expressions. ``plan_cleaning`` turns a lazy log into the lazy cleaned log
-and two one-row lazy tables of counts (rules 1-4 are flags counted in one aggregation; rule 5
-compares the lines that survived 1-4; rule 6 is counted on what rule 5 kept), so a caller can
-collect the cleaned log, the counts and the features in one query without materialising any
-intermediate table.
+The rules are polars expressions, applied as flags (``flag_rules``): each line gets one flag per
+rule that removes it and a ``_keep`` flag, so the cleaned log is one filter and every count of the
+report is a sum of flags. The counts can thus come from any aggregation over the lines, e.g. the
+per-customer one of the features, and a log is read, cleaned and aggregated in one pass
+(``src.data.prepare.customer_table``) without materialising an intermediate table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
 import polars as pl
@@ -52,7 +52,8 @@ RULES = (
 )
 _SWITCHES = {rule: f"drop_{rule}" for rule in RULES}
 _FLAG = "_drop_{}"
-_ROWS = "_rows"
+ROWS = "_rows"  # lines (per group, in an aggregation that carries the counts)
+_KEPT = "_kept"
 _CUSTOMERS = "_customers"
 
 
@@ -82,6 +83,13 @@ class CleaningReport:
     @property
     def rows_out(self) -> int:
         return self.steps[-1].rows_out if self.steps else 0
+
+    def with_ignored(self, ignored: int, note: str) -> CleaningReport:
+        """The report with a last step, ``after_snapshot``: kept lines the features did not use
+        because they are dated on or after the snapshot (see ``features.features_at_snapshot``)."""
+        rows = self.rows_out
+        step = CleaningStep("after_snapshot", rows, ignored, rows - ignored, note=note)
+        return replace(self, steps=[*self.steps, step])
 
     def to_frame(self) -> pd.DataFrame:
         """One row per rule, in the order the rules ran."""
@@ -122,21 +130,69 @@ def cleaning_config(cfg: CleaningConfig | Mapping | None) -> CleaningConfig:
     return typed_options(CleaningConfig, cfg, "cleaning")
 
 
-@dataclass
-class CleaningPlan:
-    """The lazy cleaned log and the lazy counts that make its report."""
+KEEP = "_keep"  # flag of the lines every enabled rule keeps
+_REMOVED = "_removed_{}"  # flag of the lines one rule removes (after the rules before it)
 
-    cleaned: pl.LazyFrame
-    counts: list[pl.LazyFrame]  # one-row frames of counts, collected with the log
+
+@dataclass
+class FlaggedLog:
+    """A log with the cleaning rules as flags instead of filters.
+
+    ``frame`` has the log's own ``columns`` plus ``_keep`` (the line survives every rule),
+    one ``_removed_<rule>`` flag per rule that ran (the line is removed by that rule, having
+    survived the ones before) and, with ``returns=net``, ``is_return``. The cleaned log is
+    ``frame`` filtered on ``_keep``; the report's counts are sums of the flags, so they can be
+    computed in any aggregation over the lines (one pass over the source).
+    """
+
+    frame: pl.LazyFrame
+    columns: list[str]
+    net: bool
     skipped: dict[str, str]  # rule -> why it was skipped
     notes: dict[str, str]
 
-    def report(self, counts: list[pl.DataFrame]) -> CleaningReport:
-        """The report from the collected ``counts`` (same order as ``self.counts``)."""
-        values: dict[str, int] = {}
-        for frame in counts:
-            values.update({k: int(v or 0) for k, v in frame.row(0, named=True).items()})
-        n_rows = values[_ROWS]
+    @property
+    def ran(self) -> list[str]:
+        return [r for r in RULES if r not in self.skipped]
+
+    @property
+    def cleaned(self) -> pl.LazyFrame:
+        """The cleaned log: kept lines, the log's own columns (and ``is_return`` when netted)."""
+        columns = [*self.columns, schema.IS_RETURN] if self.net else self.columns
+        return self.frame.filter(pl.col(KEEP)).select(columns)
+
+    def count_columns(self) -> list[pl.Expr]:
+        """Per-line flags whose sums are the report's line counts (with ``ROWS``, the lines)."""
+        out = [pl.col(_REMOVED.format(r)).alias(_FLAG.format(r)) for r in self.ran]
+        out.append(pl.col(KEEP).alias(_KEPT))
+        if self.net:
+            out.append((pl.col(KEEP) & pl.col(schema.IS_RETURN)).alias("_returns"))
+        return out
+
+    def counts(self) -> list[pl.Expr]:
+        """The report's numbers as aggregations over all lines (for ``report``)."""
+        kept_customer = pl.col(schema.CUSTOMER_ID).filter(pl.col(KEEP))
+        return [
+            pl.len().alias(ROWS),
+            *[c.sum() for c in self.count_columns()],
+            _n_customers().alias(_CUSTOMERS),
+            (kept_customer.drop_nulls().n_unique()).alias("_customers_out"),
+        ]
+
+    def report_of_customers(self, per_customer: pl.DataFrame) -> CleaningReport:
+        """The report from per-customer sums of ``count_columns()`` (one row per customer id,
+        the missing id as null), as a one-pass aggregation over the lines collects them."""
+        names = [ROWS, *[c.meta.output_name() for c in self.count_columns()]]
+        values = per_customer.select(pl.col(names).sum()).row(0, named=True)
+        known = per_customer.filter(pl.col(schema.CUSTOMER_ID).is_not_null())
+        values[_CUSTOMERS] = known.height
+        values["_customers_out"] = known.filter(pl.col(_KEPT) > 0).height
+        return self.report(values)
+
+    def report(self, values: Mapping[str, int]) -> CleaningReport:
+        """The report from the collected ``counts()`` (a mapping of their names to values)."""
+        values = {k: int(v or 0) for k, v in values.items()}
+        n_rows = values[ROWS]
         if n_rows == 0:
             raise SegmentationError(
                 "the transaction log has no rows, so there is nothing to clean or segment. "
@@ -162,8 +218,8 @@ class CleaningPlan:
         )
 
 
-def plan_cleaning(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) -> CleaningPlan:
-    """The cleaning rules (module docstring) as a lazy query on a canonical log."""
+def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) -> FlaggedLog:
+    """The cleaning rules (module docstring) as flags on a lazy canonical log."""
     options = cleaning_config(cfg)
     present = schema.names(tx)
     net = options.returns is Returns.net
@@ -211,47 +267,27 @@ def plan_cleaning(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None)
             off("non_positive_price", "no unit_price column")
         else:
             drops["non_positive_price"] = ~(pl.col(schema.UNIT_PRICE) > 0).fill_null(False)
-    codes = [str(c) for c in options.non_product_codes]
-    if "non_product_codes" not in skipped and schema.STOCK_CODE not in present:
-        off("non_product_codes", "no stock_code column")
-
-    # Rules 1-4: flags, counted in one aggregation over the whole log.
-    first = [r for r in RULES[:4] if r in drops]
-    flagged = tx.with_columns(
-        *[drops[r].alias(_FLAG.format(r)) for r in first],
-        returns.alias(schema.IS_RETURN),
-    )
-    alive = pl.lit(True)
-    first_counts = [pl.len().alias(_ROWS), _n_customers().alias(_CUSTOMERS)]
-    for r in first:
-        flag = pl.col(_FLAG.format(r))
-        first_counts.append((alive & flag).sum().alias(_FLAG.format(r)))
-        alive = alive & ~flag
-    counts = [flagged.select(first_counts)]
-    kept = flagged.filter(alive).drop([_FLAG.format(r) for r in first])
-
-    # Rule 5: exact repeats among the survivors (the return flag is not part of a line).
     if "duplicates" not in skipped:
-        before = kept
-        kept = kept.unique(subset=present, keep="first", maintain_order=True)
-        counts.append(
-            pl.concat(
-                [before.select(pl.len().alias("_before")), kept.select(pl.len().alias("_after"))],
-                how="horizontal",
-            ).select((pl.col("_before") - pl.col("_after")).alias(_FLAG.format("duplicates")))
-        )
-    # Rule 6: non-product codes among what is left.
+        # Identical lines get identical flags from every rule, so "a repeat of an earlier line
+        # that survived rules 1-4" is "a repeat of an earlier line" among the survivors.
+        drops["duplicates"] = ~pl.struct(present).is_first_distinct()
     if "non_product_codes" not in skipped:
-        product = pl.col(schema.STOCK_CODE).is_in(codes).fill_null(False)
-        counts.append(kept.select(product.sum().alias(_FLAG.format("non_product_codes"))))
-        kept = kept.filter(~product)
-    if not net:
-        kept = kept.drop(schema.IS_RETURN)
-    out_counts = [_n_customers().alias("_customers_out")]
+        if schema.STOCK_CODE not in present:
+            off("non_product_codes", "no stock_code column")
+        else:
+            codes = [str(c) for c in options.non_product_codes]
+            drops["non_product_codes"] = pl.col(schema.STOCK_CODE).is_in(codes).fill_null(False)
+
+    alive = pl.lit(True)
+    flags = []
+    for rule in RULES:
+        if rule in drops:
+            flags.append((alive & drops[rule]).alias(_REMOVED.format(rule)))
+            alive = alive & ~drops[rule]
     if net:
-        out_counts.append(pl.col(schema.IS_RETURN).sum().alias("_returns"))
-    counts.append(kept.select(out_counts))
-    return CleaningPlan(kept, counts, skipped, notes)
+        flags.append(returns.alias(schema.IS_RETURN))
+    frame = tx.with_columns(*flags, alive.alias(KEEP))
+    return FlaggedLog(frame, present, net, skipped, notes)
 
 
 def _n_customers() -> pl.Expr:
@@ -264,11 +300,13 @@ def clean_transactions(
     """Apply the enabled rules in order (see the module docstring); return rows and counts.
 
     ``cfg`` is a ``CleaningConfig`` (a mapping of its fields is accepted; None: the defaults).
-    The cleaned log and every count come from one query over the input.
+    The flags are computed once; the cleaned log and every count come from them.
     """
-    plan = plan_cleaning(tx.lazy(), cfg)
-    cleaned, *counts = pl.collect_all([plan.cleaned, *plan.counts])
-    return cleaned, plan.report(counts)
+    flagged = flag_rules(tx.lazy(), cfg)
+    lines = flagged.frame.collect()
+    counts = lines.select(flagged.counts()).row(0, named=True)
+    report = flagged.report(counts)
+    return replace(flagged, frame=lines.lazy()).cleaned.collect(), report
 
 
 def _raise_empty(steps: list[CleaningStep]) -> None:

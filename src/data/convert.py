@@ -19,6 +19,7 @@ how to fix them:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from src.errors import SegmentationError
 NULL_STRINGS = ["", "NA", "N/A", "NaN", "nan", "NULL", "null", "None", "<NA>"]
 TIME_UNIT = "us"
 _N_EXAMPLES = 5
+_SUSPICIOUS_ID = r"^\s|\s$|\.0+$|^(" + "|".join(map(re.escape, NULL_STRINGS)) + ")$"
 
 # Date styles tried when no date_format is given, each a family of strftime patterns. A column
 # must use one family; within it, values may mix patterns (dates with and without a time).
@@ -123,11 +125,19 @@ class Converted:
     bad: pl.Expr | None = None  # true where a present value did not convert
     problem: str = ""  # what "bad" means, for the error message
     fix: str = ""
+    fallback: bool = False  # bad rows mean "convert carefully", not an error
 
-    def error(self, where: str, n_bad: int, bad_values: Sequence) -> SegmentationError:
+    def error(
+        self, where: str, n_bad: int, bad_values: Sequence, rows: Sequence[int] = ()
+    ) -> SegmentationError:
+        at = (
+            f" (data rows {', '.join(map(str, rows[:_N_EXAMPLES]))}, counted from 1)"
+            if rows
+            else ""
+        )
         return SegmentationError(
             f"column {self.source!r} ({self.canonical}) of {where} has {n_bad:,} "
-            f"{self.problem}, e.g. {examples(bad_values)}. {self.fix}"
+            f"{self.problem}, e.g. {examples(bad_values)}{at}. {self.fix}"
         )
 
 
@@ -159,33 +169,73 @@ def id_expr(column: str, dtype: pl.DataType) -> pl.Expr:
     return pl.when(cleaned.is_in(NULL_STRINGS)).then(None).otherwise(cleaned)
 
 
-def to_text(canonical: str, source: str, dtype: pl.DataType) -> Converted:
-    """Text kept as written (no trimming); empty text is missing."""
+def fast_id(canonical: str, source: str, sample: Sequence[str | None]) -> Converted:
+    """The id rule for text ids that look clean in ``sample``: cut a ``".0"`` suffix if the sample
+    has them, nothing else. ``bad`` marks the values this shortcut may get wrong (whitespace
+    around, a longer ``".00"`` suffix, a spelling of "missing"), so a reader falls back to
+    ``id_expr`` when any exists; on clean ids it costs a fraction of the full rule.
+    """
+    value = pl.col(source)
+    if any(isinstance(v, str) and v.endswith(".0") for v in sample):
+        value = value.str.strip_suffix(".0")
+    # One regex flags what the full rule would change: whitespace around, a ".0"-type suffix,
+    # a spelling of "missing".
+    suspicious = value.str.contains(_SUSPICIOUS_ID)
+    return Converted(canonical, source, value, bad=suspicious.fill_null(False), fallback=True)
+
+
+def to_text(
+    canonical: str, source: str, dtype: pl.DataType, null_strings: bool = False
+) -> Converted:
+    """Text kept as written (no trimming); empty text is missing, and with ``null_strings``
+    the exact spellings of "missing" too (what a CSV read does)."""
     value = pl.col(source).cast(pl.String)
-    return Converted(canonical, source, pl.when(value == "").then(None).otherwise(value))
+    missing = value.is_in(NULL_STRINGS) if null_strings else value == ""
+    return Converted(canonical, source, pl.when(missing).then(None).otherwise(value))
 
 
-def to_float(canonical: str, source: str, dtype: pl.DataType) -> Converted:
-    """Numbers as Float64; NaN becomes missing, unparseable text is a bad value."""
+def to_float(
+    canonical: str, source: str, dtype: pl.DataType, nan_possible: bool = True
+) -> Converted:
+    """Numbers as Float64; NaN becomes missing; text that is no number and infinite values
+    (``inf``, ``Infinity``: no price or quantity is infinite) are bad values.
+
+    ``nan_possible=False``: the reader cannot produce NaN (a CSV read with "NaN" and "nan"
+    among its null values), so the NaN test is skipped.
+    """
     if dtype.is_numeric():
-        return Converted(canonical, source, pl.col(source).cast(pl.Float64).fill_nan(None))
-    raw = text(source)
-    number = raw.cast(pl.Float64, strict=False).fill_nan(None)
+        value = pl.col(source).cast(pl.Float64)
+        number = value.fill_nan(None) if nan_possible else value
+        bad = number.is_infinite().fill_null(False)
+    else:
+        raw = text(source)
+        number = raw.cast(pl.Float64, strict=False).fill_nan(None)
+        bad = (raw.is_not_null() & number.is_null()) | number.is_infinite().fill_null(False)
     return Converted(
         canonical,
         source,
         number,
-        bad=raw.is_not_null() & number.is_null(),
-        problem="non-numeric value(s)",
-        fix="Numbers must use '.' as decimal point and no currency signs or thousands "
-        "separators; fix the values or map this role to another column under dataset.columns.",
+        bad=bad,
+        problem="value(s) that are not finite numbers",
+        fix="Numbers must be finite and use '.' as decimal point, without currency signs or "
+        "thousands separators; fix the values or map this role to another column under "
+        "dataset.columns.",
     )
 
 
 def to_datetime(
-    canonical: str, source: str, dtype: pl.DataType, formats: Sequence[str], explicit: bool
+    canonical: str,
+    source: str,
+    dtype: pl.DataType,
+    formats: Sequence[str],
+    explicit: bool,
+    careful: bool = True,
 ) -> Converted:
-    """Dates as Datetime("us"), time zones dropped (wall-clock time kept)."""
+    """Dates as Datetime("us"), time zones dropped (wall-clock time kept).
+
+    ``careful=False`` parses the text as it is (no trimming, no spellings of "missing"): the
+    fast path, whose ``bad`` rows send a reader back to the careful one before any error.
+    """
     value = pl.col(source)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is not None:
@@ -193,7 +243,7 @@ def to_datetime(
         return Converted(canonical, source, value.cast(pl.Datetime(TIME_UNIT)))
     if dtype == pl.Date:
         return Converted(canonical, source, value.cast(pl.Datetime(TIME_UNIT)))
-    raw = text(source)
+    raw = text(source) if careful else value.cast(pl.String)
     parsed = [raw.str.to_datetime(f, strict=False, time_unit=TIME_UNIT) for f in formats]
     date = parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
     expected = f"the format {formats[0]!r}" if explicit else _styles_text(formats)
@@ -202,6 +252,7 @@ def to_datetime(
         source,
         date,
         bad=raw.is_not_null() & date.is_null(),
+        fallback=not careful,
         problem=f"value(s) that are not dates in {expected}",
         fix="Give the format explicitly, e.g. dataset.date_format=%d/%m/%Y (strftime codes), "
         "or fix the values.",
@@ -262,3 +313,41 @@ def describe_bad_dates(values: Sequence[str]) -> str:
         )
         counts[name] = frame.select(parsed.is_not_null().sum()).item()
     return ", ".join(f"{n} in {name} style" for name, n in counts.items() if n)
+
+
+# --------------------------------------------------------------------------------------------
+# Date options
+# --------------------------------------------------------------------------------------------
+
+_DATE_OPTION = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+
+
+def parse_date_option(value, option: str = "snapshot_date"):
+    """A date option (``snapshot_date``, ``before``, ``after``) as a ``pd.Timestamp``, or None.
+
+    Accepts None or an empty value (the option's default rule), a date or datetime, or ISO
+    text: ``2011-12-10``, ``2011-12-10 08:00`` or ``2011-12-10T08:00:00``. Anything else
+    (``yesterday``, ``2024-13-45``, ``12/10/2011``) is a ``SegmentationError`` naming the option.
+    Call it at start-up, before any data is read.
+    """
+    import datetime as dt
+
+    import pandas as pd
+
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none")):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value
+    if isinstance(value, dt.date):
+        return pd.Timestamp(value)
+    text = str(value).strip()
+    problem = "it is not written YYYY-MM-DD"
+    if _DATE_OPTION.fullmatch(text):
+        try:
+            return pd.Timestamp(dt.datetime.fromisoformat(text))
+        except ValueError as exc:
+            problem = f"it is not a calendar date ({exc})"
+    raise SegmentationError(
+        f"{option}={text!r} is not a date: {problem}. Write it as YYYY-MM-DD (optionally with a "
+        f"time, YYYY-MM-DD HH:MM), e.g. {option}=2011-12-10, or leave it null."
+    )

@@ -44,7 +44,7 @@ its per-customer aggregates into the feature table once the snapshot is known.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -74,7 +74,8 @@ from src.columns import (
     require,
 )
 from src.config.schema import FeaturesConfig, FeatureSet, FrequencyDef, MonetaryDef
-from src.data.cleaning import purchase_mask
+from src.data.cleaning import ROWS, purchase_mask
+from src.data.convert import parse_date_option
 from src.data.dataset import Dataset
 from src.data.options import typed_options
 from src.errors import SegmentationError
@@ -83,13 +84,12 @@ from src.errors import SegmentationError
 MONEY_SCALE = 1_000_000
 _DAY_US = 86_400_000_000
 _LAST, _FIRST, _SIGNUP = "_last", "_first", "_signup"
-_ORDERS, _DAYS, _SPEND, _BOUGHT, _DISCOUNTED = (
-    "_orders",
-    "_days",
-    "_spend",
-    "_bought",
-    "_discounted",
-)
+_ORDERS, _DAYS, _SPEND, _DISCOUNTED = "_orders", "_days", "_spend", "_discounted"
+LAST_KEPT, _BOUGHT = "_last_kept", "_bought"
+AFTER, FUTURE = "_after_snapshot", "_future"  # kept lines not used: after the snapshot, today
+# The plausible end of a log (see ``choose_snapshot``): an isolated tail is at most this share of
+# the customers, more than this many days after everyone else's last line.
+TAIL_SHARE, TAIL_GAP_DAYS = 0.001, 30
 
 
 def features_config(cfg: FeaturesConfig | Mapping | str) -> FeaturesConfig:
@@ -131,10 +131,16 @@ def money(column: str) -> pl.Expr:
 
 @dataclass
 class FeaturePlan:
-    """Lazy per-customer aggregates of a log, and what turns them into features."""
+    """A lazy query of per-customer aggregates, and what turns them into features.
 
-    aggregates: pl.LazyFrame  # one row per customer with a purchase before the snapshot
-    last_date: pl.LazyFrame  # one row: the last transaction time (for the default snapshot)
+    ``aggregates`` has one row per customer id of the log (the missing id too, as null), with
+    the feature aggregates of its purchases before the snapshot (null when it has none), the
+    last kept transaction time (``_last_kept``, for the default snapshot) and the sums of any
+    ``counts`` columns it was asked to carry (e.g. the cleaning rules' flags). One query, one
+    pass over the lines.
+    """
+
+    aggregates: pl.LazyFrame
     features: FeaturesConfig
     snapshot: pd.Timestamp | None  # explicit snapshot, or None for the default rule
 
@@ -143,8 +149,20 @@ def plan_features(
     tx: pl.LazyFrame,
     features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
+    keep: pl.Expr | None = None,
+    counts: Sequence[pl.Expr] = (),
+    count_after: bool = False,
 ) -> FeaturePlan:
-    """The per-customer aggregates behind the features, as one lazy query on a cleaned log."""
+    """The per-customer aggregates behind the features, as one lazy query on a log.
+
+    ``keep`` selects the lines that count (default: all, for a cleaned log; the cleaning
+    rules' ``_keep`` flag for a raw log, so reading, cleaning and features are one pass);
+    ``counts`` are per-line columns summed per customer alongside; ``count_after`` adds the
+    kept lines dated on or after the snapshot (``AFTER``), and those after today (``FUTURE``).
+
+    Every aggregation is a plain one on a column masked to null where the line does not
+    count: polars' fast group-by path (a filter inside an aggregation takes a per-group one).
+    """
     cfg = features_config(features)
     present = names(tx)
     if cfg.name is FeatureSet.lrfmc:
@@ -155,57 +173,192 @@ def plan_features(
             "Map the column holding each line's discount amount with "
             "dataset.columns.discount=<column>, or use features=rfm.",
         )
-    snapshot = None if snapshot_date is None else pd.Timestamp(snapshot_date)
-    last_date = tx.select(pl.col(INVOICE_DATE).max().alias(_LAST))
-    dated = pl.col(INVOICE_DATE).is_not_null()
-    if snapshot is not None:
-        dated = pl.col(INVOICE_DATE) < snapshot.to_pydatetime()
-    lines = tx.filter(dated & pl.col(CUSTOMER_ID).is_not_null())
-    buy = purchase_mask(present)
-    with_invoice = buy & pl.col(INVOICE_ID).is_not_null()
+    snapshot = parse_date_option(snapshot_date)
+    date = pl.col(INVOICE_DATE)
+    keep = pl.lit(True) if keep is None else keep
+    before = date.is_not_null() if snapshot is None else date < snapshot.to_pydatetime()
+    used = keep & before  # lines in monetary: purchases and returns
+    buy = used & purchase_mask(present)  # purchases: everything else
+    masked = [
+        pl.when(buy).then(date).alias(_LAST),
+        pl.when(buy).then(pl.col(INVOICE_ID)).alias(_ORDERS),
+        pl.when(used).then(money(AMOUNT)).alias(_SPEND),
+    ]
     aggs = [
-        buy.any().alias(_BOUGHT),
-        pl.col(INVOICE_DATE).filter(buy).max().alias(_LAST),
-        pl.col(INVOICE_ID).filter(with_invoice).n_unique().alias(_ORDERS),
-        money(AMOUNT).sum().alias(_SPEND),  # purchases and returns: returns net out
+        pl.col(_LAST).max(),
+        (pl.col(_ORDERS).n_unique() - pl.col(_ORDERS).is_null().any().cast(pl.UInt32)),
+        pl.col(_SPEND).sum(),
     ]
     if cfg.frequency is FrequencyDef.days:
-        aggs.append(pl.col(INVOICE_DATE).filter(buy).dt.date().n_unique().alias(_DAYS))
+        masked.append(pl.when(buy).then(date.dt.date()).alias(_DAYS))
+        aggs.append(pl.col(_DAYS).n_unique() - pl.col(_DAYS).is_null().any().cast(pl.UInt32))
     if cfg.name is FeatureSet.lrfmc:
-        aggs.append(pl.col(INVOICE_DATE).filter(buy).min().alias(_FIRST))
+        masked.append(pl.when(buy).then(date).alias(_FIRST))
+        aggs.append(pl.col(_FIRST).min())
         if SIGNUP_DATE in present:
-            aggs.append(pl.col(SIGNUP_DATE).filter(buy).min().alias(_SIGNUP))
-    per_customer = lines.group_by(CUSTOMER_ID).agg(aggs).filter(pl.col(_BOUGHT))
+            masked.append(pl.when(buy).then(pl.col(SIGNUP_DATE)).alias(_SIGNUP))
+            aggs.append(pl.col(_SIGNUP).min())
+        with_invoice = buy & pl.col(INVOICE_ID).is_not_null()
+        masked.append(pl.when(with_invoice).then(money(DISCOUNT)).alias(_DISCOUNTED))
+    if snapshot is None:  # the default snapshot follows the last kept line
+        masked.append(pl.when(keep).then(date).alias(LAST_KEPT))
+        aggs.append(pl.col(LAST_KEPT).max())
+    counts = list(counts)
+    if count_after and snapshot is not None:
+        counts.append((keep & (date >= snapshot.to_pydatetime())).alias(AFTER))
+        counts.append((keep & (date >= end_of_today().to_pydatetime())).alias(FUTURE))
+    masked += counts
+    count_names = [c.meta.output_name() for c in counts]
+    aggs += [pl.col(c).sum() for c in count_names]
+    if counts:
+        aggs.append(pl.len().alias(ROWS))
+    lines = tx.select(CUSTOMER_ID, INVOICE_ID, *masked)
     if cfg.name is FeatureSet.lrfmc:
-        orders = (
-            lines.filter(with_invoice)
-            .group_by(CUSTOMER_ID, INVOICE_ID)
-            .agg(money(DISCOUNT).sum().alias(_DISCOUNTED))
-            .group_by(CUSTOMER_ID)
-            .agg((pl.col(_DISCOUNTED) > 0).sum().alias(_DISCOUNTED))
+        # The discount share needs each order's discount: orders first, then customers.
+        per_order = lines.group_by(CUSTOMER_ID, INVOICE_ID).agg(
+            *[a for a in aggs if a.meta.output_name() not in (_ORDERS, _DAYS)],
+            pl.col(_ORDERS).is_not_null().any().alias(_BOUGHT),
+            pl.col(_DISCOUNTED).sum(),
+            *([pl.col(_DAYS).unique().drop_nulls()] if cfg.frequency is FrequencyDef.days else []),
         )
-        per_customer = per_customer.join(orders, on=CUSTOMER_ID, how="left")
-    return FeaturePlan(per_customer, last_date, cfg, snapshot)
+        order_of = pl.when(pl.col(_BOUGHT)).then(pl.col(INVOICE_ID))
+        per_customer = per_order.group_by(CUSTOMER_ID).agg(
+            *([pl.col(LAST_KEPT).max()] if snapshot is None else []),
+            pl.col(_LAST).max(),
+            (order_of.n_unique() - order_of.is_null().any().cast(pl.UInt32)).alias(_ORDERS),
+            pl.col(_SPEND).sum(),
+            pl.col(_FIRST).min(),
+            *([pl.col(_SIGNUP).min()] if SIGNUP_DATE in present else []),
+            (pl.col(_BOUGHT) & pl.col(INVOICE_ID).is_not_null() & (pl.col(_DISCOUNTED) > 0))
+            .sum()
+            .alias(_DISCOUNTED),
+            *(
+                [pl.col(_DAYS).explode().drop_nulls().n_unique()]
+                if cfg.frequency is FrequencyDef.days
+                else []
+            ),
+            *[pl.col(c).sum() for c in count_names],
+            *([pl.col(ROWS).sum()] if counts else []),
+        )
+    else:
+        per_customer = lines.group_by(CUSTOMER_ID).agg(aggs)
+    return FeaturePlan(per_customer, cfg, snapshot)
+
+
+def last_kept(aggregates: pl.DataFrame) -> datetime | None:
+    """The last kept transaction time of a log, from its collected aggregates."""
+    return aggregates[LAST_KEPT].max()
+
+
+def end_of_today() -> pd.Timestamp:
+    """Midnight after today (the machine's clock): no real line is dated on or after it."""
+    return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+
+
+@dataclass
+class SnapshotChoice:
+    """The default snapshot, and what it leaves out because it is implausibly late."""
+
+    snapshot: pd.Timestamp
+    last_line: datetime  # the last kept line of the log
+    future_customers: int  # customers whose last line is after today
+    tail_customers: int  # customers of an isolated tail (see choose_snapshot)
+
+    @property
+    def cuts(self) -> bool:
+        """Whether lines lie on or after the snapshot (and must be counted and ignored)."""
+        return self.future_customers + self.tail_customers > 0
+
+
+def choose_snapshot(aggregates: pl.DataFrame) -> SnapshotChoice:
+    """The default snapshot: midnight after the plausible end of the log.
+
+    The plausible end is the last kept line, unless late lines stand out, judged on each
+    customer's last line (lines without a customer count as one customer):
+
+    - lines dated after today (the machine's clock) cannot be real: a mistyped year such as
+      2099 must not become the snapshot, making every recency about 30,000 days;
+    - an isolated tail: the latest customers' last lines, when they are at most
+      ``TAIL_SHARE`` (0.1 %) of the customers and more than ``TAIL_GAP_DAYS`` (30) days after
+      every other customer's last line (e.g. a handful of lines dated 2021 in a 2011 log).
+
+    The snapshot is then midnight after the latest other customer's last line; the late
+    lines are ignored by the features, counted in the cleaning report and warned about.
+    """
+    last = aggregates[LAST_KEPT].drop_nulls()
+    if last.is_empty():
+        raise SegmentationError(
+            "the transaction log has no dated rows, so there is no default snapshot date. "
+            "Check the invoice_date mapping under dataset.columns, or set snapshot_date=YYYY-MM-DD."
+        )
+    today = end_of_today().to_pydatetime()
+    future = last.filter(last >= today)
+    days = last.filter(last < today).dt.date().sort(descending=True)
+    tail = 0
+    if len(days) > 1:
+        gaps = (days.head(-1) - days.tail(-1)).dt.total_days().to_numpy()
+        allowed = int(TAIL_SHARE * len(last))
+        for k in range(min(allowed, len(gaps))):  # tail = the k + 1 latest customers
+            if gaps[k] > TAIL_GAP_DAYS:
+                tail = k + 1
+    plausible = last.filter(last < today).sort(descending=True)
+    end = plausible[tail] if len(plausible) > tail else None
+    if end is None:
+        raise SegmentationError(
+            f"every dated line of the log is after today ({pd.Timestamp(today).date()}), so "
+            "there is no plausible default snapshot. Check the invoice_date column and "
+            "dataset.date_format, or set snapshot_date=YYYY-MM-DD."
+        )
+    return SnapshotChoice(default_snapshot(end), last.max(), len(future), tail)
+
+
+def snapshot_warnings(
+    aggregates: pl.DataFrame, snapshot: pd.Timestamp, choice: SnapshotChoice | None
+) -> list[str]:
+    """What the features left out on account of the snapshot, for ``Prepared.warnings``."""
+    after = int(aggregates[AFTER].sum()) if AFTER in aggregates.columns else 0
+    future = int(aggregates[FUTURE].sum()) if FUTURE in aggregates.columns else 0
+    if not after:
+        return []
+    if choice is None:
+        return [
+            f"{after:,} line(s) dated on or after snapshot_date {snapshot.date()} were ignored "
+            "by the features (the log is scored as it stood at that date)."
+        ]
+    parts = []
+    if future:
+        parts.append(f"{future:,} dated after today")
+    if after - future:
+        parts.append(
+            f"{after - future:,} in an isolated tail more than {TAIL_GAP_DAYS} days after "
+            "every other customer's last purchase"
+        )
+    return [
+        f"{after:,} line(s) dated after the plausible end of the log were ignored by the "
+        f"features ({'; '.join(parts)}; the latest is {pd.Timestamp(choice.last_line)}), so "
+        f"the default snapshot is {snapshot.date()}. Check the invoice dates of the log, or "
+        "set snapshot_date explicitly."
+    ]
 
 
 def finish_features(
-    plan: FeaturePlan, aggregates: pl.DataFrame, last_date: pl.DataFrame | None
+    plan: FeaturePlan, aggregates: pl.DataFrame
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
     """The feature table from the collected aggregates, and the snapshot it is computed at."""
     cfg = plan.features
     snapshot = plan.snapshot
     if snapshot is None:
-        snapshot = default_snapshot(last_date[_LAST][0] if last_date is not None else None)
-    if aggregates.is_empty():
+        snapshot = choose_snapshot(aggregates).snapshot
+    buyers = aggregates.filter(pl.col(CUSTOMER_ID).is_not_null() & pl.col(_LAST).is_not_null())
+    if buyers.is_empty():
         raise SegmentationError(
             f"no purchases before the snapshot date {snapshot.date()}, so there are no "
             "customers to describe. Set a later snapshot_date, or leave it null to use the day "
             "after the last transaction."
         )
     now = pl.lit(snapshot.to_pydatetime()).cast(pl.Datetime("us"))
-
     orders = pl.col(_ORDERS).cast(pl.Float64)
-    spend = pl.col(_SPEND).cast(pl.Float64) / MONEY_SCALE
+    spend = pl.col(_SPEND).fill_null(0).cast(pl.Float64) / MONEY_SCALE
     out = {
         RECENCY: (now - pl.col(_LAST)).dt.total_microseconds() // _DAY_US,
         FREQUENCY: pl.col(_DAYS if cfg.frequency is FrequencyDef.days else _ORDERS),
@@ -213,19 +366,57 @@ def finish_features(
     }
     if cfg.name is FeatureSet.lrfmc:
         start = pl.col(_FIRST)
-        if _SIGNUP in aggregates.columns:
+        if _SIGNUP in buyers.columns:
             start = pl.min_horizontal(start, pl.col(_SIGNUP))
         out[LENGTH] = (now - start).dt.total_microseconds() // _DAY_US
         out[DISCOUNT_RATE] = pl.col(_DISCOUNTED).cast(pl.Float64) / orders
     wanted = FEATURE_SETS[cfg.name.value]
     table = (
-        aggregates.sort(CUSTOMER_ID)
+        buyers.sort(CUSTOMER_ID)
         .select(pl.col(CUSTOMER_ID), *[out[c].cast(pl.Float64).alias(c) for c in wanted])
         .to_pandas()
     )
     table = table.set_index(CUSTOMER_ID)
     table.index = table.index.astype("str")
     return _finish(table, cfg.name.value), snapshot
+
+
+@dataclass
+class SnapshotFeatures:
+    """Features at the snapshot they were really computed at, and what that left out."""
+
+    table: pd.DataFrame
+    snapshot: pd.Timestamp
+    aggregates: pl.DataFrame  # the per-customer aggregates (and counts) they came from
+    ignored: int  # kept lines dated on or after the snapshot, not used
+    warnings: list[str]
+    note: str  # for the cleaning report's "after_snapshot" step
+
+
+def features_at_snapshot(run, snapshot: str | pd.Timestamp | None) -> SnapshotFeatures:
+    """Features by the snapshot rule, from ``run(snapshot, count_after) -> (plan, aggregates)``
+    (a function that builds and collects ``plan_features`` for a snapshot).
+
+    An explicit snapshot takes one run, with the lines after it counted. The default snapshot
+    takes one run too, unless ``choose_snapshot`` finds implausibly late lines: then a second
+    run at the plausible snapshot leaves them out and counts them.
+    """
+    snap = parse_date_option(snapshot)
+    choice = None
+    if snap is None:
+        plan, aggregates = run(None, False)
+        choice = choose_snapshot(aggregates)
+        if not choice.cuts:
+            table, snap = finish_features(plan, aggregates)
+            return SnapshotFeatures(table, snap, aggregates, 0, [], "")
+        snap = choice.snapshot
+    plan, aggregates = run(snap, True)
+    table, snap = finish_features(plan, aggregates)
+    warnings = snapshot_warnings(aggregates, snap, choice)
+    ignored = int(aggregates[AFTER].sum())
+    why = "after the plausible end of the log" if choice else "on or after snapshot_date"
+    note = f"dated {why} ({snap.date()}): not used by the features" if ignored else ""
+    return SnapshotFeatures(table, snap, aggregates, ignored, warnings, note)
 
 
 def transaction_features(
@@ -235,11 +426,16 @@ def transaction_features(
 ) -> pd.DataFrame:
     """Per-customer features of a cleaned canonical log, as of ``snapshot_date``.
 
-    ``snapshot_date`` None: ``default_snapshot(tx)``. LRFMC needs a ``discount`` column.
+    ``snapshot_date`` None: the default rule (``choose_snapshot``). LRFMC needs a ``discount``
+    column.
     """
-    plan = plan_features(tx.lazy(), features, snapshot_date)
-    aggregates, last_date = pl.collect_all([plan.aggregates, plan.last_date])
-    return finish_features(plan, aggregates, last_date)[0]
+    cfg = features_config(features)
+
+    def run(snapshot, count_after):
+        plan = plan_features(tx.lazy(), cfg, snapshot, count_after=count_after)
+        return plan, plan.aggregates.collect()
+
+    return features_at_snapshot(run, snapshot_date).table
 
 
 def summary_features(
@@ -269,10 +465,20 @@ def summary_features(
         )
     has_orders = (customers[TOTAL_TRANSACTION] > 0) & customers[LAST_ORDER_DATE].notna()
     customers = customers[has_orders]
+    late = customers.index[customers[LAST_ORDER_DATE] > customers[DATA_PULLED_DATE]]
+    if len(late):
+        first = late[0]
+        raise SegmentationError(
+            f"{len(late):,} customer(s) of the summary have a last order after the date the "
+            f"data was pulled (e.g. {first}: last_order_date "
+            f"{customers.loc[first, LAST_ORDER_DATE]} > data_pulled_date "
+            f"{customers.loc[first, DATA_PULLED_DATE]}), which would give a negative recency. "
+            "Check the two date columns (swapped, or pulled before the last orders arrived)."
+        )
     if snapshot_date is None:
         today = customers[DATA_PULLED_DATE]
     else:
-        snapshot = pd.Timestamp(snapshot_date)
+        snapshot = parse_date_option(snapshot_date)
         late = customers.index[customers[LAST_ORDER_DATE] >= snapshot]
         if len(late):
             raise SegmentationError(
@@ -313,6 +519,51 @@ def build_features(
     return select_features(dataset.customers, cfg.name.value, dataset.source)
 
 
+def feature_warnings(table: pd.DataFrame, kind: str) -> list[str]:
+    """Visible warnings about a feature table that is usable but suspect."""
+    if MONETARY not in table.columns:
+        return []
+    negative = table.index[table[MONETARY] < 0]
+    if not len(negative):
+        return []
+    why = (
+        "their returns exceed their purchases (cleaning.returns=net)"
+        if kind == "transactions"
+        else "the table says so"
+    )
+    return [
+        f"{len(negative):,} customer(s) have a negative monetary value (e.g. "
+        f"{', '.join(map(str, negative[:3]))}): {why}. Their segments rest on it; check the "
+        "data if that is unexpected."
+    ]
+
+
+def _refuse_impossible(table: pd.DataFrame, where: str) -> None:
+    """Feature values no real customer can have: refused with the column and examples."""
+    impossible = {
+        RECENCY: table.get(RECENCY, pd.Series(dtype=float)) < 0,
+        LENGTH: table.get(LENGTH, pd.Series(dtype=float)) < 0,
+        FREQUENCY: table.get(FREQUENCY, pd.Series(dtype=float)) < 0,
+        DISCOUNT_RATE: ~table.get(DISCOUNT_RATE, pd.Series(dtype=float)).between(0, 1),
+    }
+    for column, bad in impossible.items():
+        if column in table.columns and bad.any():
+            rows = table.index[bad.to_numpy()]
+            raise SegmentationError(
+                f"{where} has {len(rows):,} customer(s) with an impossible {column} (e.g. "
+                f"{', '.join(f'{i}: {table.loc[i, column]:g}' for i in rows[:3])}): recency, "
+                "length and frequency cannot be negative and discount_rate is a share between "
+                "0 and 1. Fix the table upstream (a sign or unit error?)."
+            )
+    if MONETARY in table.columns and len(table) and (table[MONETARY] <= 0).all():
+        raise SegmentationError(
+            f"{where}: every customer's monetary value is zero or negative (e.g. "
+            f"{table[MONETARY].iloc[0]:g}), so there is no spend to segment on; the sign is "
+            "probably flipped (refunds exported as spend?). Fix the column upstream or map "
+            "dataset.columns.monetary to the spend column."
+        )
+
+
 def select_features(table: pd.DataFrame, feature_set: str, source: str = "") -> pd.DataFrame:
     """Validate and order a precomputed feature table for ``feature_set``."""
     wanted = list(FEATURE_SETS[feature_set])
@@ -334,6 +585,7 @@ def select_features(table: pd.DataFrame, feature_set: str, source: str = "") -> 
             f"the feature table{where} has missing values in {counts}. Models need a value "
             "for every customer and feature; fill or drop those rows upstream."
         )
+    _refuse_impossible(selected, f"the feature table{where}")
     return selected
 
 

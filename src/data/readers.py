@@ -23,6 +23,7 @@ column and show bad values (``src.data.convert``).
 from __future__ import annotations
 
 import csv
+import functools
 import glob as globbing
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -70,6 +71,7 @@ _SUMMARY_REQUIRED = (
     schema.DATA_PULLED_DATE,
 )
 _HEAD_BYTES = 1 << 16
+_BAD = "_bad_{}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,6 +92,13 @@ class Source:
     @property
     def first(self) -> Path:
         return self.files[0]
+
+    @property
+    def label(self) -> str:
+        """The name, and for CSV split on another character than ",", which one."""
+        if self.format == "csv" and self.delimiter not in (None, ","):
+            return f"{self.name} (fields separated by {self.delimiter!r})"
+        return self.name
 
 
 def source(
@@ -122,7 +131,24 @@ def source(
             f"{given} mixes file formats ({', '.join(sorted(formats))}). A table read from "
             "several files needs one format and one schema; keep one kind of file there."
         )
-    return Source(tuple(files), formats.pop(), given, delimiter, sheet)
+    fmt = formats.pop()
+    if fmt == "csv" and delimiter is None:
+        delimiter = sniff_delimiter(files[0])
+    return Source(tuple(files), fmt, given, delimiter, sheet)
+
+
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The field separator of a CSV file: of ``, ; tab |``, the one that splits its header
+    into the most fields (a comma when none splits it)."""
+    lines = _head(path).splitlines()
+    if not lines:
+        return ","
+    fields = {d: len(next(csv.reader([lines[0]], delimiter=d))) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: fields[d])
+    return best if fields[best] > 1 else ","
 
 
 def _suffix_format(path: Path) -> str | None:
@@ -153,17 +179,59 @@ def infer_format(path: Path, fmt: str | None = None) -> str:
 
 def _head(path: Path) -> str:
     """The first bytes of a (possibly compressed) text file, decoded."""
+    stat = path.stat()
+    return _cached_head(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_head(path: str, size: int, mtime: int) -> str:
     import pyarrow as pa
 
-    with pa.input_stream(str(path), compression="detect") as stream:
-        head = stream.read(_HEAD_BYTES)
+    try:
+        with pa.input_stream(path, compression="detect") as stream:
+            head = stream.read(_HEAD_BYTES)
+    except (OSError, pa.ArrowException) as exc:
+        raise compression_error(Path(path), exc) from None
+    if len(head) < _HEAD_BYTES and path.lower().endswith(".gz") and _gzip_problem(Path(path)):
+        # The whole file was inflated (it is short), and its end is missing or broken.
+        raise compression_error(Path(path), OSError("unreadable"))
     return head.decode("utf-8", errors="replace").lstrip("\ufeff")
+
+
+def compression_error(path: Path, exc: Exception) -> SegmentationError:
+    """What is wrong with a compressed file that cannot be read, in one sentence."""
+    problem = _gzip_problem(path) if path.suffix.lower() == ".gz" else None
+    return SegmentationError(
+        f"cannot read {path}: {problem or str(exc).strip().splitlines()[0]}. Check the file "
+        "(download or copy it again), or point dataset.path at a good copy."
+    )
+
+
+def _gzip_problem(path: Path) -> str | None:
+    """Why a .gz file does not inflate: truncated, or not gzip at all (None: it is fine)."""
+    import gzip
+    import zlib
+
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 20):
+                pass
+    except EOFError:
+        return "it is truncated (the gzip data ends early, e.g. an interrupted download)"
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        return f"it is not gzip data although it is named .gz ({exc})"
+    return None
 
 
 def column_names(src: Source) -> list[str]:
     """Header of the first file without reading its rows."""
     if src.format == "csv":
         head = _head(src.first)
+        if not head.strip():
+            raise SegmentationError(
+                f"{src.first} is empty: it has no header line and no rows. Export the log "
+                "again, or point dataset.path at the file that holds it."
+            )
         return next(csv.reader(io.StringIO(head), delimiter=src.delimiter or ","), [])
     if src.format == "parquet":
         return list(pl.read_parquet_schema(src.first).keys())
@@ -196,8 +264,17 @@ def _read_excel(src: Source, string_columns: Iterable[str]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
 
 
-def _scan(src: Source, types: Mapping[str, pl.DataType], columns: Sequence[str]) -> pl.LazyFrame:
-    """The used columns of every file; CSV columns not in ``types`` are read as text."""
+def _scan(
+    src: Source,
+    types: Mapping[str, pl.DataType],
+    columns: Sequence[str],
+    null_strings: bool = True,
+) -> pl.LazyFrame:
+    """The used columns of every file; CSV columns not in ``types`` are read as text.
+
+    ``null_strings=False`` leaves the spellings of "missing" to the conversions (matching nine
+    strings in every field is a good part of a CSV read); only empty fields are null then.
+    """
     files = [str(f) for f in src.files]
     if src.format == "csv":
         frame = pl.scan_csv(
@@ -205,7 +282,7 @@ def _scan(src: Source, types: Mapping[str, pl.DataType], columns: Sequence[str])
             separator=src.delimiter or ",",
             infer_schema=False,
             schema_overrides=dict(types) or None,
-            null_values=NULL_STRINGS,
+            null_values=NULL_STRINGS if null_strings else None,
             missing_columns="insert",
         )
     elif src.format == "parquet":
@@ -216,6 +293,9 @@ def _scan(src: Source, types: Mapping[str, pl.DataType], columns: Sequence[str])
 
 
 def _read_error(src: Source, exc: Exception) -> SegmentationError:
+    for path in src.files:
+        if path.suffix.lower() == ".gz" and _gzip_problem(path):
+            return compression_error(path, exc)
     return SegmentationError(
         f"cannot parse {src.name} as {src.format.upper() if src.format == 'csv' else src.format} "
         f"({str(exc).strip().splitlines()[0]}). Check that the file is a valid {src.format} file "
@@ -233,54 +313,82 @@ def _read_error(src: Source, exc: Exception) -> SegmentationError:
 class LogScan:
     """A lazy query of a log in canonical columns, with the checks of its conversions.
 
-    ``collect(build)`` runs ``build(frame)`` (a list of lazy frames derived from the log, e.g.
-    the cleaned log and its counts) together with the checks in one query, so the source is
-    read once; it raises the conversion errors the checks found.
+    ``frame`` holds the canonical columns plus one ``_bad_<column>`` flag per checked
+    conversion. ``read()`` collects the log; ``run(query)`` collects one query built on
+    ``frame`` that carries the flags' sums (``bad_columns``), so a one-pass aggregation checks
+    the conversions too. Both take the fast path first and, when its checks (or the CSV parser)
+    find a value it may get wrong, read again on the careful path, whose checks are errors.
     """
 
     src: Source
     mapping: dict[str, str]
     date_format: str | None
-    typed: bool = True
+    careful: bool = False  # False: the fast path (typed CSV numbers, shortcut ids and dates)
     raw: pl.LazyFrame = field(init=False)
     frame: pl.LazyFrame = field(init=False)
     converted: list[Converted] = field(init=False)
 
     def __post_init__(self) -> None:
         self.raw, self.frame, self.converted = _canonical_log(
-            self.src, self.mapping, self.date_format, self.typed
+            self.src, self.mapping, self.date_format, self.careful
         )
 
     @property
-    def checks(self) -> pl.LazyFrame:
-        """One row: how many values of each checked column did not convert."""
-        bad = [c.bad.sum().alias(c.canonical) for c in self.converted if c.bad is not None]
-        return self.raw.select(bad or [pl.lit(0).alias("_")])
+    def checked(self) -> list[Converted]:
+        return [c for c in self.converted if c.bad is not None]
 
-    def collect(
-        self, build: Callable[[pl.LazyFrame], list[pl.LazyFrame]] | None = None, **kwargs
-    ) -> list[pl.DataFrame]:
-        """``build(frame)`` collected in one query with the checks (``kwargs``: collect_all's)."""
-        frames = build(self.frame) if build is not None else [self.frame]
+    def read(self, **kwargs) -> pl.DataFrame:
+        """The log in canonical columns (``kwargs``: ``collect``'s)."""
+        lines = self._collect(lambda frame: frame, **kwargs)
+        return lines.drop([c for c in lines.columns if c.startswith(_BAD.format(""))])
+
+    def run(
+        self,
+        query: Callable[[pl.LazyFrame], pl.LazyFrame],
+        keys: Sequence[str] = (),
+        **kwargs,
+    ) -> pl.DataFrame:
+        """``query(frame)`` collected: an aggregation grouped by ``keys`` that carries the sums
+        of ``bad_columns(frame, keys)``. Ids among ``keys`` are checked on the distinct keys."""
+        return self._collect(query, keys, **kwargs)
+
+    def _collect(self, query, keys: Sequence[str] = (), **kwargs) -> pl.DataFrame:
         try:
-            *results, checks = pl.collect_all([*frames, self.checks], **kwargs)
+            result = query(self.frame).collect(**kwargs)
         except pl.exceptions.ComputeError as exc:
-            if self.typed and self.src.format == "csv":
-                return replace(self, typed=False).collect(build, **kwargs)
+            if not self.careful:
+                return replace(self, careful=True)._collect(query, keys, **kwargs)
             raise _read_error(self.src, exc) from exc
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise _read_error(self.src, exc) from exc
-        self.raise_problems(checks)
-        return results
+        counts = {}
+        for c in self.checked:
+            column = _BAD.format(c.canonical)
+            if column in result.columns:
+                counts[c.canonical] = int(result[column].sum())
+            elif c.canonical in keys:  # a shortcut id checked on its distinct values
+                keys_ = result.select(pl.col(c.canonical).drop_nulls().unique())
+                full = keys_.select(convert.id_expr(c.canonical, pl.String).alias("f"))
+                counts[c.canonical] = int((full["f"] != keys_[c.canonical]).fill_null(True).sum())
+        if any(counts.values()) and not self.careful:
+            return replace(self, careful=True)._collect(query, keys, **kwargs)
+        self.raise_problems(counts)
+        return result
 
-    def raise_problems(self, checks: pl.DataFrame) -> None:
-        """The first conversion error the ``checks`` counted, with examples from the file."""
-        for c in self.converted:
-            if c.bad is None or not checks[c.canonical][0]:
+    def raise_problems(self, counts: Mapping[str, int]) -> None:
+        """The first conversion error the checks counted, with examples from the file."""
+        for c in self.checked:
+            if c.fallback or not counts.get(c.canonical):
                 continue
-            values = self.raw.filter(c.bad).select(c.source).head(1000).collect()
-            values = values[c.source].to_list()
-            error = c.error(self.src.name, int(checks[c.canonical][0]), values)
+            found = (
+                self.raw.with_row_index("_row", offset=1)
+                .filter(c.bad)
+                .select("_row", c.source)
+                .head(1000)
+                .collect()
+            )
+            values, rows = found[c.source].to_list(), found["_row"].to_list()
+            error = c.error(self.src.label, counts[c.canonical], values, rows)
             if c.canonical in _DATE_COLUMNS and not self.date_format:
                 styles = convert.describe_bad_dates(values)
                 if styles:
@@ -293,11 +401,22 @@ class LogScan:
             raise error
 
 
-def _log_types(mapping: Mapping[str, str], typed: bool) -> dict[str, pl.DataType]:
+def bad_columns(frame: pl.LazyFrame, keys: Sequence[str] = ()) -> list[pl.Expr]:
+    """The check flags of a ``LogScan.frame``, to carry (summed) through an aggregation.
+
+    Ids among the aggregation's group ``keys`` are checked on the keys instead (see
+    ``LogScan.run``), which costs nothing per line.
+    """
+    prefix = _BAD.format("")
+    names = [c for c in schema.names(frame) if c.startswith(prefix)]
+    return [pl.col(c) for c in names if c.removeprefix(prefix) not in keys]
+
+
+def _log_types(mapping: Mapping[str, str], careful: bool) -> dict[str, pl.DataType]:
     """Read types for a CSV log: text everywhere, numbers typed on the fast path."""
     types: dict[str, pl.DataType] = {}
     for canonical, src_column in mapping.items():
-        wanted = pl.Float64 if typed and canonical in _NUMERIC_COLUMNS else pl.String
+        wanted = pl.Float64 if not careful and canonical in _NUMERIC_COLUMNS else pl.String
         if types.setdefault(src_column, wanted) != wanted:
             types[src_column] = pl.String  # one source column feeding two roles
     return types
@@ -319,10 +438,10 @@ def _check_transaction_mapping(mapping: Mapping[str, str], name: str) -> None:
 
 
 def _canonical_log(
-    src: Source, mapping: Mapping[str, str], date_format: str | None, typed: bool
+    src: Source, mapping: Mapping[str, str], date_format: str | None, careful: bool
 ) -> tuple[pl.LazyFrame, pl.LazyFrame, list[Converted]]:
     """(raw source columns, canonical log, conversions) as lazy queries on ``src``."""
-    raw = _scan(src, _log_types(mapping, typed), list(mapping.values()))
+    raw = _scan(src, _log_types(mapping, careful), list(mapping.values()), null_strings=careful)
     dtypes = raw.collect_schema()
     converted: list[Converted] = []
     for canonical in schema.TRANSACTION_COLUMNS:
@@ -330,26 +449,44 @@ def _canonical_log(
             continue
         column = mapping[canonical]
         dtype = dtypes[column]
-        if canonical in _ID_COLUMNS:
+        if canonical in _ID_COLUMNS and dtype == pl.String and not careful:
+            converted.append(convert.fast_id(canonical, column, _sample(src, column)))
+        elif canonical in _ID_COLUMNS:
             converted.append(Converted(canonical, column, convert.id_expr(column, dtype)))
         elif canonical in _NUMERIC_COLUMNS:
-            converted.append(convert.to_float(canonical, column, dtype))
+            # The careful CSV read turns "NaN" and "nan" into nulls itself.
+            nan = not (careful and src.format == "csv")
+            converted.append(convert.to_float(canonical, column, dtype, nan_possible=nan))
         elif canonical in _DATE_COLUMNS:
             formats = _date_formats(src, column, dtype, date_format)
             converted.append(
-                convert.to_datetime(canonical, column, dtype, formats, bool(date_format))
+                convert.to_datetime(
+                    canonical, column, dtype, formats, bool(date_format), careful=careful
+                )
             )
         else:
-            converted.append(convert.to_text(canonical, column, dtype))
-    frame = raw.select([c.expr.alias(c.canonical) for c in converted])
+            # CSV text gets the careful read's treatment of the spellings of "missing".
+            nulls = src.format == "csv" and not careful
+            converted.append(convert.to_text(canonical, column, dtype, null_strings=nulls))
+    # The checks are columns of the same query as the log, so one read serves both.
+    flags = [c.bad.alias(_BAD.format(c.canonical)) for c in converted if c.bad is not None]
+    frame = raw.select([c.expr.alias(c.canonical) for c in converted] + flags)
     if schema.INVOICE_ID not in mapping:
         frame = frame.with_columns(pl.int_range(pl.len()).cast(pl.String).alias(schema.INVOICE_ID))
     if schema.AMOUNT not in mapping:
         frame = frame.with_columns(
             (pl.col(schema.QUANTITY) * pl.col(schema.UNIT_PRICE)).alias(schema.AMOUNT)
         )
-    ordered = [c for c in schema.TRANSACTION_COLUMNS if c in schema.names(frame)]
-    return raw, frame.select(ordered), converted
+    present = schema.names(frame)
+    ordered = [c for c in schema.TRANSACTION_COLUMNS if c in present]
+    return raw, frame.select(ordered + [f.meta.output_name() for f in flags]), converted
+
+
+def _sample(src: Source, column: str) -> list[str | None]:
+    """The first values of a column as text (CSV: from the first bytes of the first file)."""
+    if src.format == "csv":
+        return _csv_sample(src, column)
+    return _scan(src, {}, [column]).head(200).collect()[column].cast(pl.String).to_list()
 
 
 def _date_formats(
@@ -357,11 +494,7 @@ def _date_formats(
 ) -> tuple[str, ...]:
     if date_format or dtype != pl.String:
         return convert.date_formats([], date_format)
-    if src.format == "csv":
-        sample = _csv_sample(src, column)
-    else:
-        sample = _scan(src, {}, [column]).head(200).collect()[column].cast(pl.String).to_list()
-    return convert.date_formats(sample, None)
+    return convert.date_formats(_sample(src, column), None)
 
 
 def scan_transactions(
@@ -371,8 +504,36 @@ def scan_transactions(
     found = column_names(src)
     mapping = column_mapping(columns, found, schema.TRANSACTION_COLUMNS, "transaction", src.name)
     _check_transaction_mapping(mapping, src.name)
-    check_columns_exist(mapping, found, src.name)
+    _check_columns(src, mapping, found)
     return LogScan(src, dict(mapping), date_format)
+
+
+def _check_columns(src: Source, mapping: Mapping[str, str], found: list[str]) -> None:
+    """``check_columns_exist``, and for a workbook whose first sheet lacks the columns, which
+    sheet has them."""
+    try:
+        check_columns_exist(mapping, found, src.label)
+    except SegmentationError as error:
+        hint = _sheet_hint(src, mapping) if src.format == "excel" and src.sheet is None else ""
+        if not hint:
+            raise
+        raise SegmentationError(f"{error} {hint}") from None
+
+
+def _sheet_hint(src: Source, mapping: Mapping[str, str]) -> str:
+    from fastexcel import read_excel
+
+    wanted = set(mapping.values())
+    workbook = read_excel(str(src.first))
+    for name in workbook.sheet_names[1:]:
+        header = workbook.load_sheet_by_name(name, n_rows=1).to_polars().columns
+        if wanted <= set(header):
+            return (
+                f"They are on sheet {name!r} of the workbook (read: its first sheet); set "
+                f"dataset.sheet={name}."
+            )
+    sheets = ", ".join(map(repr, workbook.sheet_names))
+    return f"The workbook's sheets are {sheets}; choose one with dataset.sheet=<name>."
 
 
 def read_transactions(
@@ -384,13 +545,19 @@ def read_transactions(
     sheet: str | None = None,
 ) -> pl.DataFrame:
     """Read an invoice-line log into the canonical columns and dtypes of ``src.columns``."""
-    scan = scan_transactions(source(path, fmt, delimiter, sheet), columns, date_format)
-    return scan.collect()[0]
+    return scan_transactions(source(path, fmt, delimiter, sheet), columns, date_format).read()
 
 
 # --------------------------------------------------------------------------------------------
 # Per-customer tables
 # --------------------------------------------------------------------------------------------
+
+
+def read_table(src: Source, columns: Sequence[str], what: str) -> pl.DataFrame:
+    """Named columns of a small table (all read as stored; CSV as text), checked to exist."""
+    found = column_names(src)
+    check_columns_exist({c: c for c in columns}, found, f"{src.name} ({what})")
+    return _read_table(src, list(columns), [])
 
 
 def _read_table(src: Source, columns: Sequence[str], string_columns: Iterable[str]) -> pl.DataFrame:
@@ -409,8 +576,9 @@ def _convert_table(raw: pl.DataFrame, converted: list[Converted], where: str) ->
         counts = raw.select(checks)
         for c in converted:
             if c.bad is not None and counts[c.canonical][0]:
-                values = raw.filter(c.bad)[c.source].to_list()
-                raise c.error(where, int(counts[c.canonical][0]), values)
+                found = raw.with_row_index("_row", offset=1).filter(c.bad)
+                values, rows = found[c.source].to_list(), found["_row"].to_list()
+                raise c.error(where, int(counts[c.canonical][0]), values, rows)
     return raw.select([c.expr.alias(c.canonical) for c in converted])
 
 
@@ -434,7 +602,7 @@ def read_customer_summary(
             "created_at are needed for LRFMC only); map them under dataset.columns, e.g. "
             "dataset.columns.user_id=customer."
         )
-    check_columns_exist(mapping, found, src.name)
+    _check_columns(src, mapping, found)
     raw = _read_table(src, list(dict.fromkeys(mapping.values())), [mapping[schema.USER_ID]])
     return canonical_summary(raw, mapping, date_format, src.name)
 
@@ -512,7 +680,7 @@ def read_feature_table(
             f"({listing(found)}) is named like a feature ({', '.join(schema.LRFMC_FEATURES)}) "
             "and dataset.columns maps none. Map them, e.g. dataset.columns.recency_days=R."
         )
-    check_columns_exist(mapping, found, src.name)
+    _check_columns(src, mapping, found)
     id_source = mapping[schema.CUSTOMER_ID]
     raw = _read_table(src, list(dict.fromkeys(mapping.values())), [id_source])
     converted = [
