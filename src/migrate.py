@@ -17,15 +17,17 @@ register_configs()
 
 def migrate(cfg: DictConfig) -> dict:
     import numpy as np
-    import pandas as pd
 
     from src.config.runtime import original_cwd
     from src.data.contract import DataContract
+    from src.data.convert import parse_date_option
     from src.data.prepare import features_at, load_clean
     from src.insight.migration import entries_and_exits, migration_matrix
     from src.tracking.serving import load_segmentation_model
     from src.viz.heatmaps import migration_heatmap
 
+    before = parse_date_option(cfg.before, "before")  # bad dates fail before anything loads
+    parse_date_option(cfg.after, "after")
     model = load_segmentation_model(cfg.model_uri, cfg.tracking_uri)
     options = DataContract.from_dict(model.contract).features
     dataset, _, _ = load_clean(
@@ -37,7 +39,6 @@ def migrate(cfg: DictConfig) -> dict:
             f"dataset '{dataset.name}' is a per-customer table."
         )
     after_feats, after = features_at(dataset, options, cfg.after)
-    before = pd.Timestamp(cfg.before)
     if before >= after:
         raise SegmentationError(
             f"before={before.date()} must be earlier than after={after.date()}."
