@@ -6,18 +6,18 @@ EXPERIMENT ?= lrfmc
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint format ui serve predict eda bench clean
+.PHONY: help install run test test-fast lint format ui serve predict eda bench team-up team-down team-status team-env clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,team]"
 	@touch $(BIN)/activate
 
-install: $(BIN)/activate  ## Create .venv and install the project with its test tools
+install: $(BIN)/activate  ## Create .venv and install the project with its test tools and PostgreSQL driver
 
 run: install  ## Run the main job, python -m src.run +experiment=lrfmc (EXPERIMENT=rfm ARGS=... for others)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m src.run +experiment=$(EXPERIMENT) $(ARGS)
@@ -55,6 +55,22 @@ bench: install  ## Run the benchmarks on ../shared/data (their recorded figures:
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_sweep.py
+
+# Team servers in $(TEAM_DIR) (default .team/): PostgreSQL and an MLflow tracking server on loopback.
+TEAM := $(BIN)/python -m src.team
+TEAM_ROOT = $(if $(TEAM_DIR),--root "$(TEAM_DIR)")
+
+team-up: install  ## Start PostgreSQL + MLflow server for several workers (TEAM_DIR=... elsewhere)
+	$(TEAM) start $(TEAM_ROOT)
+
+team-down: install  ## Stop the team servers by PID (data stays in TEAM_DIR)
+	$(TEAM) stop $(TEAM_ROOT)
+
+team-status: install  ## Report the team servers (passwords masked)
+	$(TEAM) status $(TEAM_ROOT)
+
+team-env: install  ## Print MLFLOW_TRACKING_URI and OPTUNA_STORAGE for workers (shows the password)
+	@$(TEAM) env $(TEAM_ROOT)
 
 clean:  ## Remove caches and Hydra outputs (keeps mlflow.db and .venv)
 	rm -rf outputs multirun .pytest_cache .ruff_cache

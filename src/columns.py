@@ -74,6 +74,15 @@ SEGMENT_ID = "segment_id"
 SEGMENT_NAME = "segment_name"
 DISTANCE = "distance_to_centre"
 
+# How people read the features, in every table and figure.
+FEATURE_LABELS = {
+    LENGTH: "Length (days as customer)",
+    RECENCY: "Recency (days since last order)",
+    FREQUENCY: "Frequency (orders)",
+    MONETARY: "Monetary (spend)",
+    DISCOUNT_RATE: "Discount rate (share of orders)",
+}
+
 
 def names(frame) -> list[str]:
     """Column names of a pandas or polars frame (lazy frames: from their schema, no data read)."""

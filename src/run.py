@@ -18,9 +18,9 @@ register_configs()
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 @report_user_errors
 def main(cfg: DictConfig) -> None:
-    from src.jobs.segment import run_experiment
+    from src.jobs import run_job
 
-    run_experiment(cfg)
+    run_job(cfg)
 
 
 if __name__ == "__main__":

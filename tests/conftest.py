@@ -91,3 +91,61 @@ def cleaning_option(name: str):
 @pytest.fixture(scope="session")
 def classic_cleaning():
     return cleaning_option("classic")
+
+
+SMALL_SWEEP = (
+    "+experiment=lrfmc",
+    "dataset.n_customers=600",
+    "sweep.n_trials=4",
+    "sweep.stability_bootstraps=2",
+    "sweep.k.low=3",
+    "sweep.k.high=6",
+    "sweep.search_space.outliers=[none,iqr_clip]",
+    "sweep.search_space.scaler=[log_standard,robust]",
+    "sweep.search_space.model=[kmeans]",
+)
+
+
+def build_result(*overrides: str, base: tuple[str, ...] = SMALL_SWEEP):
+    """A real SegmentationResult from a small sweep (``base``: the small synthetic one), with no
+    tracking store involved: the object the finalise step hands to MLflow logging, the report
+    and the registry."""
+    import optuna
+
+    from src.config import compose_config
+    from src.data.contract import DataContract
+    from src.data.prepare import prepare_data
+    from src.jobs.finalise import finalise
+    from src.jobs.segment import load_options, run_trials
+    from src.model.evaluation import EvaluationSpace
+    from src.sweep import study as sw
+    from src.sweep.space import sweep_space
+    from src.viz.background import Background
+
+    cfg = compose_config("config", *base, *overrides)
+    options = load_options(cfg)
+    data = prepare_data(options.dataset, options.cleaning, options.features, options.snapshot_date)
+    space = sweep_space(cfg)
+    X_eval = EvaluationSpace().fit_transform(data.features)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(
+        direction=sw.DIRECTIONS[options.sweep.objective.value],
+        sampler=sw.make_sampler(options.sweep.sampler.value, space, options.sweep.seed),
+    )
+    study.set_user_attr("objective", options.sweep.objective.value)
+    run_trials(options, study, space, data, X_eval, hooks=[])
+    contract = DataContract(
+        options.dataset, options.cleaning, options.features, options.snapshot_date, data.fingerprint
+    ).to_dict()
+    background = Background(draw_in_process=False)
+    try:
+        result = finalise(options, data, study, space, X_eval, background, contract)
+    finally:
+        assert not background.close()
+    return result, study
+
+
+@pytest.fixture(scope="session")
+def sweep_result():
+    """(SegmentationResult, study) of a small real sweep, built once per test session."""
+    return build_result()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CONF_DIR = PROJECT_ROOT / "conf"
@@ -12,12 +14,13 @@ def register_configs() -> None:
     """Make the schemas available to the defaults lists (`base_config`, `base_predict`, ...)."""
     from hydra.core.config_store import ConfigStore
 
-    from src.config.schema import Config, MigrateConfig, PredictConfig
+    from src.config.schema import CompareConfig, Config, MigrateConfig, PredictConfig
 
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(name="base_predict", node=PredictConfig)
     cs.store(name="base_migrate", node=MigrateConfig)
+    cs.store(name="base_compare", node=CompareConfig)
 
 
 def group_options(group: str) -> list[str]:
@@ -35,3 +38,15 @@ def compose_config(config: str = "config", *overrides: str):
     register_configs()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name=config, overrides=list(overrides))
+
+
+def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config -> dotted keys (MLflow params are flat; report tables list them so)."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out

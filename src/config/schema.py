@@ -13,6 +13,7 @@ from typing import Any
 from omegaconf import MISSING
 
 from src.columns import NON_PRODUCT_CODES
+from src.errors import SegmentationError
 
 
 class DatasetType(Enum):
@@ -115,14 +116,79 @@ class FeaturesConfig:
     monetary: MonetaryDef = MonetaryDef.total
 
 
+def _fail(key: str, value: Any, rule: str, example: str) -> None:
+    raise SegmentationError(
+        f"{key}={value!r} is not allowed: {rule}. Fix it on the command line or in the "
+        f"experiment file, e.g. {example}."
+    )
+
+
 @dataclass
 class KRange:
+    """The numbers of segments a sweep tries, low..high inclusive."""
+
     low: int = 2
     high: int = 10
+
+    def __post_init__(self) -> None:
+        if self.low < 2:
+            _fail(
+                "sweep.k.low", self.low, "a segmentation needs at least 2 segments", "sweep.k.low=2"
+            )
+        if self.high < self.low:
+            _fail(
+                "sweep.k.high",
+                self.high,
+                f"it must be at least sweep.k.low ({self.low})",
+                f"sweep.k.high={max(self.low, 10)}",
+            )
+
+
+class KRule(Enum):
+    knee = "knee"  # near the knee, well separated, stable, acceptable shares (README)
+    objective = "objective"  # the k of the best trial by the objective alone
+
+
+@dataclass
+class KChoice:
+    """How the number of segments is chosen on the chosen configuration's curve over k."""
+
+    rule: KRule = KRule.knee
+    window: int = 1  # candidates: k within this many of the inertia curve's knee
+    tolerance: float = 0.2  # silhouette and Davies-Bouldin within 20% of the candidates' best
+    min_stability: float = 0.8  # bootstrap ARI a candidate needs (sweep.stability_bootstraps)
+
+    def __post_init__(self) -> None:
+        if self.window < 0:
+            _fail(
+                "sweep.k_choice.window",
+                self.window,
+                "it counts k, 0 or more",
+                "sweep.k_choice.window=1",
+            )
+        if not 0 <= self.tolerance < 1:
+            _fail(
+                "sweep.k_choice.tolerance",
+                self.tolerance,
+                "it is a relative tolerance, at least 0 and below 1",
+                "sweep.k_choice.tolerance=0.1",
+            )
+        if not 0 <= self.min_stability <= 1:
+            _fail(
+                "sweep.k_choice.min_stability",
+                self.min_stability,
+                "it is an adjusted Rand index between 0 and 1",
+                "sweep.k_choice.min_stability=0.8",
+            )
 
 
 @dataclass
 class SearchSpace:
+    """Options of each swept group the sampler may pick; empty: the group's composed option.
+
+    A group chosen on the command line (``scaler=robust``) narrows its list to that option.
+    """
+
     outliers: list[str] = field(default_factory=list)
     scaler: list[str] = field(default_factory=list)
     model: list[str] = field(default_factory=list)
@@ -130,34 +196,96 @@ class SearchSpace:
 
 @dataclass
 class SweepConfig:
-    n_trials: int = 20
-    timeout: float | None = None
-    sampler: Sampler = Sampler.tpe
+    """The Optuna search over outliers, scaler, model and k, run inside the program."""
+
+    n_trials: int = 20  # distinct configurations sampled (repeats and the k refinement extra)
+    timeout: float | None = None  # seconds; stop sampling earlier when reached
+    sampler: Sampler = Sampler.tpe  # grid enumerates the whole space
     seed: int = 0
-    n_jobs: int = 1
-    resume: bool = False
-    storage: str | None = None
+    n_jobs: int = 1  # trials in parallel
+    resume: bool = False  # continue the latest sweep of this experiment on the same data
+    storage: str | None = None  # None: sqlite optuna.db beside the MLflow store; any SQLAlchemy URL
     objective: Objective = Objective.silhouette
-    min_cluster_share: float = 0.02
-    silhouette_sample_size: int = 10_000
-    stability_bootstraps: int = 10
-    refine_k: bool = True
-    log_trial_artifacts: bool = True
+    min_cluster_share: float = 0.02  # solutions with a smaller smallest segment are rejected
+    silhouette_sample_size: int = 10_000  # silhouette on a seeded sample above this many customers
+    stability_bootstraps: int = 10  # refits on bootstrap samples for the stability score
+    refine_k: bool = True  # then try every k of the range for the best outliers/scaler/model
+    log_trial_artifacts: bool = True  # per-trial radar chart and fitted pipeline
     k: KRange = field(default_factory=KRange)
+    k_choice: KChoice = field(default_factory=KChoice)
     search_space: SearchSpace = field(default_factory=SearchSpace)
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 1:
+            _fail(
+                "sweep.n_trials",
+                self.n_trials,
+                "a sweep needs at least one trial",
+                "sweep.n_trials=20",
+            )
+        if self.timeout is not None and not self.timeout > 0:
+            _fail(
+                "sweep.timeout",
+                self.timeout,
+                "it must be a positive number of seconds or null",
+                "sweep.timeout=600",
+            )
+        if self.n_jobs < 1:
+            _fail(
+                "sweep.n_jobs",
+                self.n_jobs,
+                "at least one trial must run at a time",
+                "sweep.n_jobs=1",
+            )
+        if not 0 <= self.min_cluster_share < 1:
+            _fail(
+                "sweep.min_cluster_share",
+                self.min_cluster_share,
+                "it is a share of customers, at least 0 and below 1",
+                "sweep.min_cluster_share=0.02",
+            )
+        if self.silhouette_sample_size < 100:
+            _fail(
+                "sweep.silhouette_sample_size",
+                self.silhouette_sample_size,
+                "silhouette needs a sample of at least 100 customers",
+                "sweep.silhouette_sample_size=10000",
+            )
+        if self.stability_bootstraps < 0:
+            _fail(
+                "sweep.stability_bootstraps",
+                self.stability_bootstraps,
+                "it counts refits; 0 switches the stability score off",
+                "sweep.stability_bootstraps=10",
+            )
+
+
+@dataclass
+class InsightConfig:
+    """Segment names, playbook and product picks (conf/insight/default.yaml holds the tables)."""
+
+    top_products: int = 10  # products listed per segment
+    recommendations_per_customer: int = 5
+    min_support: float = 0.02  # a pick must be bought by this share of the segment's customers
+    rules_max_depth: int = 3  # conditions per leaf of the tree that describes each segment
+    rules_min_leaf_share: float = 0.01  # a rule's leaf holds at least this share of customers
+    naming: Any = None  # levels, rules and fallback (see src/insight/naming.py)
+    playbook: Any = None  # segment name -> actions
 
 
 @dataclass
 class MlflowConfig:
-    tracking_uri: str | None = None
-    experiment: str = MISSING
+    tracking_uri: str | None = (
+        None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    )
+    experiment: str = "${experiment_name}"
     registered_model: str = "customer-segmentation"
     register: bool = True
 
 
 @dataclass
 class ReportConfig:
-    path: str | None = None
+    path: str | None = None  # also write the HTML report here (it is always logged to the run)
 
 
 @dataclass
@@ -165,8 +293,8 @@ class Config:
     job: Job = Job.segment
     experiment_name: str = "segmentation"
     seed: int = 42
-    threads: int = 1
-    snapshot_date: str | None = None
+    threads: int = 1  # BLAS/OpenMP threads for fitting (K-Means slows down when they oversubscribe)
+    snapshot_date: str | None = None  # None: midnight after the last transaction
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     cleaning: CleaningConfig = field(default_factory=CleaningConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -174,31 +302,63 @@ class Config:
     scaler: Any = MISSING
     model: Any = MISSING
     sweep: SweepConfig = field(default_factory=SweepConfig)
-    insight: Any = None
+    insight: InsightConfig = field(default_factory=InsightConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            _fail("threads", self.threads, "at least one thread is needed", "threads=1")
 
 
 @dataclass
 class PredictConfig:
+    """``python -m src.predict``: score a dataset with a registered model."""
+
     model_uri: str = "models:/customer-segmentation@champion"
-    seed: int = 42
-    output: str = "predictions/segments.csv"
-    snapshot_date: str | None = None
-    tracking_uri: str | None = None
-    recommendations: int = 0
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    seed: int = 42  # only used by the synthetic dataset
+    output: str = "predictions/segments.csv"  # .csv or .parquet
+    snapshot_date: str | None = None  # None: the training snapshot on the training data, else
+    # midnight after the last transaction
+    tracking_uri: str | None = (
+        None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    )
+    recommendations: int = 0  # > 0: also write the top-N unseen products per customer
+    log_to_mlflow: bool = True  # a run in experiment "segment-scoring" per scoring
+    path: str | None = None  # score this file with the dataset mapping of the model's contract
+    dataset: DatasetConfig | None = None  # None: the dataset of the model's data contract
+    cleaning: CleaningConfig | None = None  # None: the cleaning of the model's data contract
 
 
 @dataclass
 class MigrateConfig:
+    """``python -m src.migrate``: segment migration between two snapshot dates."""
+
     model_uri: str = "models:/customer-segmentation@champion"
-    seed: int = 42
-    before: str = MISSING
-    after: str | None = None
+    seed: int = 42  # only used by the synthetic dataset
+    before: str = MISSING  # the earlier snapshot date
+    after: str | None = None  # None: midnight after the last transaction
     output_dir: str = "reports/migration"
     tracking_uri: str | None = None
-    log_to_mlflow: bool = True
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    cleaning: CleaningConfig = field(default_factory=CleaningConfig)
+    log_to_mlflow: bool = True  # also a run of experiment "segment-migration"
+    path: str | None = None  # read this file with the dataset mapping of the model's contract
+    dataset: DatasetConfig | None = None  # None: the dataset of the model's data contract
+    cleaning: CleaningConfig | None = None  # None: the cleaning of the model's data contract
+
+
+@dataclass
+class CompareConfig:
+    """``python -m src.compare``: two model versions on one dataset (agreement, mapping, metrics)."""
+
+    model_a: str = MISSING  # e.g. models:/customer-segmentation/1
+    model_b: str = MISSING  # e.g. models:/customer-segmentation@champion
+    seed: int = 42  # only used by the synthetic dataset
+    snapshot_date: str | None = None  # None: model_a's training snapshot on its training data
+    tracking_uri: str | None = (
+        None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    )
+    output_dir: str = "reports/compare"  # mapping and metric tables are written here
+    log_to_mlflow: bool = True  # a run in experiment "segment-comparison"
+    path: str | None = None  # read this file with the dataset mapping of model_a's contract
+    dataset: DatasetConfig | None = None  # None: the dataset of model_a's data contract
+    cleaning: CleaningConfig | None = None  # None: the cleaning of model_a's data contract

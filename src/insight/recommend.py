@@ -49,7 +49,7 @@ class NoProductData(SegmentationError):
 
 
 def playbook_actions(segment_names: Mapping[Any, str], playbook_cfg: Mapping) -> pd.DataFrame:
-    """Index segment_id: segment_name, actions ("; "-joined) and the playbook entry used.
+    """Index segment_id: segment_name, actions (a tuple of texts) and the playbook entry used.
 
     A segment is looked up by its exact name, then by its base name (qualifier for duplicates
     stripped), both case-insensitively, and falls back to the ``default`` entry.
@@ -63,7 +63,7 @@ def playbook_actions(segment_names: Mapping[Any, str], playbook_cfg: Mapping) ->
             "default" if "default" in playbook else None,
         )
         actions = playbook.get(key, []) if key is not None else []
-        rows[seg] = {SEGMENT_NAME: name, "actions": "; ".join(actions), "playbook_entry": key}
+        rows[seg] = {SEGMENT_NAME: name, "actions": tuple(actions), "playbook_entry": key}
     out = pd.DataFrame.from_dict(
         rows, orient="index", columns=[SEGMENT_NAME, "actions", "playbook_entry"]
     )

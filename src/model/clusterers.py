@@ -2,30 +2,32 @@
 
 Segments must score production data, so every clusterer the sweep uses needs ``predict``;
 ``AgglomerativeNearestCentroid`` gives hierarchical clustering one by assigning new customers to
-the nearest cluster mean.
+the nearest cluster mean. Production stores fitted pipelines with skops, which cannot store
+scikit-learn's ``Birch`` (its CF-tree is a graph of nodes that point at each other);
+``PortableBirch`` fits one and keeps only what ``predict`` needs.
 """
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import AgglomerativeClustering
+from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
+from sklearn.cluster import AgglomerativeClustering, Birch
 from sklearn.metrics import pairwise_distances_argmin
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from src.errors import InvalidParameterError
+from src.model.params import ConfigParams
 
 __all__ = [
     "AgglomerativeNearestCentroid",
+    "PortableBirch",
     "cluster_centres",
     "distances_to_centres",
     "relabel_by",
 ]
-
-_LINKAGES = ("ward", "complete", "average", "single")
 
 
 def _check_labels(labels, n_samples: int) -> np.ndarray:
@@ -101,7 +103,7 @@ def relabel_by(values, labels, *, descending: bool = True) -> np.ndarray:
     return order
 
 
-class AgglomerativeNearestCentroid(ClusterMixin, BaseEstimator):
+class AgglomerativeNearestCentroid(ConfigParams, ClusterMixin, BaseEstimator):
     """Agglomerative clustering that can ``predict``: new rows go to the nearest cluster mean.
 
     On the training data ``predict`` agrees with ``labels_`` wherever the clusters are separated
@@ -131,6 +133,13 @@ class AgglomerativeNearestCentroid(ClusterMixin, BaseEstimator):
         Number of rows the hierarchy was built on (``min(n_samples, max_fit_samples)``).
     """
 
+    _parameter_constraints = {
+        "n_clusters": [Interval(Integral, 1, None, closed="left")],
+        "linkage": [StrOptions({"ward", "complete", "average", "single"})],
+        "max_fit_samples": [Interval(Integral, 2, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
     def __init__(
         self,
         n_clusters: int = 4,
@@ -143,24 +152,8 @@ class AgglomerativeNearestCentroid(ClusterMixin, BaseEstimator):
         self.max_fit_samples = max_fit_samples
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        for name in ("n_clusters", "max_fit_samples"):
-            value = getattr(self, name)
-            low = 2 if name == "max_fit_samples" else 1
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise InvalidParameterError(
-                    f"AgglomerativeNearestCentroid.{name} must be an integer >= {low}, got "
-                    f"{value!r}. Fix the `{name}` value of the clusterer in the pipeline config."
-                )
-        if self.linkage not in _LINKAGES:
-            raise InvalidParameterError(
-                f"AgglomerativeNearestCentroid.linkage must be one of {', '.join(_LINKAGES)}, "
-                f"got {self.linkage!r}. Fix the `linkage` value of the clusterer in the "
-                "pipeline config."
-            )
-
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        self._check_params()
         X = validate_data(self, X, dtype=np.float64, ensure_min_samples=2)
         n_samples = X.shape[0]
         if n_samples < self.n_clusters:
@@ -191,3 +184,57 @@ class AgglomerativeNearestCentroid(ClusterMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
         return pairwise_distances_argmin(X, self.cluster_centers_)
+
+
+class PortableBirch(ConfigParams, ClusterMixin, BaseEstimator):
+    """scikit-learn's ``Birch`` that keeps only what ``predict`` needs, so skops can store it.
+
+    ``fit`` runs ``sklearn.cluster.Birch`` and keeps its subcluster centres, their global labels
+    and the training labels; ``predict`` assigns each row the label of its nearest subcluster
+    centre, exactly as ``Birch.predict`` does. The CF-tree itself (only needed by
+    ``partial_fit``) is dropped: skops refuses Birch because that tree's nodes refer to each
+    other. Hand-written for that reason only; the clustering is scikit-learn's.
+
+    Parameters
+    ----------
+    threshold : float, default=0.5
+    branching_factor : int, default=50
+    n_clusters : int or None, default=3
+        As in ``Birch``: the number of final clusters (None: the subclusters themselves).
+
+    Attributes
+    ----------
+    subcluster_centers_ : ndarray of shape (n_subclusters, n_features)
+    subcluster_labels_ : ndarray of shape (n_subclusters,)
+    labels_ : ndarray of shape (n_samples,)
+    """
+
+    _parameter_constraints = {
+        "threshold": Birch._parameter_constraints["threshold"],
+        "branching_factor": Birch._parameter_constraints["branching_factor"],
+        "n_clusters": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, threshold: float = 0.5, branching_factor: int = 50, n_clusters=3):
+        self.threshold = threshold
+        self.branching_factor = branching_factor
+        self.n_clusters = n_clusters
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        X = validate_data(self, X, dtype=np.float64)
+        birch = Birch(
+            threshold=self.threshold,
+            branching_factor=self.branching_factor,
+            n_clusters=self.n_clusters,
+        ).fit(X)
+        self.subcluster_centers_ = birch.subcluster_centers_
+        self.subcluster_labels_ = birch.subcluster_labels_
+        self.labels_ = birch.labels_
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Label of the nearest subcluster centre (Euclidean) for each row."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return self.subcluster_labels_[pairwise_distances_argmin(X, self.subcluster_centers_)]

@@ -10,7 +10,6 @@ from sklearn.pipeline import Pipeline
 
 from src.errors import SegmentationError
 
-SWEPT_GROUPS = ("outliers", "scaler", "model")
 # Estimators whose cluster count is not called n_clusters.
 _K_PARAMS = {"sklearn.mixture.GaussianMixture": "n_components"}
 
@@ -41,5 +40,23 @@ def build_pipeline(
     return Pipeline(steps)
 
 
-def describe_pipeline(choice: Mapping[str, Any]) -> str:
-    return f"{choice['outliers']} + {choice['scaler']} + {choice['model']} (k={choice['k']})"
+def fitted_params(pipeline: Pipeline) -> dict[str, Any]:
+    """What each step of a pipeline really is: ``{"model.class": "sklearn.cluster.KMeans",
+    "model.n_clusters": 6, "model.random_state": 42, ...}``, read back from the estimators.
+
+    These are the values that were fitted (k set, interpolations resolved), unlike the YAML the
+    options came from.
+    """
+    params: dict[str, Any] = {}
+    for name, step in pipeline.steps:
+        kind = type(step)
+        # The public module, as a _target_ names it: sklearn.cluster, not sklearn.cluster._kmeans.
+        public = kind.__module__.split("._")[0]
+        params[f"{name}.class"] = f"{public}.{kind.__qualname__}"
+        for key, value in sorted(step.get_params(deep=False).items()):
+            params[f"{name}.{key}"] = (
+                value
+                if isinstance(value, bool | int | float | str) or value is None
+                else repr(value)
+            )
+    return params

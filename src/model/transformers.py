@@ -9,15 +9,16 @@ used directly from the configs.
 
 from __future__ import annotations
 
-import numbers
+from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
 from sklearn.ensemble import IsolationForest
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from src.errors import InvalidParameterError
+from src.model.params import ConfigParams
 
 __all__ = [
     "IQRClipper",
@@ -28,19 +29,6 @@ __all__ = [
     "signed_expm1",
     "signed_log1p",
 ]
-
-
-def _check_number(
-    owner: object, name: str, value: object, *, low: float, high: float = np.inf, hint: str
-) -> float:
-    """Reject a hyperparameter outside [low, high] with a message that names the fix."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (low <= value <= high):
-        bounds = f">= {low}" if np.isinf(high) else f"between {low} and {high}"
-        raise InvalidParameterError(
-            f"{type(owner).__name__}.{name} must be a number {bounds}, got {value!r}. "
-            f"Fix the `{name}` value of this step in the pipeline config ({hint})."
-        )
-    return float(value)
 
 
 def signed_log1p(X: np.ndarray) -> np.ndarray:
@@ -58,12 +46,13 @@ def signed_expm1(X: np.ndarray) -> np.ndarray:
     return np.sign(X) * np.expm1(np.abs(X))
 
 
-class _BoundsClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _BoundsClipper(ConfigParams, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Learn per-column ``lower_``/``upper_`` at fit and clip to them at transform."""
 
     def _bounds(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         X = validate_data(self, X, dtype=np.float64)
         self.lower_, self.upper_ = self._bounds(X)
@@ -89,14 +78,15 @@ class IQRClipper(_BoundsClipper):
         Clipping bounds learned from the fit data.
     """
 
+    _parameter_constraints = {"factor": [Interval(Real, 0, None, closed="left")]}
+
     def __init__(self, factor: float = 1.5):
         self.factor = factor
 
     def _bounds(self, X):
-        factor = _check_number(self, "factor", self.factor, low=0.0, hint="e.g. 1.5")
         q1, q3 = np.quantile(X, [0.25, 0.75], axis=0)
         iqr = q3 - q1
-        return q1 - factor * iqr, q3 + factor * iqr
+        return q1 - self.factor * iqr, q3 + self.factor * iqr
 
 
 class QuantileClipper(_BoundsClipper):
@@ -113,20 +103,22 @@ class QuantileClipper(_BoundsClipper):
         Clipping bounds learned from the fit data.
     """
 
+    _parameter_constraints = {
+        "lower": [Interval(Real, 0, 1, closed="both")],
+        "upper": [Interval(Real, 0, 1, closed="both")],
+    }
+
     def __init__(self, lower: float = 0.01, upper: float = 0.99):
         self.lower = lower
         self.upper = upper
 
     def _bounds(self, X):
-        lower = _check_number(self, "lower", self.lower, low=0.0, high=1.0, hint="e.g. 0.01")
-        upper = _check_number(self, "upper", self.upper, low=0.0, high=1.0, hint="e.g. 0.99")
-        if lower >= upper:
-            raise InvalidParameterError(
-                f"QuantileClipper.lower ({lower}) must be smaller than QuantileClipper.upper "
-                f"({upper}). Fix the `lower`/`upper` values of this step in the pipeline config "
-                "(e.g. lower=0.01, upper=0.99)."
+        if self.lower >= self.upper:
+            raise self._invalid(
+                "lower",
+                f"must be smaller than 'upper' ({self.upper!r}). Got {self.lower!r} instead.",
             )
-        return np.quantile(X, lower, axis=0), np.quantile(X, upper, axis=0)
+        return np.quantile(X, self.lower, axis=0), np.quantile(X, self.upper, axis=0)
 
 
 class ZScoreClipper(_BoundsClipper):
@@ -143,16 +135,17 @@ class ZScoreClipper(_BoundsClipper):
         Clipping bounds learned from the fit data.
     """
 
+    _parameter_constraints = {"threshold": [Interval(Real, 0, None, closed="left")]}
+
     def __init__(self, threshold: float = 3.0):
         self.threshold = threshold
 
     def _bounds(self, X):
-        threshold = _check_number(self, "threshold", self.threshold, low=0.0, hint="e.g. 3.0")
         mean, std = X.mean(axis=0), X.std(axis=0)
-        return mean - threshold * std, mean + threshold * std
+        return mean - self.threshold * std, mean + self.threshold * std
 
 
-class IsolationForestFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class IsolationForestFilter(ConfigParams, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Leave the rows an IsolationForest flags as outliers out of fitting, but score every row.
 
     ``fit_transform(X)`` returns only the inlier rows, so inside a ``sklearn.pipeline.Pipeline``
@@ -189,30 +182,14 @@ class IsolationForestFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         self.n_estimators = n_estimators
         self.random_state = random_state
 
-    def _check_params(self) -> None:
-        if self.contamination != "auto":
-            _check_number(
-                self, "contamination", self.contamination, low=0.0, high=0.5, hint='"auto" or 0.05'
-            )
-            if self.contamination == 0:
-                raise InvalidParameterError(
-                    "IsolationForestFilter.contamination must be 'auto' or a share in (0, 0.5], "
-                    "got 0. Fix the `contamination` value of this step in the pipeline config "
-                    "(drop the step to keep every customer)."
-                )
-        if (
-            isinstance(self.n_estimators, bool)
-            or not isinstance(self.n_estimators, numbers.Integral)
-            or self.n_estimators < 1
-        ):
-            raise InvalidParameterError(
-                f"IsolationForestFilter.n_estimators must be a positive integer, got "
-                f"{self.n_estimators!r}. Fix the `n_estimators` value of this step in the "
-                "pipeline config (e.g. 100)."
-            )
+    # IsolationForest's own constraints: "auto" or a share in (0, 0.5]; at least one tree.
+    _parameter_constraints = {
+        name: IsolationForest._parameter_constraints[name]
+        for name in ("contamination", "n_estimators", "random_state")
+    }
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        self._check_params()
         Xv = validate_data(self, X)
         self.forest_ = IsolationForest(
             contamination=self.contamination,
@@ -235,7 +212,7 @@ class IsolationForestFilter(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
         return X if hasattr(X, "iloc") else Xv
 
 
-class LogStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class LogStandardScaler(ConfigParams, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Sign-safe log (``sign(x) * log1p(|x|)``) followed by standardisation.
 
     The usual choice for skewed spend and frequency: log1p for the non-negative values RFM
@@ -254,10 +231,13 @@ class LogStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Shortcuts to ``scaler_.mean_`` and ``scaler_.scale_`` (in log space).
     """
 
+    _parameter_constraints = {"with_mean": ["boolean"], "with_std": ["boolean"]}
+
     def __init__(self, with_mean: bool = True, with_std: bool = True):
         self.with_mean = with_mean
         self.with_std = with_std
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         X = validate_data(self, X, dtype=np.float64)
         self.scaler_ = StandardScaler(with_mean=self.with_mean, with_std=self.with_std).fit(

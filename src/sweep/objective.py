@@ -5,13 +5,16 @@ Fair objective: silhouette in each trial's own scaled space is not comparable ac
 and outlier removal flatters it. Every trial is therefore scored on the labels it gives ALL
 customers, in one evaluation space (log1p + standardised features, fitted once), and
 solutions whose smallest segment holds less than `min_cluster_share` are rejected.
+
+What happens to a trial is told to :class:`TrialHooks` (the console prints a progress line, the
+tracking package writes a child run); this module knows neither.
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +24,21 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from src.model.evaluation import DegenerateClustering, passes_min_share, score_labels
-from src.model.pipeline import SWEPT_GROUPS
+from src.result import SWEPT_GROUPS, Choice
 from src.sweep.space import SweepSpace
 
+COMPLETE = "complete"
 REJECTED = "rejected"
-METRICS = "metrics"  # trial user attribute holding the metrics dict
+FAILED = "failed"
+INTERRUPTED = "interrupted"  # Ctrl-C during the fit: not a result; a resumed sweep may refit it
+# Trial user attributes (one write per kind: each set_user_attr is a storage round trip).
+STATE = "state"
+METRICS = "metrics"
+SHARES = "cluster_shares"
+REASON = "reason"
+REPEAT_OF = "repeat_of"
+KIND = "kind"
+K_REFINEMENT = "k_refinement"
 
 
 @dataclass
@@ -36,10 +49,53 @@ class TrialOutcome:
     shares: list[float] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class TrialRecord:
+    """What one trial did, as the hooks see it once it has finished.
+
+    ``state`` is complete, rejected or failed; ``repeat_of`` (numbered from 0, like ``number``)
+    is set when the sampler proposed a configuration already tried, whose result was reused
+    without refitting. ``outcome`` (labels and fitted pipeline) is there when a fit happened.
+    """
+
+    number: int
+    choice: Choice
+    state: str
+    metrics: dict[str, float]
+    shares: list[float]
+    note: str | None = None
+    repeat_of: int | None = None
+    refinement: bool = False
+    outcome: TrialOutcome | None = None
+
+
+class TrialHooks:
+    """Told when a trial starts and when it has finished; subclasses override what they need."""
+
+    def started(self, number: int, choice: Choice) -> None:
+        """Called on the trial's thread before fitting."""
+
+    def finished(self, record: TrialRecord) -> None:
+        """Called on the trial's thread once the trial's state is known."""
+
+
+class _Hooks(TrialHooks):
+    def __init__(self, hooks: Sequence[TrialHooks]):
+        self.hooks = list(hooks)
+
+    def started(self, number: int, choice: Choice) -> None:
+        for hook in self.hooks:
+            hook.started(number, choice)
+
+    def finished(self, record: TrialRecord) -> None:
+        for hook in self.hooks:
+            hook.finished(record)
+
+
 def run_trial(
     features: pd.DataFrame,
     X_eval: np.ndarray,
-    choice: Mapping[str, Any],
+    choice: Choice,
     space: SweepSpace,
     sample_size: int,
     seed: int,
@@ -55,64 +111,111 @@ def run_trial(
     return TrialOutcome(metrics=metrics, labels=labels, pipeline=pipe, shares=shares)
 
 
-TrialHook = Callable[[int, Mapping[str, Any], str, dict[str, float], str | None, Any], None]
+@dataclass
+class Objective:
+    """The Optuna objective: one trial per call, reported to ``hooks``."""
 
+    features: pd.DataFrame
+    X_eval: np.ndarray
+    space: SweepSpace
+    objective: str
+    min_cluster_share: float
+    sample_size: int
+    seed: int
+    hooks: Sequence[TrialHooks] = ()
 
-def make_objective(
-    features: pd.DataFrame,
-    X_eval: np.ndarray,
-    space: SweepSpace,
-    objective: str,
-    min_cluster_share: float,
-    sample_size: int,
-    seed: int,
-    on_start: Callable[[int, Mapping[str, Any]], Any] | None = None,
-    on_end: Callable[..., None] | None = None,
-) -> Callable[[optuna.Trial], float]:
-    """The Optuna objective; `on_start`/`on_end` let the caller track each trial elsewhere."""
+    def __post_init__(self) -> None:
+        self._hooks = _Hooks(self.hooks)
 
-    def objective_fn(trial: optuna.Trial) -> float:
-        choice = {grp: trial.suggest_categorical(grp, space.choices[grp]) for grp in SWEPT_GROUPS}
-        choice["k"] = trial.suggest_int("k", space.k_low, space.k_high)
-        handle = on_start(trial.number, choice) if on_start else None
+    def __call__(self, trial: optuna.Trial) -> float:
+        choice = Choice.of(
+            {
+                **{g: trial.suggest_categorical(g, self.space.choices[g]) for g in SWEPT_GROUPS},
+                "k": trial.suggest_int("k", self.space.k_low, self.space.k_high),
+            }
+        )
+        refinement = trial.user_attrs.get(KIND) == K_REFINEMENT
+        self._hooks.started(trial.number, choice)
         earlier = _same_params(trial)
         if earlier is not None:
-            return _repeat(trial, earlier, handle, objective, on_end)
+            return self._repeat(trial, choice, earlier, refinement)
         try:
-            outcome = run_trial(features, X_eval, choice, space, sample_size, seed)
+            outcome = run_trial(
+                self.features, self.X_eval, choice, self.space, self.sample_size, self.seed
+            )
         except DegenerateClustering as exc:
-            trial.set_user_attr("state", REJECTED)
-            trial.set_user_attr("reason", str(exc))
-            if on_end:
-                on_end(handle, {}, REJECTED, str(exc), None, None)
+            trial.set_user_attr(STATE, REJECTED)
+            trial.set_user_attr(REASON, str(exc))
+            self._tell(trial, choice, REJECTED, {}, [], str(exc), refinement=refinement)
             raise optuna.TrialPruned(str(exc)) from exc
-        except BaseException as exc:
+        except KeyboardInterrupt:
+            trial.set_user_attr(STATE, INTERRUPTED)
+            self._tell(trial, choice, FAILED, {}, [], "interrupted (Ctrl-C)", refinement=refinement)
+            raise
+        except Exception as exc:
             # The child run keeps the whole traceback; the progress line shows its last line.
             note = "".join(traceback.format_exception(exc)).strip()[-5000:]
-            trial.set_user_attr("state", "failed")
-            if on_end:
-                on_end(handle, {}, "failed", note, None, None)
+            trial.set_user_attr(STATE, FAILED)
+            self._tell(trial, choice, FAILED, {}, [], note, refinement=refinement)
             raise
-        metrics = outcome.metrics
-        # One attribute per kind: each set_user_attr is a storage write.
-        trial.set_user_attr(METRICS, {name: float(value) for name, value in metrics.items()})
-        trial.set_user_attr("cluster_shares", [round(s, 5) for s in outcome.shares])
-        if not passes_min_share(metrics, min_cluster_share):
+        metrics = {name: float(value) for name, value in outcome.metrics.items()}
+        trial.set_user_attr(METRICS, metrics)
+        trial.set_user_attr(SHARES, [round(s, 5) for s in outcome.shares])
+        if not passes_min_share(metrics, self.min_cluster_share):
             reason = (
                 f"smallest segment holds {metrics['min_cluster_share']:.2%} of customers "
-                f"(< sweep.min_cluster_share={min_cluster_share:.2%})"
+                f"(< sweep.min_cluster_share={self.min_cluster_share:.2%})"
             )
-            trial.set_user_attr("state", REJECTED)
-            trial.set_user_attr("reason", reason)
-            if on_end:
-                on_end(handle, metrics, REJECTED, reason, outcome, choice)
+            trial.set_user_attr(STATE, REJECTED)
+            trial.set_user_attr(REASON, reason)
+            self._tell(
+                trial, choice, REJECTED, metrics, outcome.shares, reason, outcome, refinement
+            )
             raise optuna.TrialPruned(reason)
-        trial.set_user_attr("state", "complete")
-        if on_end:
-            on_end(handle, metrics, "complete", None, outcome, choice)
-        return float(metrics[objective])
+        trial.set_user_attr(STATE, COMPLETE)
+        self._tell(trial, choice, COMPLETE, metrics, outcome.shares, None, outcome, refinement)
+        return metrics[self.objective]
 
-    return objective_fn
+    def _tell(self, trial, choice, state, metrics, shares, note, outcome=None, refinement=False):
+        self._hooks.finished(
+            TrialRecord(
+                number=trial.number,
+                choice=choice,
+                state=state,
+                metrics=metrics,
+                shares=list(shares),
+                note=note,
+                refinement=refinement,
+                outcome=outcome,
+            )
+        )
+
+    def _repeat(self, trial, choice: Choice, earlier, refinement: bool) -> float:
+        """Record a repeated configuration with the earlier result instead of refitting it.
+
+        Fits are seeded, so a refit would give the same labels and metrics. The repeat is not
+        counted towards ``sweep.n_trials`` (see ``study.fitted_configurations``).
+        """
+        state = earlier.user_attrs[STATE]
+        trial.set_user_attr(REPEAT_OF, earlier.number)
+        trial.set_user_attr(STATE, state)
+        metrics = dict(earlier.user_attrs.get(METRICS, {}))
+        note = f"same configuration as trial {earlier.number + 1}; not refitted"
+        self._hooks.finished(
+            TrialRecord(
+                number=trial.number,
+                choice=choice,
+                state=state,
+                metrics=metrics,
+                shares=list(earlier.user_attrs.get(SHARES, [])),
+                note=note,
+                repeat_of=earlier.number,
+                refinement=refinement,
+            )
+        )
+        if state != COMPLETE:
+            raise optuna.TrialPruned(earlier.user_attrs.get(REASON, note))
+        return float(metrics[self.objective])
 
 
 def _same_params(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
@@ -120,23 +223,11 @@ def _same_params(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
     for t in trial.study.get_trials(
         deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
     ):
-        if t.number != trial.number and t.params == trial.params and "state" in t.user_attrs:
+        if (
+            t.number != trial.number
+            and t.params == trial.params
+            and t.user_attrs.get(STATE) not in (None, INTERRUPTED)
+            and REPEAT_OF not in t.user_attrs
+        ):
             return t
     return None
-
-
-def _repeat(trial, earlier, handle, objective: str, on_end) -> float:
-    """Record a repeated configuration with the earlier result instead of refitting it.
-
-    Fits are seeded, so a refit would give the same labels and metrics.
-    """
-    state = earlier.user_attrs["state"]
-    trial.set_user_attr("repeat_of", earlier.number)
-    trial.set_user_attr("state", state)
-    metrics = dict(earlier.user_attrs.get(METRICS, {}))
-    note = f"same configuration as trial {earlier.number + 1}; result reused"
-    if on_end:
-        on_end(handle, metrics, state, note, None, None)
-    if state != "complete":
-        raise optuna.TrialPruned(earlier.user_attrs.get("reason", note))
-    return float(metrics[objective])

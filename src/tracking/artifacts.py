@@ -1,33 +1,163 @@
-"""What each job logs, and under which artifact path."""
+"""What each job logs to MLflow, and under which artifact path: one table for all of them.
+
+The sweep logs in two steps around the trials: :func:`log_sweep_start` (config, cleaning, the
+feature table as the run's training input) and :func:`log_sweep_result` (everything the
+finalise step computed, from a :class:`~src.result.SegmentationResult`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from src.tracking.tracker import Tracker, resolve_tracking_uri
+import pandas as pd
+
+from src.config import flatten
+from src.result import FigureId, SegmentationResult
+from src.tracking.tracker import Tracker
+
+# Every artifact path, parent runs first, then child runs.
+RESOLVED_CONFIG = "config/resolved_config.yaml"
+CLEANING_REPORT = "cleaning/cleaning_report.csv"
+TRIALS_TABLE = "sweep/trials.csv"
+K_CURVE = "curves/k_curve.csv"
+SEGMENT_PROFILES = "segments/segment_profiles.csv"
+CUSTOMER_SEGMENTS = "segments/customer_segments.csv"
+REPORT = "report/segmentation_report.html"
+FIGURE = "figures/{}.png"  # FigureId value
+INSIGHT_TABLE = "insight/{}.csv"  # Insight.tables key
+EDA_TABLE = "eda/{}.csv"
+EDA_FIGURE = "eda/{}.png"
+MIGRATION_DIR = "migration"
+TRIAL_RADAR = "radar.png"
+TRIAL_PIPELINE = "pipeline.skops"
+
+# Config keys logged as params of the parent run. The swept groups' composed options are left
+# out: they are only the base of the search space, and the chosen ones are logged as chosen.*.
+_PARENT_PARAM_SKIP = ("outliers.", "scaler.", "model.", "insight.", "hydra.")
 
 
-def log_migration(
-    tracking_uri: str | None, model_uri: str, result: Mapping[str, Any], paths: Mapping[str, Path]
-) -> str:
-    """One run in experiment `segment-migration` with the matrix, flows and heatmap."""
-    tracker = Tracker(resolve_tracking_uri(tracking_uri), "segment-migration")
-    before, after = result["before"].date(), result["after"].date()
-    run_id = tracker.start_parent(
+def frame_digest(frame: pd.DataFrame) -> str:
+    """A digest of every value and index label of a table (MLflow's own hashes a sample)."""
+    hashed = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    columns = "\x1f".join(map(str, frame.columns)).encode()
+    return hashlib.sha256(hashed.tobytes() + columns).hexdigest()[:16]
+
+
+def log_sweep_start(
+    tracker: Tracker,
+    resolved: Mapping[str, Any],
+    config_yaml: str,
+    features: pd.DataFrame,
+    dataset_name: str,
+    dataset_source: str,
+    cleaning: Any,
+) -> None:
+    """Config (params and YAML), cleaning report and the feature table as training input."""
+    params = {k: v for k, v in flatten(resolved).items() if not k.startswith(_PARENT_PARAM_SKIP)}
+    tracker.log_params(params)
+    tracker.log_text(config_yaml, RESOLVED_CONFIG)
+    if cleaning is not None:
+        tracker.log_frame(cleaning.to_frame(), CLEANING_REPORT)
+        tracker.log_metrics(cleaning.to_dict())
+    tracker.log_metrics({"n_customers": len(features)})
+    tracker.log_input(
+        features,
+        name=f"{dataset_name}-customer-features",
+        source=dataset_source,
+        digest=frame_digest(features),
+        context="training",
+    )
+
+
+def log_sweep_result(tracker: Tracker, result: SegmentationResult) -> None:
+    """Everything the finalise step computed, under the parent run.
+
+    Metrics of the chosen configuration carry the same names as the child runs' metrics, so one
+    column of the MLflow UI sorts trials and sweeps alike.
+    """
+    tracker.log_params(
+        {
+            **{f"chosen.{k}": v for k, v in result.choice.as_dict().items()},
+            **{f"chosen.{k}": v for k, v in result.fitted_params.items()},
+        }
+    )
+    tracker.log_metrics(dict(result.metrics))
+    tracker.log_metrics({f"share.segment_{i}": s for i, s in enumerate(result.shares)})
+    tracker.set_tags(
+        {
+            "best_trial": result.chosen_trial,
+            "best_config": result.choice.describe(),
+            "best_k": result.choice.k,
+        }
+    )
+    for row in result.k_curve.itertuples(index=False):
+        tracker.log_metrics(
+            {"curve.inertia": row.inertia, "curve.silhouette": row.silhouette}, step=int(row.k)
+        )
+    tracker.log_frame(result.trials, TRIALS_TABLE)
+    tracker.log_frame(result.k_curve.set_index("k"), K_CURVE)
+    for figure, png in result.figures.items():
+        tracker.log_bytes(png, FIGURE.format(FigureId(figure).value), None)
+    tracker.log_frame(result.profile, SEGMENT_PROFILES)
+    tracker.log_frame(result.assignments, CUSTOMER_SEGMENTS)
+    for name, frame in result.insight.tables.items():
+        tracker.log_frame(frame, INSIGHT_TABLE.format(name))
+    tracker.describe(describe_result(result))
+
+
+def describe_result(result: SegmentationResult) -> str:
+    """The parent run's description: what was segmented, what was chosen, what came out."""
+    segments = ", ".join(
+        f"{row.segment_name} {row.share:.0%}" for row in result.profile.itertuples(index=False)
+    )
+    return (
+        f"{result.dataset.feature_set.upper()} segments of {result.dataset.name} "
+        f"({result.dataset.customers:,} customers). Chosen: {result.choice.describe()}, "
+        f"{result.objective} {result.value:.4f} (trial {result.chosen_trial}). "
+        f"Segments: {segments}."
+    )
+
+
+def log_report(tracker: Tracker, html: str) -> None:
+    tracker.log_text(html, REPORT)
+
+
+def log_eda(
+    tracker: Tracker,
+    tables: Mapping[str, pd.DataFrame],
+    figures: Mapping[str, bytes],
+    metrics: Mapping[str, float],
+    config_yaml: str,
+    cleaning: Any,
+) -> None:
+    """The exploratory analysis: its tables, figures and headline numbers."""
+    tracker.log_text(config_yaml, RESOLVED_CONFIG)
+    if cleaning is not None:
+        tracker.log_frame(cleaning.to_frame(), CLEANING_REPORT)
+        tracker.log_metrics(cleaning.to_dict())
+    tracker.log_metrics(metrics)
+    for name, frame in tables.items():
+        tracker.log_frame(frame, EDA_TABLE.format(name))
+    for name, png in figures.items():
+        tracker.log_bytes(png, EDA_FIGURE.format(name), None)
+
+
+def log_migration(tracker: Tracker, model_uri: str, result, paths: Mapping[str, Path]) -> str:
+    """One run (of experiment ``segment-migration``) with the matrix, flows and heatmap."""
+    before, after = result.before.date(), result.after.date()
+    with tracker.parent_run(
         f"migration-{before}-to-{after}",
         {"model_uri": model_uri, "before": before, "after": after},
-    )
-    try:
+    ) as run_id:
         tracker.log_metrics(
             {
-                "customers_at_both_dates": float(result["customers"]),
-                "kept_segment": float(result["kept"]),
+                "customers_at_both_dates": float(result.customers),
+                "kept_segment": float(result.kept),
             }
         )
         for p in paths.values():
-            tracker.log_file(p, "migration")
-    finally:
-        tracker.end_parent()
+            tracker.log_file(p, MIGRATION_DIR)
     return run_id

@@ -8,7 +8,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,12 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 
 from src.config import PROJECT_ROOT
 
 MAX_PARAM_LEN = 6000
+NOTE = "mlflow.note.content"  # the run description shown in the MLflow UI
 
 
 def default_tracking_uri() -> str:
@@ -38,23 +40,24 @@ def sqlite_path(uri: str) -> Path | None:
     return None
 
 
+def mask_credentials(url: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``: for logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
 def default_optuna_storage(tracking_uri: str) -> str:
     """Optuna's sqlite file beside the MLflow database, so both survive together."""
     db = sqlite_path(tracking_uri)
     folder = db.parent if db is not None else PROJECT_ROOT
     return f"sqlite:///{folder / 'optuna.db'}"
-
-
-def flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config -> dotted keys, as MLflow params are flat."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
 
 
 def git_commit() -> str:
@@ -89,6 +92,21 @@ def quiet(*loggers: str):
             logging.getLogger(name).setLevel(level)
 
 
+def _activate_experiment(experiment_id: str) -> None:
+    """Make ``experiment_id`` the fluent API's active experiment without leaving it in
+    MLFLOW_EXPERIMENT_ID, which mlflow.set_experiment exports to every child process."""
+    before = os.environ.get("MLFLOW_EXPERIMENT_ID")
+    mlflow.set_experiment(experiment_id=experiment_id)
+    if before is None:
+        os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    else:
+        os.environ["MLFLOW_EXPERIMENT_ID"] = before
+
+
+def _join(value: Any) -> Any:
+    return "; ".join(map(str, value)) if isinstance(value, list | tuple) else value
+
+
 class Tracker:
     """One parent run per sweep, one child run per trial, all under one experiment."""
 
@@ -97,6 +115,7 @@ class Tracker:
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        self.experiment_name = experiment
         self.experiment_id = self._experiment_id(experiment)
         self.parent_id: str | None = None
 
@@ -108,29 +127,90 @@ class Tracker:
             return existing.experiment_id
         db = sqlite_path(self.tracking_uri)
         location = (db.parent / "mlartifacts").as_uri() if db is not None else None
-        return self.client.create_experiment(name, artifact_location=location)
+        try:
+            return self.client.create_experiment(name, artifact_location=location)
+        except MlflowException as exc:  # another process created it in the meantime
+            existing = self.client.get_experiment_by_name(name)
+            if existing is None:
+                raise exc from None
+            return existing.experiment_id
 
     # ---- parent run -------------------------------------------------------------------------
-    def start_parent(
-        self, run_name: str, tags: Mapping[str, str], run_id: str | None = None
-    ) -> str:
-        """Start the sweep's parent run, or reopen `run_id` when a sweep resumes.
+    @contextmanager
+    def parent_run(
+        self, run_name: str, tags: Mapping[str, Any], run_id: str | None = None
+    ) -> Iterator[str]:
+        """The sweep's parent run, active for the block; ends FINISHED, FAILED or KILLED.
 
-        Under `mlflow run` (MLFLOW_RUN_ID set) the project's own run becomes the parent.
+        ``run_id`` reopens the run of a sweep that resumes. Under ``mlflow run`` (MLFLOW_RUN_ID
+        set) the project's own run is the parent when it belongs to this experiment; when it
+        does not (``mlflow run`` puts it in "Default" unless told otherwise), the sweep gets its
+        own parent run here and the two runs point at each other.
         """
-        run_id = run_id or os.environ.get("MLFLOW_RUN_ID")
-        if run_id is not None:
-            self.experiment_id = self.client.get_run(run_id).info.experiment_id
-            run = mlflow.start_run(run_id=run_id)
-        else:
-            run = mlflow.start_run(experiment_id=self.experiment_id, run_name=run_name)
-        self.parent_id = run.info.run_id
-        self.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-        return self.parent_id
+        self.parent_id = self._open_parent(run_name, run_id)
+        self.set_tags(tags)
+        status = "FAILED"
+        try:
+            yield self.parent_id
+            status = "FINISHED"
+        except KeyboardInterrupt:
+            status = "KILLED"
+            raise
+        finally:
+            if mlflow.active_run() is not None:
+                mlflow.end_run(status=status)
 
-    def end_parent(self, status: str = "FINISHED") -> None:
-        if self.parent_id is not None and mlflow.active_run() is not None:
-            mlflow.end_run(status=status)
+    def _open_parent(self, run_name: str, run_id: str | None) -> str:
+        project_run = os.environ.get("MLFLOW_RUN_ID")
+        if (
+            run_id is None
+            and project_run is not None
+            and self.client.get_run(project_run).info.experiment_id == self.experiment_id
+        ):
+            run_id = project_run
+        if run_id is None:
+            run_id = self.client.create_run(self.experiment_id, run_name=run_name).info.run_id
+            if project_run is not None:
+                self.set_tags({"mlflow_project_run_id": project_run}, run_id)
+                self.set_tags(
+                    {
+                        "sweep_parent_run_id": run_id,
+                        NOTE: f"Started the sweep {run_id} in experiment {self.experiment_name!r}.",
+                    },
+                    project_run,
+                )
+        # An explicit run id wins over MLFLOW_RUN_ID in the fluent API, so models logged with
+        # mlflow.<flavor>.log_model land in this run; the fluent API refuses a run outside its
+        # active experiment, so that is this run's experiment.
+        _activate_experiment(self.client.get_run(run_id).info.experiment_id)
+        return mlflow.start_run(run_id=run_id).info.run_id
+
+    def describe(self, text: str, run_id: str | None = None) -> None:
+        """The run's description, shown on its page in the MLflow UI."""
+        self.set_tags({NOTE: text}, run_id)
+
+    def log_input(
+        self,
+        frame: pd.DataFrame,
+        *,
+        name: str,
+        source: str,
+        digest: str,
+        context: str,
+        run_id: str | None = None,
+    ) -> None:
+        """Record a table as the run's dataset input (training or inference context)."""
+        import mlflow.data
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        where = CodeDatasetSource({"source": source})  # a file, a table or the generator
+        dataset = mlflow.data.from_pandas(frame, source=where, name=name, digest=digest)
+        entry = DatasetInput(
+            dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]
+        )
+        self.client.log_inputs(run_id or self.parent_id, datasets=[entry])
 
     def log_params(self, params: Mapping[str, Any], run_id: str | None = None) -> None:
         run_id = run_id or self.parent_id
@@ -163,11 +243,19 @@ class Tracker:
         self.client.log_text(run_id or self.parent_id, text, path)
 
     def log_frame(self, df: pd.DataFrame, path: str, run_id: str | None = None) -> None:
-        """CSV for people, or Parquet when the path says so."""
+        """CSV for people (cells holding several texts "; "-joined), or Parquet when the path
+        says so."""
         buf = io.BytesIO()
         if path.endswith(".parquet"):
             df.to_parquet(buf)
         else:
+            listed = [
+                c
+                for c in df.columns
+                if df[c].dtype == object and df[c].map(lambda v: isinstance(v, list | tuple)).any()
+            ]
+            if listed:
+                df = df.assign(**{c: df[c].map(_join) for c in listed})
             keep_index = df.index.name is not None or not isinstance(df.index, pd.RangeIndex)
             buf.write(df.to_csv(index=keep_index).encode())
         self.log_bytes(buf.getvalue(), path, run_id)

@@ -98,3 +98,66 @@ class Background:
         if self.drawer is not None:
             self.drawer.shutdown(wait=True)
         return self.failures
+
+
+def draw_sweep_figures(
+    background: Background,
+    *,
+    profile,
+    names,
+    features,
+    labels,
+    X_eval,
+    curve,
+    knee,
+    chosen_k,
+    silhouette_sample,
+    silhouette,
+    trials,
+    directions,
+) -> dict:
+    """Start every figure of a finished sweep in the drawing process; FigureId -> future.
+
+    ``profile`` holds the segment means (one row per segment), ``silhouette_sample`` the
+    (row indices, per-row values) of the silhouette diagram, ``trials``/``directions`` a copy of
+    the study for the Optuna figures.
+    """
+    from src.result import FigureId
+
+    idx, sil_values = silhouette_sample
+    jobs = {
+        FigureId.RADAR: (png, "profiles.radar_chart", profile, names, features),
+        FigureId.RADAR_GRID: (png, "profiles.radar_grid", profile, names, features),
+        FigureId.SIZES: (png, "profiles.cluster_size_bars", labels, names),
+        FigureId.MEANS: (png, "profiles.cluster_mean_bars", profile, names),
+        FigureId.ELBOW: (
+            png,
+            "choosing_k.elbow_plot",
+            curve["k"],
+            curve["inertia"],
+            knee,
+            chosen_k,
+        ),
+        FigureId.SILHOUETTE_VS_K: (
+            png,
+            "choosing_k.silhouette_vs_k",
+            curve["k"],
+            curve["silhouette"],
+            chosen_k,
+            knee,
+        ),
+        FigureId.SILHOUETTE_DIAGRAM: (
+            png,
+            "choosing_k.silhouette_diagram",
+            sil_values,
+            labels[idx],
+            names,
+            silhouette,
+        ),
+        FigureId.PCA: (png, "scatter.pca_scatter", X_eval, labels, names),
+        FigureId.SCATTER_3D: (png, "scatter.scatter_3d", features, labels, names),
+        FigureId.SCATTER_MATRIX: (png, "scatter.scatter_matrix", features, labels, names),
+        FigureId.OPTUNA_HISTORY: (optuna_png, "optuna.optuna_history", trials, directions),
+        FigureId.OPTUNA_IMPORTANCES: (optuna_png, "optuna.optuna_importances", trials, directions),
+    }
+    return {figure: background.draw(figure.value, *job) for figure, job in jobs.items()}

@@ -27,6 +27,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter
 
 from src.columns import (
     DISCOUNT_RATE,
+    FEATURE_LABELS,
     FREQUENCY,
     LENGTH,
     LRFMC_FEATURES,
@@ -37,14 +38,6 @@ from src.errors import SegmentationError
 
 DPI = 110
 
-# Axis labels with units, for linear axes.
-FEATURE_LABELS: dict[str, str] = {
-    LENGTH: "Length (days as customer)",
-    RECENCY: "Recency (days since last order)",
-    FREQUENCY: "Frequency (orders)",
-    MONETARY: "Monetary (spend, currency)",
-    DISCOUNT_RATE: "Discount rate (share, 0-1)",
-}
 # Short names for radar spokes; recency is inverted there, so its label says which way is outer.
 RADAR_LABELS: dict[str, str] = {
     LENGTH: "length (tenure)",

@@ -105,3 +105,62 @@ def test_predict_with_an_unknown_model_explains_how_to_get_one(run_cli):
 def test_predict_rejects_an_unknown_output_format(run_cli):
     proc = run_cli("src.predict", "output=segments.xlsx", "model_uri=models:/x@champion")
     assert_user_error(proc, "segments.xlsx", ".parquet")
+
+
+def test_help_answers_without_importing_mlflow_or_optuna(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "src.run", "--help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}
+    assert "mlflow" not in imported and "optuna" not in imported and "sklearn" not in imported
+
+
+@pytest.mark.slow
+def test_a_multirun_over_a_group_runs_each_choice(tmp_path):
+    """`-m scaler=standard,robust`: two sweeps, one per scaler, each registered on its own."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "src.run",
+            "-m",
+            "+experiment=rfm",
+            "scaler=standard,robust",
+            "dataset.n_customers=600",
+            "sweep.n_trials=2",
+            "sweep.refine_k=false",
+            "sweep.stability_bootstraps=0",
+            "sweep.log_trial_artifacts=false",
+            "sweep.k.low=3",
+            "sweep.k.high=4",
+            f"hydra.sweep.dir={tmp_path / 'multirun'}",
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["rfm"])
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
+    assert sorted(parents["params.chosen.scaler"]) == ["robust", "standard"]
+    trials = runs[runs["tags.mlflow.parentRunId"].notna()]
+    for parent_id, scaler in parents[["run_id", "params.chosen.scaler"]].itertuples(index=False):
+        own = trials[trials["tags.mlflow.parentRunId"] == parent_id]
+        assert set(own["params.scaler"]) == {scaler}
+
+
+def test_a_group_and_its_search_space_together_are_refused(run_cli):
+    proc = run_cli("src.run", "scaler=standard", "sweep.search_space.scaler=[robust]")
+    assert_user_error(proc, "scaler=standard", "sweep.search_space.scaler")
+    assert proc.returncode == 2

@@ -16,10 +16,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
 
 from src.config import PROJECT_ROOT, compose_config
-from src.jobs.segment import run_experiment
+from src.jobs import run_job
 from src.mlproject import hydra_args
 
 pytestmark = pytest.mark.slow
@@ -45,8 +44,8 @@ def compose_cfg(config: str, *overrides: str):
 
 @pytest.fixture(scope="module")
 def trained(tracking_uri):
-    result = run_experiment(compose_cfg("config", "+experiment=lrfmc", *TRAIN))
-    return {"uri": tracking_uri, "result": result}
+    run = run_job(compose_cfg("config", "+experiment=lrfmc", *TRAIN))
+    return {"uri": tracking_uri, "result": run.result}
 
 
 def venv_env(uri: str) -> dict[str, str]:
@@ -80,14 +79,22 @@ def post(url: str, payload: dict) -> tuple[int, dict]:
         return err.code, json.loads(err.read() or b"{}")
 
 
-def test_batch_scoring_cli_matches_the_in_memory_model(trained, tmp_path):
+def test_batch_scoring_cli_applies_the_models_data_contract(trained, tmp_path):
+    """No dataset or cleaning given: the training data, cleaned as in training, scores alike."""
     out = tmp_path / "segments.parquet"
-    proc = cli("-m", "src.predict", *DATA, f"output={out}", uri=trained["uri"])
+    proc = cli("-m", "src.predict", f"output={out}", uri=trained["uri"])
     assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stdout
     scored = pd.read_parquet(out).set_index("customer_id")
     result = trained["result"]
-    expected = result["model"].predict(result["features"])
-    assert list(scored.columns[:2]) == ["segment_id", "segment_name"]
+    expected = result.model.predict(result.features)
+    assert list(scored.columns[:3]) == ["segment_id", "segment_name", "recommended_actions"]
+    assert {*result.features.columns, "snapshot_date", "model_name", "model_version"} <= set(
+        scored.columns
+    )
+    assert set(scored["model_name"]) == {MODEL}
+    assert set(scored["model_version"]) == {"1"}
+    assert scored["recommended_actions"].str.len().gt(0).all()
     assert len(scored) == len(expected)
     pd.testing.assert_series_equal(
         scored["segment_id"].sort_index(),
@@ -96,9 +103,29 @@ def test_batch_scoring_cli_matches_the_in_memory_model(trained, tmp_path):
     )
 
 
+def test_batch_scoring_warns_when_told_to_clean_differently(trained, tmp_path):
+    out = tmp_path / "segments.csv"
+    proc = cli("-m", "src.predict", "cleaning=classic", f"output={out}", uri=trained["uri"])
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: cleaning differs" in proc.stdout
+    runs = mlflow.search_runs(experiment_names=["segment-scoring"])
+    assert runs["tags.contract_warnings"].str.contains("cleaning differs").any()
+
+
+def test_batch_scoring_logs_the_batch_as_inference_input(trained, tmp_path):
+    out = tmp_path / "segments.csv"
+    proc = cli("-m", "src.predict", f"output={out}", uri=trained["uri"])
+    assert proc.returncode == 0, proc.stderr
+    run_id = proc.stdout.split("Logged to MLflow run ")[1].split()[0]
+    inputs = mlflow.get_run(run_id).inputs.dataset_inputs
+    assert [t.value for i in inputs for t in i.tags if t.key == "mlflow.data.context"] == [
+        "inference"
+    ]
+
+
 def test_batch_scoring_writes_product_recommendations_on_request(trained, tmp_path):
     out = tmp_path / "segments.csv"
-    proc = cli("-m", "src.predict", *DATA, f"output={out}", "recommendations=3", uri=trained["uri"])
+    proc = cli("-m", "src.predict", f"output={out}", "recommendations=3", uri=trained["uri"])
     assert proc.returncode == 0, proc.stderr
     recs = pd.read_csv(tmp_path / "segments_recommendations.csv")
     assert recs.groupby("customer_id").size().max() <= 3
@@ -143,7 +170,7 @@ def test_mlflow_models_serve_scores_and_rejects_bad_payloads(trained, tmp_path):
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.5)
-        features = trained["result"]["features"].head(4)
+        features = trained["result"].features.head(4)
         payload = {
             "dataframe_split": {
                 "columns": ["customer_id", *features.columns],
@@ -153,7 +180,7 @@ def test_mlflow_models_serve_scores_and_rejects_bad_payloads(trained, tmp_path):
         status, body = post(f"{base}/invocations", payload)
         assert status == 200, body
         served = pd.DataFrame(body["predictions"])
-        local = trained["result"]["model"].predict(features)
+        local = trained["result"].model.predict(features)
         assert served["segment_id"].tolist() == local["segment_id"].tolist()
         assert served["segment_name"].tolist() == local["segment_name"].tolist()
 
@@ -168,21 +195,18 @@ def test_mlflow_models_serve_scores_and_rejects_bad_payloads(trained, tmp_path):
 
 
 def test_migration_rows_add_up_to_customers_present_at_both_dates(trained):
-    from src.migrate import migrate
-
-    cfg = compose_cfg("migrate", *DATA, "before=2024-06-30")
-    result = migrate(cfg)
-    counts = result["counts"]
-    model = trained["result"]["model"]
-    features = trained["result"]["features"]
     from src.data.contract import DataContract
     from src.data.prepare import features_at, load_clean
+    from src.jobs.migrate import migrate
 
-    dataset, _, _ = load_clean(OmegaConf.to_object(cfg.dataset), OmegaConf.to_object(cfg.cleaning))
-    early, _ = features_at(dataset, DataContract.from_dict(model.contract).features, "2024-06-30")
-    both = early.index.intersection(features.index)
-    assert int(counts.to_numpy().sum()) == len(both)
-    shares = result["shares"].dropna(how="all")
+    cfg = compose_cfg("migrate", "before=2024-06-30")
+    result = migrate(cfg)
+    contract = DataContract.from_dict(trained["result"].model.contract)
+    dataset, _, _ = load_clean(contract.dataset, contract.cleaning)
+    early, _ = features_at(dataset, contract.features, "2024-06-30")
+    both = early.index.intersection(trained["result"].features.index)
+    assert int(result.counts.to_numpy().sum()) == len(both)
+    shares = result.shares.dropna(how="all")
     assert (shares.sum(axis=1) - 1).abs().max() < 1e-9
 
 
@@ -190,7 +214,6 @@ def test_migration_cli_writes_matrix_and_figure(trained, tmp_path):
     proc = cli(
         "-m",
         "src.migrate",
-        *DATA,
         "before=2024-03-31",
         f"output_dir={tmp_path}",
         uri=trained["uri"],
@@ -236,4 +259,35 @@ def test_mlflow_run_main_entry_point_works_offline(trained, tmp_path):
     runs = mlflow.search_runs(experiment_names=["mlproject"])
     parents = runs[runs["tags.mlflow.parentRunId"].isna()]
     assert len(parents) == 1 and parents["status"].iloc[0] == "FINISHED"
-    assert (runs["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]).sum() == 2
+    # TRAIN's search space holds one configuration: one trial, however many are asked for.
+    assert (runs["tags.mlflow.parentRunId"] == parents["run_id"].iloc[0]).sum() == 1
+
+
+def test_mlflow_run_lands_in_the_experiments_own_mlflow_experiment(trained, tmp_path):
+    """Without --experiment-name, `mlflow run` starts its run in "Default"; the sweep still
+    goes to the experiment it is named after, and the two runs point at each other."""
+    overrides = " ".join(
+        [
+            *TRAIN,
+            "experiment_name=named_by_config",
+            "mlflow.register=false",
+            f"hydra.run.dir={tmp_path}",
+        ]
+    )
+    command = ["-m", "mlflow", "run", str(PROJECT_ROOT), "-e", "main", "--env-manager", "local"]
+    proc = cli(
+        *command,
+        "-P",
+        "experiment=lrfmc",
+        "-P",
+        f"overrides={overrides}",
+        uri=trained["uri"],
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = mlflow.search_runs(experiment_names=["named_by_config"])
+    parents = runs[runs["tags.mlflow.parentRunId"].isna()]
+    assert len(parents) == 1 and parents["status"].iloc[0] == "FINISHED"
+    project_run = parents["tags.mlflow_project_run_id"].iloc[0]
+    assert mlflow.get_run(project_run).data.tags["sweep_parent_run_id"] == parents["run_id"].iloc[0]

@@ -10,9 +10,10 @@ import pytest
 from mlflow import MlflowClient
 
 from src.config import compose_config
-from src.jobs.segment import run_experiment
+from src.jobs import run_job
+from src.result import FigureId
 from src.sweep import objective as sweep_module
-from src.sweep.study import trial_metrics
+from src.sweep.study import fitted_configurations, trial_metrics
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +42,7 @@ def store(tracking_uri):
 
 @pytest.fixture(scope="module")
 def first(store):
-    return run_experiment(make_cfg(*SMALL))
+    return run_job(make_cfg(*SMALL))
 
 
 def client(store) -> MlflowClient:
@@ -57,64 +58,87 @@ def children(store, parent_id):
 
 
 def test_sweep_logs_one_child_run_per_trial_with_metrics(store, first):
-    runs = children(store, first["parent_run_id"])
-    assert len(runs) == 5
+    runs = children(store, first.parent_run_id)
+    assert len(runs) == len(first.study.trials)
+    assert fitted_configurations(first.study) == 5
     for col in ["metrics.silhouette", "metrics.inertia", "metrics.davies_bouldin"]:
         assert runs[col].notna().all(), col
     assert {"params.outliers", "params.scaler", "params.model", "params.k"} <= set(runs.columns)
 
 
+def test_child_run_params_are_what_was_fitted(store, first):
+    runs = children(store, first.parent_run_id)
+    assert (runs["params.model.n_clusters"] == runs["params.k"]).all()
+    assert (
+        not runs.filter(like="params.")
+        .apply(lambda c: c.astype(str).str.contains("${", regex=False))
+        .any()
+        .any()
+    )
+    assert runs["tags.mlflow.runName"].str.contains(" + ", regex=False).all()
+
+
+def test_parent_params_name_the_chosen_configuration(store, first):
+    params = mlflow.get_run(first.parent_run_id).data.params
+    assert params["chosen.k"] == str(first.result.choice.k)
+    assert params["chosen.model.n_clusters"] == str(first.result.choice.k)
+    assert "model.n_clusters" not in params
+
+
+def test_the_chosen_trial_is_tagged(store, first):
+    runs = children(store, first.parent_run_id)
+    chosen = runs[runs["tags.chosen"] == "true"]
+    assert list(chosen["tags.trial"]) == [str(first.result.chosen_trial)]
+
+
 def test_parent_run_carries_tags_config_and_figures(store, first):
-    run = mlflow.get_run(first["parent_run_id"])
+    run = mlflow.get_run(first.parent_run_id)
     assert run.info.status == "FINISHED"
     tags = run.data.tags
     for key in ["dataset", "data_fingerprint", "feature_set", "git_commit", "experiment"]:
         assert tags.get(key), key
     files = {a.path for a in client(store).list_artifacts(run.info.run_id, "figures")}
-    for name in [
-        "radar.png",
-        "elbow.png",
-        "silhouette_vs_k.png",
-        "silhouette_diagram.png",
-        "pca_2d.png",
-        "scatter_3d.png",
-        "cluster_sizes.png",
-        "optuna_history.png",
-    ]:
-        assert f"figures/{name}" in files, name
+    for figure in FigureId:
+        if figure is not FigureId.OPTUNA_IMPORTANCES:  # needs enough varied trials
+            assert f"figures/{figure.value}.png" in files, figure
     top = {a.path for a in client(store).list_artifacts(run.info.run_id)}
     assert {"config", "cleaning", "report", "segments"} <= top
-    assert run.data.metrics["best.silhouette"] == pytest.approx(first["metrics"]["silhouette"])
+    assert run.data.metrics["silhouette"] == pytest.approx(first.result.metrics["silhouette"])
+    assert run.data.tags["mlflow.note.content"].startswith("LRFMC segments of synthetic")
+    assert [d.dataset.digest for d in run.inputs.dataset_inputs]
 
 
-def test_chosen_trial_is_the_best_acceptable_one(first):
-    study = first["study"]
+def test_chosen_trial_is_the_best_trial_at_the_ruled_k(first):
+    study = first.study
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert first["choice"]["k"] == study.best_trial.params["k"]
-    assert study.best_value == max(t.value for t in complete)
+    k = first.result.choice.k
+    chosen = study.trials[first.result.chosen_trial - 1]
+    assert chosen.params == first.result.choice.as_dict()
+    assert chosen.value == max(t.value for t in complete if t.params["k"] == k)
+    assert first.result.k_curve.set_index("k").loc[k, "verdict"] == "chosen"
     trials = study.get_trials()
     assert all(trial_metrics(t, trials)["min_cluster_share"] >= 0.02 for t in complete)
 
 
 def test_champion_alias_loads_and_matches_the_in_memory_model(store, first):
-    assert first["registration"].alias == "champion"
+    assert first.registration.alias == "champion"
     loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
-    features = first["features"]
+    features = first.result.features
     served = loaded.predict(features.reset_index())
-    local = first["model"].predict(features)
+    local = first.result.model.predict(features)
     np.testing.assert_array_equal(served["segment_id"].to_numpy(), local["segment_id"].to_numpy())
     assert list(served["customer_id"]) == list(features.index.astype(str))
-    assert served["segment_name"].nunique() == first["model"].n_segments
+    assert served["segment_name"].nunique() == first.result.model.n_segments
 
 
 def test_segment_names_are_business_names_not_placeholders(first):
-    names = list(first["names"].values())
+    names = list(first.result.names.values())
     assert len(set(names)) == len(names)
     assert not any(n.startswith("Segment ") for n in names)
 
 
 def test_a_worse_sweep_leaves_the_champion_and_becomes_challenger(store, first):
-    worse = run_experiment(
+    worse = run_job(
         make_cfg(
             *SMALL,
             "sweep.n_trials=1",
@@ -124,29 +148,34 @@ def test_a_worse_sweep_leaves_the_champion_and_becomes_challenger(store, first):
             "sweep.search_space.outliers=[none]",
         )
     )
-    assert worse["value"] < first["value"]
+    assert worse.result.value < first.result.value
     c = client(store)
     assert (
-        str(c.get_model_version_by_alias(MODEL, "champion").version)
-        == first["registration"].version
+        str(c.get_model_version_by_alias(MODEL, "champion").version) == first.registration.version
     )
     assert (
-        str(c.get_model_version_by_alias(MODEL, "challenger").version)
-        == worse["registration"].version
+        str(c.get_model_version_by_alias(MODEL, "challenger").version) == worse.registration.version
     )
-    assert "does not beat" in worse["registration"].reason
+    assert "does not beat" in worse.registration.reason
+
+
+def test_an_identical_rerun_is_not_registered_again(store, first):
+    again = run_job(make_cfg(*SMALL))
+    assert not again.registration.new
+    assert again.registration.version == first.registration.version
+    assert "identical" in again.registration.reason
 
 
 def test_a_trial_that_raises_is_failed_and_the_sweep_finishes(store, monkeypatch):
     real = sweep_module.run_trial
 
     def flaky(features, X_eval, choice, *args, **kwargs):
-        if choice["scaler"] == "robust":
+        if choice.scaler == "robust":
             raise RuntimeError("robust scaler exploded")
         return real(features, X_eval, choice, *args, **kwargs)
 
     monkeypatch.setattr(sweep_module, "run_trial", flaky)
-    result = run_experiment(
+    result = run_job(
         make_cfg(
             *SMALL,
             "sweep.sampler=grid",
@@ -156,14 +185,14 @@ def test_a_trial_that_raises_is_failed_and_the_sweep_finishes(store, monkeypatch
             "mlflow.register=false",
         )
     )
-    study = result["study"]
+    study = result.study
     states = {t.params["scaler"]: t.state for t in study.trials}
     assert states["robust"] == optuna.trial.TrialState.FAIL
     assert states["log_standard"] == optuna.trial.TrialState.COMPLETE
-    runs = children(store, result["parent_run_id"])
+    runs = children(store, result.parent_run_id)
     failed = runs[runs["params.scaler"] == "robust"]
     assert (failed["status"] == "FAILED").all() and len(failed) >= 1
-    assert mlflow.get_run(result["parent_run_id"]).info.status == "FINISHED"
+    assert mlflow.get_run(result.parent_run_id).info.status == "FINISHED"
 
 
 def test_an_interrupted_sweep_resumes_in_the_same_study_and_parent_run(store, monkeypatch):
@@ -179,7 +208,7 @@ def test_an_interrupted_sweep_resumes_in_the_same_study_and_parent_run(store, mo
     monkeypatch.setattr(sweep_module, "run_trial", interrupt_third)
     overrides = [*SMALL, "experiment_name=resumable", "mlflow.register=false"]
     with pytest.raises(SystemExit) as stop:
-        run_experiment(make_cfg(*overrides))
+        run_job(make_cfg(*overrides))
     assert stop.value.code == 130
     runs = mlflow.search_runs(experiment_names=["resumable"])
     interrupted = runs[runs["tags.mlflow.parentRunId"].isna()]
@@ -187,11 +216,12 @@ def test_an_interrupted_sweep_resumes_in_the_same_study_and_parent_run(store, mo
     parent_id = interrupted["run_id"].iloc[0]
 
     monkeypatch.setattr(sweep_module, "run_trial", real)
-    resumed = run_experiment(make_cfg(*overrides, "sweep.resume=true"))
-    assert resumed["parent_run_id"] == parent_id
-    study = resumed["study"]
-    assert len(study.trials) == 5
-    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) >= 3
+    resumed = run_job(make_cfg(*overrides, "sweep.resume=true"))
+    assert resumed.parent_run_id == parent_id
+    study = resumed.study
+    assert fitted_configurations(study) == 5
+    assert sum(t.user_attrs.get("state") == "interrupted" for t in study.trials) == 1
+    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials) >= 5
     assert mlflow.get_run(parent_id).info.status == "FINISHED"
 
 
@@ -199,7 +229,7 @@ def test_resume_without_an_earlier_sweep_is_a_clear_error(store):
     from src.errors import SegmentationError
 
     with pytest.raises(SegmentationError, match="no earlier sweep"):
-        run_experiment(make_cfg(*SMALL, "experiment_name=never_ran", "sweep.resume=true"))
+        run_job(make_cfg(*SMALL, "experiment_name=never_ran", "sweep.resume=true"))
 
 
 def test_rejected_solutions_never_win(store):
@@ -207,7 +237,7 @@ def test_rejected_solutions_never_win(store):
     from src.errors import SegmentationError
 
     with pytest.raises(SegmentationError, match="min_cluster_share"):
-        run_experiment(
+        run_job(
             make_cfg(
                 *SMALL,
                 "sweep.n_trials=2",
@@ -221,7 +251,7 @@ def test_rejected_solutions_never_win(store):
 
 
 def test_k_refinement_tries_every_k_for_the_best_configuration(store):
-    result = run_experiment(
+    result = run_job(
         make_cfg(
             *SMALL,
             "sweep.n_trials=2",
@@ -230,33 +260,39 @@ def test_k_refinement_tries_every_k_for_the_best_configuration(store):
             "mlflow.register=false",
         )
     )
-    study = result["study"]
+    study = result.study
     best = study.best_trial.params
 
     def same_config(t) -> bool:
         return all(t.params[g] == best[g] for g in ("outliers", "scaler", "model"))
 
-    tried_first = {t.params["k"] for t in study.trials[:2] if same_config(t)}
+    sampled = [t for t in study.trials if t.user_attrs.get("kind") != "k_refinement"]
+    tried_first = {t.params["k"] for t in sampled if same_config(t)}
+    refined = [t for t in study.trials if t.user_attrs.get("kind") == "k_refinement"]
     assert sorted({t.params["k"] for t in study.trials if same_config(t)}) == [3, 4, 5, 6, 7]
-    assert len(study.trials) == 2 + len({3, 4, 5, 6, 7} - tried_first)
+    assert len(refined) == len({3, 4, 5, 6, 7} - tried_first)
+    assert fitted_configurations(study) == 2
 
 
 def test_default_sweep_recovers_the_planted_segments(store):
-    """The README's main job on the generator finds the planted segments."""
-    result = run_experiment(make_cfg("experiment_name=planted", "mlflow.register=false"))
-    assert result["metrics"]["ground_truth_ari"] >= 0.9
+    """The README's main job on the generator finds the six planted segments, k 2..10."""
+    result = run_job(make_cfg("experiment_name=planted", "mlflow.register=false")).result
+    assert (result.k_curve["k"].min(), result.k_curve["k"].max()) == (2, 10)
+    assert result.choice.k == 6
+    assert result.metrics["ground_truth_ari"] >= 0.95
+    assert result.metrics["stability_ari"] >= 0.8
 
 
 def test_predictions_table_has_one_row_per_customer(first):
-    out = first["model"].predict(first["features"])
-    assert len(out) == len(first["features"])
+    out = first.result.model.predict(first.result.features)
+    assert len(out) == len(first.result.features)
     assert out["distance_to_centre"].ge(0).all()
     assert isinstance(out, pd.DataFrame)
 
 
 def test_eda_job_logs_revenue_cohorts_and_figures(store):
-    result = run_experiment(make_cfg("dataset.n_customers=800", experiment="eda"))
-    run = mlflow.get_run(result["parent_run_id"])
+    result = run_job(make_cfg("dataset.n_customers=800", experiment="eda"))
+    run = mlflow.get_run(result.parent_run_id)
     assert run.data.tags["job"] == "eda"
     assert run.data.metrics["revenue"] > 0
     files = {a.path for a in client(store).list_artifacts(run.info.run_id, "eda")}
@@ -266,7 +302,7 @@ def test_eda_job_logs_revenue_cohorts_and_figures(store):
 
 def test_summary_table_runs_lrfmc_and_explains_missing_product_picks(store):
     """The per-customer summary schema has no products: the sweep still runs and says why."""
-    result = run_experiment(
+    result = run_job(
         make_cfg(
             *SMALL,
             "dataset.n_customers=1200",
@@ -276,15 +312,13 @@ def test_summary_table_runs_lrfmc_and_explains_missing_product_picks(store):
             "mlflow.register=false",
         )
     )
-    assert list(result["features"].columns) == [
+    assert list(result.result.features.columns) == [
         "length_days",
         "recency_days",
         "frequency",
         "monetary",
         "discount_rate",
     ]
-    html = client(store).download_artifacts(
-        result["parent_run_id"], "report/segmentation_report.html"
-    )
+    html = client(store).download_artifacts(result.parent_run_id, "report/segmentation_report.html")
     with open(html, encoding="utf-8") as fh:
         assert "stock_code" in fh.read()

@@ -187,11 +187,11 @@ PLAYBOOK = {"Loyal": ["Upsell", "Invite"], "Lost": ["Win back"], "default": ["Ne
 @pytest.mark.parametrize(
     ("name", "actions", "entry"),
     [
-        ("Loyal", "Upsell; Invite", "Loyal"),
-        ("Loyal (higher spend)", "Upsell; Invite", "Loyal"),
-        ("Loyal 2", "Upsell; Invite", "Loyal"),
-        ("lost", "Win back", "Lost"),
-        ("Mystery shoppers", "Newsletter", "default"),
+        ("Loyal", ("Upsell", "Invite"), "Loyal"),
+        ("Loyal (higher spend)", ("Upsell", "Invite"), "Loyal"),
+        ("Loyal 2", ("Upsell", "Invite"), "Loyal"),
+        ("lost", ("Win back",), "Lost"),
+        ("Mystery shoppers", ("Newsletter",), "default"),
     ],
 )
 def test_playbook_lookup(name, actions, entry):
@@ -203,14 +203,14 @@ def test_playbook_lookup(name, actions, entry):
 
 def test_playbook_without_default_gives_no_actions():
     table = playbook_actions({0: "Mystery"}, {"Loyal": ["Upsell"]})
-    assert table.loc[0, "actions"] == ""
+    assert table.loc[0, "actions"] == ()
 
 
 def test_playbook_accepts_whole_insight_config():
     cfg = load_insight_config()
     table = playbook_actions({0: "Champions", 1: "Nobody"}, cfg)
-    assert table.loc[0, "actions"] == "; ".join(cfg["playbook"]["Champions"])
-    assert table.loc[1, "actions"] == "; ".join(cfg["playbook"]["default"])
+    assert table.loc[0, "actions"] == tuple(cfg["playbook"]["Champions"])
+    assert table.loc[1, "actions"] == tuple(cfg["playbook"]["default"])
 
 
 def test_bad_playbook_entry_is_named():

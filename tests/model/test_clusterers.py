@@ -1,13 +1,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.cluster import Birch
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from src.errors import SegmentationError
+from src.errors import InvalidParameterError, SegmentationError
 from src.model.clusterers import (
     AgglomerativeNearestCentroid,
+    PortableBirch,
     cluster_centres,
     distances_to_centres,
     relabel_by,
@@ -18,6 +20,8 @@ from src.model.clusterers import (
     [
         AgglomerativeNearestCentroid(n_clusters=3),
         AgglomerativeNearestCentroid(n_clusters=3, linkage="average", max_fit_samples=20),
+        PortableBirch(n_clusters=3),
+        PortableBirch(n_clusters=None, threshold=0.3),
     ]
 )
 def test_sklearn_estimator_contract(estimator, check):
@@ -88,11 +92,34 @@ def test_subsample_is_seeded():
     "params",
     [{"n_clusters": 0}, {"n_clusters": 2.5}, {"linkage": "median"}, {"max_fit_samples": 1}],
 )
-def test_invalid_hyperparameter_is_a_user_facing_value_error(params):
+def test_invalid_hyperparameter_names_the_parameter_and_the_fix(params):
     X, _ = _blobs()
-    with pytest.raises(ValueError, match="AgglomerativeNearestCentroid") as info:
+    (name,) = params
+    with pytest.raises(InvalidParameterError) as info:
         AgglomerativeNearestCentroid(**params).fit(X)
+    assert f"The '{name}' parameter of AgglomerativeNearestCentroid" in str(info.value)
+    assert f"Fix `{name}`" in str(info.value)
     assert isinstance(info.value, SegmentationError)
+
+
+@pytest.mark.parametrize("n_clusters", [3, None])
+def test_portable_birch_predicts_like_birch(n_clusters):
+    X, _ = _blobs(n_samples=300, centers=3)
+    new = np.random.default_rng(2).uniform(-25, 25, size=(100, 2))
+    ours = PortableBirch(n_clusters=n_clusters, threshold=0.8).fit(X)
+    theirs = Birch(n_clusters=n_clusters, threshold=0.8).fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    np.testing.assert_array_equal(ours.predict(new), theirs.predict(new))
+
+
+def test_portable_birch_keeps_no_cf_tree():
+    model = PortableBirch(n_clusters=3).fit(_blobs()[0])
+    assert not any(name in vars(model) for name in ("root_", "dummy_leaf_"))
+
+
+def test_portable_birch_rejects_a_bad_threshold():
+    with pytest.raises(InvalidParameterError, match="'threshold' parameter of PortableBirch"):
+        PortableBirch(threshold=0).fit(_blobs()[0])
 
 
 def test_cluster_centres_rows_are_ordered_by_label():

@@ -4,6 +4,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError as SklearnInvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from src.errors import InvalidParameterError, SegmentationError
@@ -82,21 +83,39 @@ def test_clipper_keeps_every_row_and_bounds_columns_independently(clipper):
 
 
 @pytest.mark.parametrize(
-    "estimator",
+    ("estimator", "parameter", "default"),
     [
-        IQRClipper(factor=-1),
-        QuantileClipper(lower=0.9, upper=0.1),
-        QuantileClipper(upper=1.5),
-        ZScoreClipper(threshold="3"),
-        IsolationForestFilter(contamination=0.7),
-        IsolationForestFilter(n_estimators=0),
+        (IQRClipper(factor=-1), "factor", "1.5"),
+        (QuantileClipper(lower=0.9, upper=0.1), "lower", "0.01"),
+        (QuantileClipper(upper=1.5), "upper", "0.99"),
+        (ZScoreClipper(threshold="3"), "threshold", "3.0"),
+        (IsolationForestFilter(contamination=0.7), "contamination", "'auto'"),
+        (IsolationForestFilter(contamination=0), "contamination", "'auto'"),
+        (IsolationForestFilter(n_estimators=0), "n_estimators", "100"),
+        (LogStandardScaler(with_mean="yes"), "with_mean", "True"),
     ],
 )
-def test_invalid_hyperparameter_is_a_user_facing_value_error(estimator):
-    with pytest.raises(InvalidParameterError, match=type(estimator).__name__) as info:
+def test_invalid_hyperparameter_names_estimator_parameter_and_fix(estimator, parameter, default):
+    with pytest.raises(InvalidParameterError) as info:
         estimator.fit(_column(range(20)))
+    message = str(info.value)
+    assert f"The '{parameter}' parameter of {type(estimator).__name__}" in message
+    assert f"Fix `{parameter}`" in message and f"its default is {default}" in message
+
+
+def test_invalid_hyperparameter_is_a_user_error_and_scikit_learns_error():
+    """One line and exit 2 from the CLI; what scikit-learn's own checks expect."""
+    with pytest.raises(InvalidParameterError) as info:
+        IQRClipper(factor=-1).fit(_column(range(20)))
     assert isinstance(info.value, SegmentationError)
+    assert isinstance(info.value, SklearnInvalidParameterError)
     assert isinstance(info.value, ValueError)
+
+
+def test_invalid_hyperparameter_in_a_pipeline_surfaces_unchanged():
+    pipe = Pipeline([("outliers", ZScoreClipper(threshold=-2)), ("model", KMeans(2, n_init=1))])
+    with pytest.raises(InvalidParameterError, match="'threshold' parameter of ZScoreClipper"):
+        pipe.fit(_column(range(20)))
 
 
 @pytest.mark.parametrize(

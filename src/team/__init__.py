@@ -1,0 +1,1 @@
+"""Shared servers for teams: PostgreSQL for Optuna and MLflow, and an MLflow tracking server."""

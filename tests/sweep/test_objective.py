@@ -1,0 +1,106 @@
+"""One trial: fit, score, reject, reuse a repeat, and tell the hooks what happened."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from src.config import compose_config
+from src.model.evaluation import EvaluationSpace
+from src.sweep import objective as obj
+from src.sweep.objective import Objective, TrialHooks
+from src.sweep.space import sweep_space
+
+
+class Recorder(TrialHooks):
+    def __init__(self):
+        self.records = []
+
+    def finished(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    blobs = [rng.normal(loc, 0.3, size=(60, 3)) for loc in (1.0, 3.0, 5.0)]
+    values = np.exp(np.vstack(blobs))
+    return pd.DataFrame(values, columns=["recency_days", "frequency", "monetary"])
+
+
+def make_objective(features, recorder, min_share=0.02, **space_overrides):
+    overrides = [f"sweep.search_space.{k}=[{v}]" for k, v in space_overrides.items()]
+    cfg = compose_config("config", "sweep.k.low=3", "sweep.k.high=3", *overrides)
+    space = sweep_space(cfg)
+    X = EvaluationSpace().fit_transform(features)
+    return Objective(features, X, space, "silhouette", min_share, 10_000, 0, hooks=[recorder])
+
+
+def study_with(fixed: list[dict]) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction="maximize")
+    for params in fixed:
+        study.enqueue_trial(params)
+    return study
+
+
+PARAMS = {"outliers": "none", "scaler": "log_standard", "model": "kmeans", "k": 3}
+
+
+def test_a_complete_trial_records_its_metrics(features):
+    recorder = Recorder()
+    study = study_with([PARAMS])
+    study.optimize(make_objective(features, recorder), n_trials=1)
+    (record,) = recorder.records
+    assert record.state == obj.COMPLETE and record.outcome is not None
+    assert study.trials[0].user_attrs["metrics"]["silhouette"] == pytest.approx(study.best_value)
+
+
+def test_a_repeat_is_not_refitted_and_points_at_the_first(features, monkeypatch):
+    recorder = Recorder()
+    study = study_with([PARAMS, PARAMS])
+    fits = []
+    real = obj.run_trial
+    monkeypatch.setattr(obj, "run_trial", lambda *a, **k: fits.append(1) or real(*a, **k))
+    study.optimize(make_objective(features, recorder), n_trials=2)
+    assert len(fits) == 1
+    assert recorder.records[1].repeat_of == 0 and recorder.records[1].outcome is None
+    assert study.trials[1].value == study.trials[0].value
+
+
+def test_a_too_small_segment_is_rejected(features):
+    recorder = Recorder()
+    study = study_with([PARAMS])
+    study.optimize(make_objective(features, recorder, min_share=0.9), n_trials=1)
+    assert recorder.records[0].state == obj.REJECTED
+    assert "sweep.min_cluster_share" in recorder.records[0].note
+    assert study.trials[0].state == optuna.trial.TrialState.PRUNED
+
+
+def test_a_failing_fit_is_recorded_with_its_traceback(features, monkeypatch):
+    recorder = Recorder()
+    study = study_with([PARAMS])
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("the fit exploded")
+
+    monkeypatch.setattr(obj, "run_trial", explode)
+    study.optimize(make_objective(features, recorder), n_trials=1, catch=(Exception,))
+    assert recorder.records[0].state == obj.FAILED
+    assert "the fit exploded" in recorder.records[0].note
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
+
+
+def test_an_interrupted_trial_is_marked_so_a_resume_can_refit_it(features, monkeypatch):
+    recorder = Recorder()
+    study = study_with([PARAMS])
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(obj, "run_trial", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(make_objective(features, recorder), n_trials=1)
+    assert study.trials[0].user_attrs["state"] == obj.INTERRUPTED
