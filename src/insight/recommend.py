@@ -1,9 +1,10 @@
 """Actions and product picks per segment.
 
 ``playbook_actions`` ties every named segment to the marketing actions in the insight config.
-``segment_top_products`` finds what each segment buys more than everyone else, and
-``customer_recommendations`` turns that into a per-customer list of popular products in the
-customer's segment that the customer has not bought yet.
+``segment_top_products`` finds what each segment buys more than everyone else (ranked by lift,
+among products enough of the segment buys), ``popular_overall`` what everyone buys most, so the
+report can show a segment's picks beside plain popularity, and ``customer_recommendations``
+turns the picks into a per-customer list of products the customer has not bought yet.
 
 Definitions (products = stock codes, counted once per customer however often bought):
     customer_share   = segment customers who bought the product / segment customers
@@ -166,9 +167,10 @@ def _top_products(lines: _Lines, top_n: int, min_support: float) -> pd.DataFrame
         )
         .with_columns((pl.col("customer_share") / pl.col("population_share")).alias("lift"))
         .filter(pl.col("customer_share") >= min_support)
-        # Rank within segment: customer share, then lift, revenue (missing last), stock code.
+        # Rank within segment: lift (what distinguishes the segment), then customer share,
+        # revenue (missing last), stock code.
         .sort(
-            ["seg", "customer_share", "lift", "revenue", STOCK_CODE],
+            ["seg", "lift", "customer_share", "revenue", STOCK_CODE],
             descending=[False, True, True, True, False],
             nulls_last=True,
         )
@@ -202,14 +204,59 @@ def segment_top_products(
     top_n: int = 10,
     min_support: float = 0.02,
 ) -> pd.DataFrame:
-    """Each segment's products ranked by the share of its customers who bought them.
+    """Each segment's distinguishing products: ranked by lift among those bought by at least
+    ``min_support`` of the segment's customers.
 
-    ``segments`` maps customer_id (index) to a segment name or id. Products bought by fewer than
-    ``min_support`` of the segment's customers are left out. Ties in customer share are broken
-    by lift, then revenue, then stock code. Columns: segment, rank, stock_code, description,
-    buyers, customer_share, population_share, lift, revenue.
+    Ranking by customer share alone puts first what every customer buys, often products the
+    segment buys less than average (lift below 1); lift with a minimum support picks what the
+    segment over-indexes on without chasing products one customer bought. ``segments`` maps
+    customer_id (index) to a segment name or id. Ties in lift are broken by customer share,
+    then revenue, then stock code. Columns: segment, rank, stock_code, description, buyers,
+    customer_share, population_share, lift, revenue.
     """
     return _top_products(_encode(tx, segments), top_n, min_support)
+
+
+def popular_overall(tx: pl.DataFrame | None, segments: pd.Series, top_n: int = 10) -> pd.DataFrame:
+    """The products most of the segmented customers bought, whatever their segment: the
+    baseline to show beside ``segment_top_products``.
+
+    Columns: rank, stock_code, description, buyers, population_share (buyers / segmented
+    customers), revenue. Ties broken by revenue, then stock code.
+    """
+    lines = _encode(tx, segments)
+    n_customers = len(lines.customers)
+    columns = lines.lines.collect_schema().names()
+    buyers = lines.bought().group_by(STOCK_CODE).agg(pl.len().alias("buyers"))
+    if AMOUNT in columns:
+        revenue = lines.lines.group_by(STOCK_CODE).agg(pl.col(AMOUNT).sum().alias("revenue"))
+        buyers = buyers.join(revenue, on=STOCK_CODE, how="left")
+    else:
+        buyers = buyers.with_columns(pl.lit(None, dtype=pl.Float64).alias("revenue"))
+    table = (
+        buyers.sort(["buyers", "revenue", STOCK_CODE], descending=[True, True, False])
+        .head(top_n)
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).alias("rank"),
+            (pl.col("buyers") / n_customers).alias("population_share"),
+        )
+    )
+    if DESCRIPTION in columns:
+        names = most_common_description(lines.lines)
+        table = table.join(names, on=STOCK_CODE, how="left", maintain_order="left")
+    else:
+        table = table.with_columns(pl.lit(None, dtype=pl.String).alias(DESCRIPTION))
+    out = table.collect()
+    return pd.DataFrame(
+        {
+            "rank": out["rank"].to_numpy().astype(np.int64),
+            STOCK_CODE: out[STOCK_CODE].to_numpy(),
+            DESCRIPTION: out[DESCRIPTION].to_numpy(),
+            "buyers": out["buyers"].to_numpy().astype(np.int64),
+            "population_share": out["population_share"].to_numpy(),
+            "revenue": out["revenue"].to_numpy().astype(float),
+        }
+    )
 
 
 def customer_recommendations(
@@ -218,10 +265,11 @@ def customer_recommendations(
     top_n: int = 5,
     candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per customer: the segment's most popular products they have not bought yet.
+    """Per customer: the segment's picks (by lift, as ``segment_top_products``) they have not
+    bought yet.
 
     ``candidates`` is a :func:`segment_top_products` table (segment, rank, stock_code,
-    customer_share); by default each segment's ``max(4 * top_n, 20)`` most popular products.
+    customer_share); by default each segment's ``max(4 * top_n, 20)`` best picks.
     ``score`` is the product's customer_share in the segment (the chance a segment customer
     buys it). Customers without purchases get the segment's top products. Rows follow the order
     of ``segments``, then rank. Columns: customer_id, segment, rank, stock_code, description,

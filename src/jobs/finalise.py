@@ -323,6 +323,9 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
             min_support=cfg.min_support,
         )
         tables["segment_top_products"] = products
+        tables["popular_overall"] = recommend.popular_overall(
+            data.transactions, seg_names, top_n=cfg.top_products
+        )
         tables["customer_recommendations"] = recommend.customer_recommendations(
             data.transactions,
             seg_names,

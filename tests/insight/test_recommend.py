@@ -14,6 +14,7 @@ from src.insight.recommend import (
     NoProductData,
     customer_recommendations,
     playbook_actions,
+    popular_overall,
     segment_top_products,
 )
 
@@ -68,18 +69,35 @@ def test_share_lift_and_revenue(tx, segments, segment, product, share, pop_share
     assert row["revenue"] == pytest.approx(revenue)
 
 
-def test_products_ranked_by_customer_share(tx, segments):
+def test_products_ranked_by_lift(tx, segments):
     top = segment_top_products(tx, segments, min_support=0)
     b = top[top["segment"] == "B"]
-    assert b[STOCK_CODE].tolist()[0] == "P3"
     assert b["rank"].tolist() == list(range(1, len(b) + 1))
-    assert b["customer_share"].is_monotonic_decreasing
+    assert b["lift"].is_monotonic_decreasing
 
 
-def test_equal_share_ties_broken_by_lift(tx, segments):
+def test_a_product_everyone_buys_is_not_a_segment_pick(tx, segments):
+    # P1 is the most popular product and half of B buys it, but B buys it less than average
+    # (lift 5/6): it comes after what B over-indexes on.
     b = segment_top_products(tx, segments, min_support=0).query("segment == 'B'")
-    # P1 and P4 are each bought by half of B; P4 is rarer overall, so its lift is higher.
-    assert b[STOCK_CODE].tolist()[1:] == ["P4", "P1"]
+    # P3 and P4 tie on lift (2.5); P3 is bought by more of B.
+    assert b[STOCK_CODE].tolist() == ["P3", "P4", "P1"]
+
+
+def test_equal_lift_ties_broken_by_customer_share():
+    lines = [("c1", "P1"), ("c2", "P1"), ("c1", "P2"), ("c3", "P3")]
+    tx = pl.DataFrame(lines, schema=[CUSTOMER_ID, STOCK_CODE], orient="row")
+    segments = pd.Series({"c1": "A", "c2": "A", "c3": "B"}).rename_axis(CUSTOMER_ID)
+    a = segment_top_products(tx, segments, min_support=0).query("segment == 'A'")
+    # P1 and P2 are bought only by A (lift 1.5 each); P1 by more of A.
+    assert a[STOCK_CODE].tolist() == ["P1", "P2"]
+
+
+def test_popular_overall_ranks_products_by_buyers(tx, segments):
+    top = popular_overall(tx, segments, top_n=2)
+    assert top[STOCK_CODE].tolist() == ["P1", "P3"]
+    assert top["population_share"].tolist() == pytest.approx([3 / 5, 2 / 5])
+    assert top[DESCRIPTION].tolist() == ["Mug", "Candle"]
 
 
 def test_min_support_and_top_n(tx, segments):
@@ -112,12 +130,12 @@ def test_customer_recs_exclude_already_bought(tx, segments):
     assert not {(c, p) for c, p in zip(recs[CUSTOMER_ID], recs[STOCK_CODE], strict=True)} & bought
 
 
-def test_customer_recs_follow_segment_popularity(tx, segments):
+def test_customer_recs_follow_the_segment_picks(tx, segments):
     recs = customer_recommendations(tx, segments, top_n=5).set_index(CUSTOMER_ID)
     assert recs.loc[["c2"], STOCK_CODE].tolist() == ["P2"]  # P1 already bought
     assert recs.loc[["c3"], STOCK_CODE].tolist() == ["P4"]
-    assert recs.loc[["c5"], STOCK_CODE].tolist() == ["P1", "P2"]  # no purchases yet
-    assert recs.loc[["c5"], "score"].is_monotonic_decreasing
+    # No purchases yet: A's picks by lift, P2 (lift 5/3) before P1 (lift 10/9).
+    assert recs.loc[["c5"], STOCK_CODE].tolist() == ["P2", "P1"]
 
 
 def test_customer_recs_respect_top_n(tx, segments):
