@@ -39,6 +39,7 @@ class MonetaryDef(Enum):
 
 
 class Returns(Enum):
+    match = "match"  # a cancellation removes or reduces the purchase it cancels (src.data.cleaning)
     drop = "drop"
     net = "net"
 
@@ -106,7 +107,7 @@ class CleaningConfig:
     drop_duplicates: bool = True
     drop_non_product_codes: bool = True
     non_product_codes: list[str] = field(default_factory=lambda: list(NON_PRODUCT_CODES))
-    returns: Returns = Returns.drop
+    returns: Returns = Returns.match
 
 
 @dataclass

@@ -13,7 +13,18 @@ Rules run in this order, each switchable from the ``cleaning`` config node:
 
 ``returns`` decides what happens to cancellations and negative quantities:
 
-- ``"drop"`` (default): rules 2 and 3 remove them.
+- ``"match"`` (default): rules 2 and 3 remove them, and each takes back what it cancels first.
+  A cancelling line is a line rules 2 or 3 remove with a negative quantity (``amount`` for
+  logs without quantities), with a customer, not an exact repeat of an earlier line. Per
+  customer and product (``stock_code``; per customer when the log has none), the cancelled
+  units are taken off that customer's kept purchases of the product dated at or before the
+  last cancellation, latest purchase first (ties: invoice id, then quantity). A purchase whose
+  units are all taken is removed (step ``cancelled_purchases``); one partly taken keeps the
+  rest, its ``amount`` reduced in proportion (``purchases_reduced``). Cancelled units with no
+  purchase left to take back (a purchase from before the log starts, or removed by another
+  rule) are dropped with their line, as with ``"drop"`` (``cancellations_unmatched`` counts
+  those lines). Discount amounts are not reduced.
+- ``"drop"``: rules 2 and 3 remove them; the purchases they cancel stay (the classic rules).
 - ``"net"``: they stay, flagged ``is_return=True``, as negative amounts. Features then net
   them out of ``monetary`` while ``frequency`` and ``recency`` count purchases only; rule 3
   still removes zero quantities.
@@ -31,7 +42,7 @@ per-customer one of the features, and a log is read, cleaned and aggregated in o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
@@ -55,6 +66,8 @@ _FLAG = "_drop_{}"
 ROWS = "_rows"  # lines (per group, in an aggregation that carries the counts)
 _KEPT = "_kept"
 _CUSTOMERS = "_customers"
+MATCHED = "cancelled_purchases"  # the step of returns=match, after the rules
+_REDUCED, _UNMATCHED = "_reduced", "_unmatched"
 
 
 @dataclass
@@ -75,6 +88,8 @@ class CleaningReport:
     customers_in: int
     customers_out: int
     returns_kept: int = 0
+    purchases_reduced: int = 0  # returns=match: purchases partly cancelled
+    cancellations_unmatched: int = 0  # returns=match: cancellations with units left over
 
     @property
     def rows_in(self) -> int:
@@ -106,6 +121,8 @@ class CleaningReport:
         out["clean.customers_in"] = self.customers_in
         out["clean.customers_out"] = self.customers_out
         out["clean.returns_kept"] = self.returns_kept
+        out["clean.purchases_reduced"] = self.purchases_reduced
+        out["clean.cancellations_unmatched"] = self.cancellations_unmatched
         return out
 
 
@@ -150,10 +167,11 @@ class FlaggedLog:
     net: bool
     skipped: dict[str, str]  # rule -> why it was skipped
     notes: dict[str, str]
+    matched: bool = False  # returns=match ran: the cancelled_purchases step and its counts
 
     @property
     def ran(self) -> list[str]:
-        return [r for r in RULES if r not in self.skipped]
+        return [r for r in RULES if r not in self.skipped] + ([MATCHED] if self.matched else [])
 
     @property
     def cleaned(self) -> pl.LazyFrame:
@@ -167,6 +185,8 @@ class FlaggedLog:
         out.append(pl.col(KEEP).alias(_KEPT))
         if self.net:
             out.append((pl.col(KEEP) & pl.col(schema.IS_RETURN)).alias("_returns"))
+        if self.matched:
+            out += [pl.col(_REDUCED), pl.col(_UNMATCHED)]
         return out
 
     def counts(self) -> list[pl.Expr]:
@@ -199,14 +219,18 @@ class FlaggedLog:
                 "Check dataset.path and that the file holds data lines below its header."
             )
         steps, alive = [], n_rows
-        for rule in RULES:
+        for rule in [*RULES, *([MATCHED] if self.matched else [])]:
             if rule in self.skipped:
                 steps.append(CleaningStep(rule, alive, 0, alive, True, self.skipped[rule]))
                 continue
             removed = values[_FLAG.format(rule)]
-            steps.append(
-                CleaningStep(rule, alive, removed, alive - removed, note=self.notes.get(rule, ""))
-            )
+            note = self.notes.get(rule, "")
+            if rule == MATCHED:
+                note = (
+                    f"removed by the cancellations that cancel them; {values[_REDUCED]:,} more "
+                    f"reduced; {values[_UNMATCHED]:,} cancellation line(s) matched no purchase"
+                )
+            steps.append(CleaningStep(rule, alive, removed, alive - removed, note=note))
             alive -= removed
         if alive == 0:
             _raise_empty(steps)
@@ -215,6 +239,8 @@ class FlaggedLog:
             customers_in=values[_CUSTOMERS],
             customers_out=values["_customers_out"],
             returns_kept=values.get("_returns", 0),
+            purchases_reduced=values.get(_REDUCED, 0),
+            cancellations_unmatched=values.get(_UNMATCHED, 0),
         )
 
 
@@ -287,7 +313,100 @@ def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) ->
     if net:
         flags.append(returns.alias(schema.IS_RETURN))
     frame = tx.with_columns(*flags, alive.alias(KEEP))
-    return FlaggedLog(frame, present, net, skipped, notes)
+    match = options.returns is Returns.match and _can_match(present, skipped)
+    if match:
+        frame = _match_cancellations(frame, present)
+    return FlaggedLog(frame, present, net, skipped, notes, matched=match)
+
+
+def _can_match(present: list[str], skipped: Mapping[str, str]) -> bool:
+    """Whether returns=match can run: cancellations or negative quantities are removed, and the
+    log has customers and dates to match them on."""
+    removes = any(r not in skipped for r in ("cancellations", "non_positive_quantity"))
+    needed = (schema.CUSTOMER_ID, schema.INVOICE_DATE)
+    has_units = schema.QUANTITY in present or schema.AMOUNT in present
+    return removes and has_units and all(c in present for c in needed)
+
+
+def match_keys(present: Sequence[str]) -> list[str]:
+    """What a cancellation and the purchase it cancels share: customer and product."""
+    return [schema.CUSTOMER_ID, *([schema.STOCK_CODE] if schema.STOCK_CODE in present else [])]
+
+
+def match_order(present: Sequence[str]) -> list[str]:
+    """The order purchases are taken back in (latest first, so this order reversed)."""
+    units = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+    tie = [c for c in (schema.INVOICE_ID, units) if c in present]
+    return [schema.INVOICE_DATE, *tie]
+
+
+def _match_cancellations(frame: pl.LazyFrame, present: list[str]) -> pl.LazyFrame:
+    """returns=match on a flagged log (module docstring): the ``cancelled_purchases`` flag, the
+    reduced quantity and amount of partly cancelled purchases, and their counts.
+
+    Written with polars window expressions (no library matches cancellations to purchases):
+    per customer and product, a purchase's units still to take back are the cancelled units
+    minus the units of the later eligible purchases (a reversed cumulative sum).
+    """
+    units = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+    value = pl.col(units)
+    keys = match_keys(present)
+    removed = [
+        pl.col(_REMOVED.format(r))
+        for r in ("cancellations", "non_positive_quantity")
+        if _REMOVED.format(r) in frame.collect_schema().names()
+    ]
+    date = pl.col(schema.INVOICE_DATE)
+    cancels = (
+        pl.any_horizontal(removed)
+        & (value < 0).fill_null(False)
+        & pl.col(schema.CUSTOMER_ID).is_not_null()
+        & date.is_not_null()
+        & pl.struct(present).is_first_distinct()
+    )
+    cancelled = pl.when(cancels).then(-value).otherwise(0.0).sum().over(keys)
+    last_cancel = pl.when(cancels).then(date).max().over(keys)
+    eligible = pl.col(KEEP) & (date <= last_cancel).fill_null(False)
+    bought = pl.when(eligible).then(value).otherwise(0.0)
+    later = bought.cum_sum(reverse=True).over(keys, order_by=match_order(present)) - bought
+    steps = frame.with_columns(
+        cancels.alias("_cancels"),
+        bought.alias("_bought_units"),
+        later.alias("_later_units"),
+        cancelled.alias("_cancelled_units"),
+        eligible.alias("_eligible"),
+    ).with_columns(
+        pl.min_horizontal(
+            pl.col("_bought_units"),
+            pl.max_horizontal(pl.col("_cancelled_units") - pl.col("_later_units"), 0.0),
+        ).alias("_taken"),
+    )
+    left = pl.col("_bought_units") - pl.col("_taken")
+    gone = pl.col("_eligible") & (left <= _UNIT_TOLERANCE)
+    reduced = pl.col("_eligible") & ~gone & (pl.col("_taken") > _UNIT_TOLERANCE)
+    share = left / pl.col("_bought_units")
+    changes = [pl.when(reduced).then(left).otherwise(pl.col(units)).alias(units)]
+    if units != schema.AMOUNT and schema.AMOUNT in present:
+        changes.append(
+            pl.when(reduced)
+            .then(pl.col(schema.AMOUNT) * share)
+            .otherwise(pl.col(schema.AMOUNT))
+            .alias(schema.AMOUNT)
+        )
+    unmatched = pl.col("_cancels") & (
+        pl.col("_cancelled_units") > pl.col("_bought_units").sum().over(keys) + _UNIT_TOLERANCE
+    )
+    return steps.with_columns(
+        *changes,
+        (pl.col(KEEP) & gone).alias(_REMOVED.format(MATCHED)),
+        reduced.alias(_REDUCED),
+        unmatched.alias(_UNMATCHED),
+        (pl.col(KEEP) & ~gone).alias(KEEP),
+    ).drop("_cancels", "_bought_units", "_later_units", "_cancelled_units", "_eligible", "_taken")
+
+
+# Units below this are rounding left-overs (amount-only logs sum money in floats).
+_UNIT_TOLERANCE = 1e-9
 
 
 def _n_customers() -> pl.Expr:
@@ -311,9 +430,9 @@ def clean_transactions(
 
 def _raise_empty(steps: list[CleaningStep]) -> None:
     last = next(s for s in reversed(steps) if s.rows_removed and s.rows_out == 0)
-    switch = _SWITCHES[last.rule]
+    switch = "returns=drop" if last.rule == MATCHED else f"{_SWITCHES[last.rule]}=false"
     raise SegmentationError(
         f"cleaning removed every row: rule {last.rule!r} removed the last {last.rows_removed:,} "
         f"of {steps[0].rows_in:,} lines. Check the column mapping behind that rule, or relax "
-        f"it with cleaning.{switch}=false (or cleaning=none for a log cleaned upstream)."
+        f"it with cleaning.{switch} (or cleaning=none for a log cleaned upstream)."
     )

@@ -319,20 +319,112 @@ def _clean(log, options: CleaningConfig, flagged, checked, frame, where: str):
         kept.agg(
             F.count(F.lit(1)).alias("_after_duplicates"),
             F.sum(product.cast("long")).alias("_drop_non_product_codes"),
-            F.count_distinct(F.when(~product, F.col(schema.CUSTOMER_ID))).alias("_customers_out"),
-            F.max(F.when(~product, F.col(schema.INVOICE_DATE))).alias("_last_kept"),
-            *(
-                [F.sum((~product & F.col(schema.IS_RETURN)).cast("long")).alias("_returns")]
-                if net
-                else []
-            ),
         )
         .collect()[0]
         .asDict()
     )
     counts["_drop_duplicates"] = alive_rows - out.pop("_after_duplicates")
+    counts["_drop_non_product_codes"] = out["_drop_non_product_codes"] or 0
+    final = kept.filter(~product)
+    if flagged.matched:
+        cancels = rules["cancellations"] if "cancellations" not in flagged.skipped else F.lit(False)
+        if "non_positive_quantity" not in flagged.skipped:
+            cancels = cancels | rules["non_positive_quantity"]
+        final, matched = _match_cancellations(log.select(*columns), cancels, final, columns)
+        counts.update(matched)
+    out = (
+        final.agg(
+            F.count_distinct(F.col(schema.CUSTOMER_ID)).alias("_customers_out"),
+            F.max(F.col(schema.INVOICE_DATE)).alias("_last_kept"),
+            *([F.sum(F.col(schema.IS_RETURN).cast("long")).alias("_returns")] if net else []),
+        )
+        .collect()[0]
+        .asDict()
+    )
     counts.update({k: (v or 0) if k != "_last_kept" else v for k, v in out.items()})
-    return counts, kept.filter(~product)
+    return counts, final
+
+
+def _match_cancellations(log, removed, kept, columns: list[str]):
+    """returns=match (``src.data.cleaning``) in Spark: (kept lines after matching, counts).
+
+    ``removed``: the lines rules 2 and 3 remove; the cancelling ones among them are taken back
+    from ``kept`` by customer and product, latest purchase first, in the order and with the
+    arithmetic of ``cleaning._match_cancellations`` (so both engines give the same lines).
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from src.data.cleaning import _UNIT_TOLERANCE, MATCHED, match_keys, match_order
+
+    units = schema.QUANTITY if schema.QUANTITY in columns else schema.AMOUNT
+    keys = match_keys(columns)
+    date = F.col(schema.INVOICE_DATE)
+    cancelling = (
+        log.filter(
+            removed
+            & F.coalesce(F.col(units) < 0, F.lit(False))
+            & F.col(schema.CUSTOMER_ID).isNotNull()
+            & date.isNotNull()
+        )
+        .dropDuplicates(columns)
+        .persist()
+    )
+    per_key = cancelling.groupBy(*keys).agg(
+        F.sum(-F.col(units)).alias("_cancelled_units"),
+        F.max(date).alias("_last_cancel"),
+        F.count(F.lit(1)).alias("_cancel_lines"),
+    )
+    on = [kept[k].eqNullSafe(per_key[k]) for k in keys]
+    joined = kept.join(per_key, on=on, how="left").drop(*[per_key[k] for k in keys])
+    eligible = F.coalesce(date <= F.col("_last_cancel"), F.lit(False))
+    bought = F.when(eligible, F.col(units)).otherwise(F.lit(0.0))
+    order = [F.col(c).asc_nulls_first() for c in match_order(columns)]
+    later_rows = Window.partitionBy(*keys).orderBy(*order).rowsBetween(1, Window.unboundedFollowing)
+    every_row = Window.partitionBy(*keys)
+    step = joined.withColumn("_eligible", eligible).withColumn("_bought_units", bought)
+    step = step.withColumn(
+        "_later_units", F.coalesce(F.sum("_bought_units").over(later_rows), F.lit(0.0))
+    ).withColumn("_key_bought", F.sum("_bought_units").over(every_row))
+    cancelled = F.coalesce(F.col("_cancelled_units"), F.lit(0.0))
+    step = step.withColumn(
+        "_taken",
+        F.least(F.col("_bought_units"), F.greatest(cancelled - F.col("_later_units"), F.lit(0.0))),
+    ).persist()
+    left = F.col("_bought_units") - F.col("_taken")
+    gone = F.col("_eligible") & (left <= _UNIT_TOLERANCE)
+    reduced = F.col("_eligible") & ~gone & (F.col("_taken") > _UNIT_TOLERANCE)
+    numbers = step.agg(
+        F.sum(gone.cast("long")).alias(f"_drop_{MATCHED}"),
+        F.sum(reduced.cast("long")).alias("_reduced"),
+    ).collect()[0]
+    bought_per_key = step.groupBy(*keys).agg(F.max("_key_bought").alias("_key_bought"))
+    on = [per_key[k].eqNullSafe(bought_per_key[k]) for k in keys]
+    unmatched = (
+        per_key.join(bought_per_key, on=on, how="left")
+        .filter(
+            F.col("_cancelled_units")
+            > F.coalesce(F.col("_key_bought"), F.lit(0.0)) + _UNIT_TOLERANCE
+        )
+        .agg(F.sum("_cancel_lines"))
+        .collect()[0][0]
+    )
+    share = left / F.col("_bought_units")
+    changed = {units: F.when(reduced, left).otherwise(F.col(units))}
+    if units != schema.AMOUNT and schema.AMOUNT in columns:
+        changed[schema.AMOUNT] = F.when(reduced, F.col(schema.AMOUNT) * share).otherwise(
+            F.col(schema.AMOUNT)
+        )
+    kept_columns = list(kept.columns)
+    final = step.filter(~gone).select(
+        *[changed[c].alias(c) if c in changed else F.col(c) for c in kept_columns]
+    )
+    counts = {
+        f"_drop_{MATCHED}": numbers[0] or 0,
+        "_reduced": numbers[1] or 0,
+        "_unmatched": unmatched or 0,
+    }
+    return final, counts
 
 
 def _aggregate(

@@ -49,7 +49,13 @@ def dirty_log() -> pd.DataFrame:
 
 
 def clean_without_note(tx: pd.DataFrame, cfg=None):
-    """Clean a log whose ``note`` column must not make duplicates look distinct (as pandas)."""
+    """Clean a log whose ``note`` column must not make duplicates look distinct (as pandas).
+
+    Mappings get ``returns=drop`` unless they say otherwise: these tests are about each rule's
+    own lines; what ``returns=match`` adds is tested on its own below.
+    """
+    if cfg is None or isinstance(cfg, dict):
+        cfg = {"returns": "drop", **(cfg or {})}
     cleaned, report = clean_transactions(pl.from_pandas(tx.drop(columns="note")), cfg)
     return cleaned.to_pandas(), report
 
@@ -255,6 +261,71 @@ def test_every_line_of_a_dropped_returns_log_is_a_purchase():
 
 def test_cleaning_a_lazy_log_reads_it_once_and_gives_the_same_result():
     eager, eager_report = clean_without_note(dirty_log())
-    lazy, lazy_report = clean_transactions(pl.from_pandas(dirty_log().drop(columns="note")).lazy())
+    lazy, lazy_report = clean_transactions(
+        pl.from_pandas(dirty_log().drop(columns="note")).lazy(), {"returns": "drop"}
+    )
     pd.testing.assert_frame_equal(lazy.to_pandas(), eager)
     assert lazy_report.to_dict() == eager_report.to_dict()
+
+
+# -- returns=match (the default): a cancellation takes back the purchase it cancels ----------
+
+
+def order_log(rows) -> pl.DataFrame:
+    """(invoice, stock, quantity, day) lines of customer "c" at unit price 2."""
+    frame = pl.DataFrame(
+        rows,
+        schema=[schema.INVOICE_ID, schema.STOCK_CODE, schema.QUANTITY, "day"],
+        orient="row",
+    )
+    return frame.select(
+        pl.lit("c").alias(schema.CUSTOMER_ID),
+        schema.INVOICE_ID,
+        schema.STOCK_CODE,
+        pl.col(schema.QUANTITY).cast(pl.Float64),
+        pl.lit(2.0).alias(schema.UNIT_PRICE),
+        (pl.datetime(2024, 1, 1) + pl.duration(days=pl.col("day"))).alias(schema.INVOICE_DATE),
+        (pl.col(schema.QUANTITY) * 2.0).alias(schema.AMOUNT),
+    )
+
+
+def test_default_cleaning_removes_a_fully_cancelled_order():
+    log = order_log([("1", "A", 500, 0), ("C2", "A", -500, 0), ("3", "B", 1, 0)])
+    cleaned, report = clean_transactions(log)
+    assert cleaned[schema.INVOICE_ID].to_list() == ["3"]
+    assert report.to_frame().loc["cancelled_purchases", "rows_removed"] == 1
+
+
+def test_a_cancellation_takes_back_the_latest_purchases_first():
+    log = order_log([("1", "A", 5, 0), ("2", "A", 3, 1), ("C3", "A", -4, 2), ("4", "B", 1, 0)])
+    cleaned, report = clean_transactions(log)
+    kept = dict(zip(cleaned[schema.INVOICE_ID], cleaned[schema.QUANTITY], strict=True))
+    assert kept == {"1": 4.0, "4": 1.0}  # invoice 2 (3 units) gone, invoice 1 reduced by 1
+    assert cleaned.filter(pl.col(schema.INVOICE_ID) == "1")[schema.AMOUNT].item() == 8.0
+    assert report.purchases_reduced == 1
+
+
+def test_purchases_after_the_cancellation_are_not_taken_back():
+    log = order_log([("1", "A", 2, 0), ("C2", "A", -2, 1), ("3", "A", 7, 5)])
+    cleaned, _ = clean_transactions(log)
+    assert cleaned[schema.INVOICE_ID].to_list() == ["3"]
+
+
+def test_a_cancellation_only_takes_back_its_own_product():
+    log = order_log([("1", "A", 2, 0), ("1", "B", 2, 0), ("C2", "B", -2, 1)])
+    cleaned, _ = clean_transactions(log)
+    assert cleaned[schema.STOCK_CODE].to_list() == ["A"]
+
+
+def test_a_cancellation_without_a_purchase_is_dropped_and_counted():
+    cleaned, report = clean_transactions(order_log([("1", "A", 2, 3), ("C2", "B", -9, 1)]))
+    assert cleaned[schema.INVOICE_ID].to_list() == ["1"]
+    assert report.cancellations_unmatched == 1
+    assert report.to_frame().loc["cancelled_purchases", "rows_removed"] == 0
+
+
+def test_returns_drop_keeps_the_purchases_cancellations_cancel():
+    log = order_log([("1", "A", 500, 0), ("C2", "A", -500, 0), ("3", "B", 1, 0)])
+    cleaned, report = clean_transactions(log, {"returns": "drop"})
+    assert cleaned[schema.INVOICE_ID].to_list() == ["1", "3"]
+    assert "cancelled_purchases" not in report.to_frame().index

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.real_data
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = pd.Timestamp("2011-12-10")
-ALL_RULES_OFF = {f"drop_{rule}": False for rule in RULES}
+ALL_RULES_OFF = {"returns": "drop", **{f"drop_{rule}": False for rule in RULES}}
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +114,36 @@ def test_project_dataset_config_loads_the_same_log(online_retail, online_retail_
     cfg.path = str(online_retail_path)
     dataset = load_dataset(OmegaConf.to_container(cfg, resolve=True), base_dir=REPO_ROOT)
     assert dataset.transactions.equals(online_retail)
+
+
+# -- default cleaning: cancellations take back the purchases they cancel ---------------------
+
+
+@pytest.fixture(scope="module")
+def default_clean(online_retail: pd.DataFrame):
+    return clean_transactions(online_retail, {})
+
+
+@pytest.fixture(scope="module")
+def default_rfm(default_clean) -> pd.DataFrame:
+    return transaction_features(default_clean[0], "rfm", SNAPSHOT)
+
+
+@pytest.mark.parametrize("customer", ["12346", "16446"])
+def test_cancelled_giant_orders_make_no_high_spender(default_rfm, customer):
+    # 12346 bought 74,215 units and 16446 80,995 units, each order cancelled the same day.
+    high = default_rfm[schema.MONETARY].quantile(0.9)
+    spend = default_rfm[schema.MONETARY].get(customer, 0.0)
+    assert spend < high
+
+
+def test_cancelled_giant_lines_are_not_in_the_default_log(default_clean):
+    assert default_clean[0][schema.QUANTITY].max() < 74_215
+
+
+def test_default_report_counts_the_cancelled_purchases(default_clean):
+    report = default_clean[1]
+    step = report.to_frame().loc["cancelled_purchases"]
+    assert step["rows_removed"] > 0
+    assert report.purchases_reduced > 0
+    assert report.rows_out == len(default_clean[0])

@@ -77,10 +77,35 @@ def shop(tmp_path_factory):
     return {"name": "shop", "type": "transactions", "path": str(path)}
 
 
-@pytest.mark.parametrize("cleaning", ["default", "net"])
-def test_lrfmc_of_a_synthetic_parquet_log_is_the_same(spark, shop, cleaning):
-    options = {"returns": "net"} if cleaning == "net" else "default"
-    assert_same(*both(shop, options, {"name": "lrfmc", "monetary": "mean"}))
+@pytest.mark.parametrize("returns", ["match", "drop", "net"])
+def test_lrfmc_of_a_synthetic_parquet_log_is_the_same(spark, shop, returns):
+    assert_same(*both(shop, {"returns": returns}, {"name": "lrfmc", "monetary": "mean"}))
+
+
+def test_cancellations_take_back_the_same_purchases(spark, tmp_path):
+    # Customer c: invoice 2 fully and invoice 1 partly cancelled; B cancelled with no purchase;
+    # a later purchase of A stays. Customers d..m make the ten the sweep needs.
+    rows = [
+        ("c", "1", "A", 5, "2011-01-01 10:00"),
+        ("c", "2", "A", 3, "2011-01-02 10:00"),
+        ("c", "C3", "A", -4, "2011-01-03 10:00"),
+        ("c", "C4", "B", -2, "2011-01-03 10:00"),
+        ("c", "5", "A", 2, "2011-01-05 10:00"),
+        *[(chr(100 + i), f"9{i}", "A", 1, "2011-01-04 10:00") for i in range(10)],
+    ]
+    frame = pd.DataFrame(rows, columns=["customer_id", "invoice_id", "stock_code", "quantity", "d"])
+    frame["invoice_date"] = pd.to_datetime(frame.pop("d"))
+    frame["unit_price"] = 1.25
+    frame["amount"] = frame["quantity"] * frame["unit_price"]
+    path = tmp_path / "orders.parquet"
+    frame.to_parquet(path, index=False)
+    dataset = {"name": "orders", "type": "transactions", "path": str(path)}
+    polars_table, spark_table = both(dataset, "default", "rfm")
+    assert_same(polars_table, spark_table)
+    numbers = spark_table.cleaning.to_dict()
+    assert numbers["clean.cancelled_purchases.removed"] == 1
+    assert numbers["clean.purchases_reduced"] == 1
+    assert numbers["clean.cancellations_unmatched"] == 1
 
 
 def test_prepare_data_on_spark_brings_back_only_the_customer_table(spark, shop):

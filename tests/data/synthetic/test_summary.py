@@ -70,10 +70,12 @@ def test_summary_matches_hand_computed_values() -> None:
     summary = to_customer_summary(tiny_log()).set_index(USER_ID)
     expected = pd.DataFrame(
         {
-            TOTAL_TRANSACTION: [2, 2],
-            TOTAL_MONEY_SPENT: [2 * 5.0 + 3.0 + 4 * 5.0, 10 * 1.5 + 7.0],
-            TRAN_WITH_DISC: [1, 1],
-            LAST_ORDER_DATE: pd.to_datetime(["2024-02-10 11:00", "2024-03-20 16:00"]),
+            # A's cancellation C3 and return 4 take back 5 units of P1, latest first: all of
+            # invoice 2 (with its discount), then one of invoice 1's two.
+            TOTAL_TRANSACTION: [1, 2],
+            TOTAL_MONEY_SPENT: [1 * 5.0 + 3.0, 10 * 1.5 + 7.0],
+            TRAN_WITH_DISC: [0, 1],
+            LAST_ORDER_DATE: pd.to_datetime(["2024-01-05 10:00", "2024-03-20 16:00"]),
             CREATED_AT: pd.to_datetime(["2023-12-01", "2024-02-28"]),
             DATA_PULLED_DATE: pd.to_datetime(["2024-03-26", "2024-03-26"]),
         },
