@@ -375,12 +375,22 @@ def _match_cancellations(log, removed, kept, columns: list[str]):
         F.max(date).alias("_last_cancel"),
         F.count(F.lit(1)).alias("_cancel_lines"),
     )
-    on = [kept[k].eqNullSafe(per_key[k]) for k in keys]
-    joined = kept.join(per_key, on=on, how="left").drop(*[per_key[k] for k in keys])
+    # Keys renamed on one side: both sides come from the same log, and Spark would otherwise
+    # resolve the two key columns to one (a condition that is always true).
+    side = {k: f"_key_{k}" for k in keys}
+    renamed = per_key.select(
+        *[F.col(k).alias(side[k]) for k in keys], *per_key.columns[len(keys) :]
+    )
+    on = [F.col(k).eqNullSafe(F.col(side[k])) for k in keys]
+    joined = kept.join(renamed, on=on, how="left").drop(*side.values())
     eligible = F.coalesce(date <= F.col("_last_cancel"), F.lit(False))
     bought = F.when(eligible, F.col(units)).otherwise(F.lit(0.0))
-    order = [F.col(c).asc_nulls_first() for c in match_order(columns)]
-    later_rows = Window.partitionBy(*keys).orderBy(*order).rowsBetween(1, Window.unboundedFollowing)
+    # The later purchases are the rows before this one in the reversed order: a growing frame,
+    # which Spark sums incrementally (a frame up to the partition's end is summed anew per row).
+    latest_first = [F.col(c).desc_nulls_last() for c in match_order(columns)]
+    later_rows = (
+        Window.partitionBy(*keys).orderBy(*latest_first).rowsBetween(Window.unboundedPreceding, -1)
+    )
     every_row = Window.partitionBy(*keys)
     step = joined.withColumn("_eligible", eligible).withColumn("_bought_units", bought)
     step = step.withColumn(
@@ -399,7 +409,8 @@ def _match_cancellations(log, removed, kept, columns: list[str]):
         F.sum(reduced.cast("long")).alias("_reduced"),
     ).collect()[0]
     bought_per_key = step.groupBy(*keys).agg(F.max("_key_bought").alias("_key_bought"))
-    on = [per_key[k].eqNullSafe(bought_per_key[k]) for k in keys]
+    bought_per_key = bought_per_key.select(*[F.col(k).alias(side[k]) for k in keys], "_key_bought")
+    on = [F.col(k).eqNullSafe(F.col(side[k])) for k in keys]
     unmatched = (
         per_key.join(bought_per_key, on=on, how="left")
         .filter(
