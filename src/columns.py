@@ -1,8 +1,12 @@
-"""Canonical column names shared by every module.
+"""Canonical column names shared by every module, and the one check that a table has them.
 
 Loaders rename source columns to these names once, so cleaning, features, models and reports
 never see a dataset's own spelling.
 """
+
+from __future__ import annotations
+
+from collections.abc import Iterable
 
 # Transaction log (one row per invoice line).
 CUSTOMER_ID = "customer_id"
@@ -78,3 +82,32 @@ FEATURE_LABELS = {
     MONETARY: "Monetary (spend)",
     DISCOUNT_RATE: "Discount rate (share of orders)",
 }
+
+
+def names(frame) -> list[str]:
+    """Column names of a pandas or polars frame (lazy frames: from their schema, no data read)."""
+    if hasattr(frame, "collect_schema"):
+        return list(frame.collect_schema().names())
+    return [str(c) for c in frame.columns]
+
+
+_LOADER_HINT = (
+    "Load the data through the project's loaders so the columns get their canonical names "
+    "(src/columns.py), or map the missing ones under dataset.columns."
+)
+
+
+def require(frame, columns: Iterable[str], what: str, fix: str = _LOADER_HINT) -> None:
+    """Raise a SegmentationError naming the columns ``what`` needs that ``frame`` lacks.
+
+    ``fix`` says how to fix it (default: load through the loaders or map the columns).
+    """
+    from src.errors import SegmentationError
+
+    present = names(frame)
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise SegmentationError(
+            f"{what} needs the column(s) {', '.join(missing)}, which the table lacks; it has "
+            f"{', '.join(present) or 'no columns'}. {fix}"
+        )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,11 +47,22 @@ def online_retail_path() -> Path:
 
 
 @pytest.fixture(scope="session")
-def online_retail(online_retail_path: Path) -> pd.DataFrame:
-    """The full log in canonical columns. Shared by the session: never modify it in a test."""
-    from src.data.loaders import read_transactions
+def online_retail(online_retail_path: Path):
+    """The full log in canonical columns (polars). Shared by the session."""
+    from src.data.readers import read_transactions
 
     return read_transactions(online_retail_path, ONLINE_RETAIL_COLUMNS)
+
+
+@pytest.fixture(scope="session")
+def online_retail_dataset(online_retail_path: Path) -> dict:
+    """The UCI file as a dataset mapping (the shape of conf/dataset/online_retail.yaml)."""
+    return {
+        "name": "online_retail",
+        "type": "transactions",
+        "path": str(online_retail_path),
+        "columns": ONLINE_RETAIL_COLUMNS,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +77,20 @@ def tracking_uri(tmp_path_factory) -> str:
     mlflow.set_tracking_uri(uri)
     yield uri
     mp.undo()
+
+
+def cleaning_option(name: str):
+    """The CleaningConfig of ``conf/cleaning/<name>.yaml``, composed as the command line would."""
+    from omegaconf import OmegaConf
+
+    from src.config import compose_config
+
+    return OmegaConf.to_object(compose_config("config", f"cleaning={name}").cleaning)
+
+
+@pytest.fixture(scope="session")
+def classic_cleaning():
+    return cleaning_option("classic")
 
 
 SMALL_SWEEP = (

@@ -39,6 +39,7 @@ class MonetaryDef(Enum):
 
 
 class Returns(Enum):
+    match = "match"  # a cancellation removes or reduces the purchase it cancels (src.data.cleaning)
     drop = "drop"
     net = "net"
 
@@ -65,15 +66,27 @@ class SyntheticOutput(Enum):
     summary = "summary"
 
 
+class Engine(Enum):
+    polars = "polars"  # one machine; streaming for logs larger than memory
+    spark = "spark"  # a Spark cluster or local session (optional extra "spark")
+
+
 @dataclass
 class DatasetConfig:
     name: str = MISSING
     type: DatasetType = MISSING
-    path: str | None = None
-    format: str | None = None
+    path: str | None = None  # a file, a folder of files or a glob (/data/orders/*.parquet)
+    table: str | None = None  # engine=spark: a catalog table instead of a path
+    format: str | None = None  # csv, parquet or excel; null: from the file suffix
+    delimiter: str | None = None  # CSV field separator; null: ","
+    sheet: str | None = None  # XLSX sheet name or 1-based number; null: the first sheet
     url: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
     date_format: str | None = None
+    # planted segments to score against (customer_id, segment), e.g. the .labels.parquet file
+    # `python -m src.data.synthetic` writes beside its log; never used as a feature
+    labels: str | None = None
+    engine: Engine = Engine.polars
     # synthetic generator
     n_customers: int = 5000
     seed: int = 0
@@ -94,7 +107,7 @@ class CleaningConfig:
     drop_duplicates: bool = True
     drop_non_product_codes: bool = True
     non_product_codes: list[str] = field(default_factory=lambda: list(NON_PRODUCT_CODES))
-    returns: Returns = Returns.drop
+    returns: Returns = Returns.match
 
 
 @dataclass

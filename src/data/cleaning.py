@@ -13,7 +13,18 @@ Rules run in this order, each switchable from the ``cleaning`` config node:
 
 ``returns`` decides what happens to cancellations and negative quantities:
 
-- ``"drop"`` (default): rules 2 and 3 remove them.
+- ``"match"`` (default): rules 2 and 3 remove them, and each takes back what it cancels first.
+  A cancelling line is a line rules 2 or 3 remove with a negative quantity (``amount`` for
+  logs without quantities), with a customer, not an exact repeat of an earlier line. Per
+  customer and product (``stock_code``; per customer when the log has none), the cancelled
+  units are taken off that customer's kept purchases of the product dated at or before the
+  last cancellation, latest purchase first (ties: invoice id, then quantity). A purchase whose
+  units are all taken is removed (step ``cancelled_purchases``); one partly taken keeps the
+  rest, its ``amount`` reduced in proportion (``purchases_reduced``). Cancelled units with no
+  purchase left to take back (a purchase from before the log starts, or removed by another
+  rule) are dropped with their line, as with ``"drop"`` (``cancellations_unmatched`` counts
+  those lines). Discount amounts are not reduced.
+- ``"drop"``: rules 2 and 3 remove them; the purchases they cancel stay (the classic rules).
 - ``"net"``: they stay, flagged ``is_return=True``, as negative amounts. Features then net
   them out of ``monetary`` while ``frequency`` and ``recency`` count purchases only; rule 3
   still removes zero quantities.
@@ -21,38 +32,26 @@ Rules run in this order, each switchable from the ``cleaning`` config node:
 A rule whose column the log lacks (e.g. ``stock_code``) is skipped and reported as skipped.
 The "classic" rule set of most Online Retail studies is rules 1-4 only; on the UCI file it
 leaves 397,884 lines of 4,338 customers.
+
+The rules are polars expressions, applied as flags (``flag_rules``): each line gets one flag per
+rule that removes it and a ``_keep`` flag, so the cleaned log is one filter and every count of the
+report is a sum of flags. The counts can thus come from any aggregation over the lines, e.g. the
+per-customer one of the features, and a log is read, cleaned and aggregated in one pass
+(``src.data.prepare.customer_table``) without materialising an intermediate table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 
-import numpy as np
 import pandas as pd
+import polars as pl
 
 from src import columns as schema
-from src.data import ids
+from src.config.schema import CleaningConfig, Returns
+from src.data.options import typed_options
 from src.errors import SegmentationError
-
-DEFAULT_NON_PRODUCT_CODES = schema.NON_PRODUCT_CODES
-
-DEFAULT_CLEANING: dict = {
-    "drop_missing_customer_id": True,
-    "drop_cancellations": True,
-    "cancellation_prefix": "C",
-    "drop_non_positive_quantity": True,
-    "drop_non_positive_price": True,
-    "drop_duplicates": True,
-    "drop_non_product_codes": True,
-    "non_product_codes": list(DEFAULT_NON_PRODUCT_CODES),
-    "returns": "drop",
-}
-CLASSIC_CLEANING: dict = {
-    **DEFAULT_CLEANING,
-    "drop_duplicates": False,
-    "drop_non_product_codes": False,
-}
 
 RULES = (
     "missing_customer_id",
@@ -62,15 +61,13 @@ RULES = (
     "duplicates",
     "non_product_codes",
 )
-_SWITCHES = {
-    "missing_customer_id": "drop_missing_customer_id",
-    "cancellations": "drop_cancellations",
-    "non_positive_quantity": "drop_non_positive_quantity",
-    "non_positive_price": "drop_non_positive_price",
-    "duplicates": "drop_duplicates",
-    "non_product_codes": "drop_non_product_codes",
-}
-_IGNORED_KEYS = ("name",)
+_SWITCHES = {rule: f"drop_{rule}" for rule in RULES}
+_FLAG = "_drop_{}"
+ROWS = "_rows"  # lines (per group, in an aggregation that carries the counts)
+_KEPT = "_kept"
+_CUSTOMERS = "_customers"
+MATCHED = "cancelled_purchases"  # the step of returns=match, after the rules
+_REDUCED, _UNMATCHED = "_reduced", "_unmatched"
 
 
 @dataclass
@@ -91,6 +88,8 @@ class CleaningReport:
     customers_in: int
     customers_out: int
     returns_kept: int = 0
+    purchases_reduced: int = 0  # returns=match: purchases partly cancelled
+    cancellations_unmatched: int = 0  # returns=match: cancellations with units left over
 
     @property
     def rows_in(self) -> int:
@@ -99,6 +98,13 @@ class CleaningReport:
     @property
     def rows_out(self) -> int:
         return self.steps[-1].rows_out if self.steps else 0
+
+    def with_ignored(self, ignored: int, note: str) -> CleaningReport:
+        """The report with a last step, ``after_snapshot``: kept lines the features did not use
+        because they are dated on or after the snapshot (see ``features.features_at_snapshot``)."""
+        rows = self.rows_out
+        step = CleaningStep("after_snapshot", rows, ignored, rows - ignored, note=note)
+        return replace(self, steps=[*self.steps, step])
 
     def to_frame(self) -> pd.DataFrame:
         """One row per rule, in the order the rules ran."""
@@ -115,146 +121,318 @@ class CleaningReport:
         out["clean.customers_in"] = self.customers_in
         out["clean.customers_out"] = self.customers_out
         out["clean.returns_kept"] = self.returns_kept
+        out["clean.purchases_reduced"] = self.purchases_reduced
+        out["clean.cancellations_unmatched"] = self.cancellations_unmatched
         return out
 
 
+def purchase_mask(columns) -> pl.Expr:
+    """Which lines of a cleaned log are purchases: every line but the returns.
+
+    ``columns``: the log (or its column names). The cleaning rules remove returns and
+    cancellations (``returns=drop``) or keep them flagged ``is_return`` (``returns=net``);
+    every other line counts as a purchase. This is the one definition the features, the
+    summary schema, the EDA tables and the product picks use.
+    """
+    present = columns if isinstance(columns, list | tuple | set) else schema.names(columns)
+    if schema.IS_RETURN in present:
+        return ~pl.col(schema.IS_RETURN).fill_null(False)
+    return pl.lit(True)
+
+
+def cleaning_config(cfg: CleaningConfig | Mapping | None) -> CleaningConfig:
+    """The typed cleaning options (a mapping of ``CleaningConfig`` fields is checked first)."""
+    if isinstance(cfg, Mapping):
+        cfg = {k: v for k, v in cfg.items() if k != "name"}
+    return typed_options(CleaningConfig, cfg, "cleaning")
+
+
+KEEP = "_keep"  # flag of the lines every enabled rule keeps
+_REMOVED = "_removed_{}"  # flag of the lines one rule removes (after the rules before it)
+
+
+@dataclass
+class FlaggedLog:
+    """A log with the cleaning rules as flags instead of filters.
+
+    ``frame`` has the log's own ``columns`` plus ``_keep`` (the line survives every rule),
+    one ``_removed_<rule>`` flag per rule that ran (the line is removed by that rule, having
+    survived the ones before) and, with ``returns=net``, ``is_return``. The cleaned log is
+    ``frame`` filtered on ``_keep``; the report's counts are sums of the flags, so they can be
+    computed in any aggregation over the lines (one pass over the source).
+    """
+
+    frame: pl.LazyFrame
+    columns: list[str]
+    net: bool
+    skipped: dict[str, str]  # rule -> why it was skipped
+    notes: dict[str, str]
+    matched: bool = False  # returns=match ran: the cancelled_purchases step and its counts
+
+    @property
+    def ran(self) -> list[str]:
+        return [r for r in RULES if r not in self.skipped] + ([MATCHED] if self.matched else [])
+
+    @property
+    def cleaned(self) -> pl.LazyFrame:
+        """The cleaned log: kept lines, the log's own columns (and ``is_return`` when netted)."""
+        columns = [*self.columns, schema.IS_RETURN] if self.net else self.columns
+        return self.frame.filter(pl.col(KEEP)).select(columns)
+
+    def count_columns(self) -> list[pl.Expr]:
+        """Per-line flags whose sums are the report's line counts (with ``ROWS``, the lines)."""
+        out = [pl.col(_REMOVED.format(r)).alias(_FLAG.format(r)) for r in self.ran]
+        out.append(pl.col(KEEP).alias(_KEPT))
+        if self.net:
+            out.append((pl.col(KEEP) & pl.col(schema.IS_RETURN)).alias("_returns"))
+        if self.matched:
+            out += [pl.col(_REDUCED), pl.col(_UNMATCHED)]
+        return out
+
+    def counts(self) -> list[pl.Expr]:
+        """The report's numbers as aggregations over all lines (for ``report``)."""
+        kept_customer = pl.col(schema.CUSTOMER_ID).filter(pl.col(KEEP))
+        return [
+            pl.len().alias(ROWS),
+            *[c.sum() for c in self.count_columns()],
+            _n_customers().alias(_CUSTOMERS),
+            (kept_customer.drop_nulls().n_unique()).alias("_customers_out"),
+        ]
+
+    def report_of_customers(self, per_customer: pl.DataFrame) -> CleaningReport:
+        """The report from per-customer sums of ``count_columns()`` (one row per customer id,
+        the missing id as null), as a one-pass aggregation over the lines collects them."""
+        names = [ROWS, *[c.meta.output_name() for c in self.count_columns()]]
+        values = per_customer.select(pl.col(names).sum()).row(0, named=True)
+        known = per_customer.filter(pl.col(schema.CUSTOMER_ID).is_not_null())
+        values[_CUSTOMERS] = known.height
+        values["_customers_out"] = known.filter(pl.col(_KEPT) > 0).height
+        return self.report(values)
+
+    def report(self, values: Mapping[str, int]) -> CleaningReport:
+        """The report from the collected ``counts()`` (a mapping of their names to values)."""
+        values = {k: int(v or 0) for k, v in values.items()}
+        n_rows = values[ROWS]
+        if n_rows == 0:
+            raise SegmentationError(
+                "the transaction log has no rows, so there is nothing to clean or segment. "
+                "Check dataset.path and that the file holds data lines below its header."
+            )
+        steps, alive = [], n_rows
+        for rule in [*RULES, *([MATCHED] if self.matched else [])]:
+            if rule in self.skipped:
+                steps.append(CleaningStep(rule, alive, 0, alive, True, self.skipped[rule]))
+                continue
+            removed = values[_FLAG.format(rule)]
+            note = self.notes.get(rule, "")
+            if rule == MATCHED:
+                note = (
+                    f"removed by the cancellations that cancel them; {values[_REDUCED]:,} more "
+                    f"reduced; {values[_UNMATCHED]:,} cancellation line(s) matched no purchase"
+                )
+            steps.append(CleaningStep(rule, alive, removed, alive - removed, note=note))
+            alive -= removed
+        if alive == 0:
+            _raise_empty(steps)
+        return CleaningReport(
+            steps=steps,
+            customers_in=values[_CUSTOMERS],
+            customers_out=values["_customers_out"],
+            returns_kept=values.get("_returns", 0),
+            purchases_reduced=values.get(_REDUCED, 0),
+            cancellations_unmatched=values.get(_UNMATCHED, 0),
+        )
+
+
+def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) -> FlaggedLog:
+    """The cleaning rules (module docstring) as flags on a lazy canonical log."""
+    options = cleaning_config(cfg)
+    present = schema.names(tx)
+    net = options.returns is Returns.net
+    skipped: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    drops: dict[str, pl.Expr] = {}
+    returns = pl.lit(False)
+
+    def off(rule: str, why: str) -> None:
+        skipped[rule] = why
+
+    for rule in RULES:
+        if not getattr(options, _SWITCHES[rule]):
+            off(rule, "switched off")
+    if "missing_customer_id" not in skipped:
+        drops["missing_customer_id"] = pl.col(schema.CUSTOMER_ID).is_null()
+    if "cancellations" not in skipped:
+        if schema.INVOICE_ID not in present:
+            off("cancellations", "no invoice_id column")
+        else:
+            prefix = str(options.cancellation_prefix)
+            cancelled = pl.col(schema.INVOICE_ID).str.starts_with(prefix).fill_null(False)
+            if net:
+                returns = returns | cancelled
+                drops["cancellations"] = pl.lit(False)
+                notes["cancellations"] = "kept as returns (returns=net)"
+            else:
+                drops["cancellations"] = cancelled
+    if "non_positive_quantity" not in skipped:
+        column = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+        if column not in present:
+            off("non_positive_quantity", "no quantity or amount column")
+        else:
+            value = pl.col(column)
+            note = "" if column == schema.QUANTITY else "judged by the sign of amount"
+            if net:
+                drops["non_positive_quantity"] = (value == 0) | value.is_null()
+                returns = returns | (value < 0).fill_null(False)
+                notes["non_positive_quantity"] = note or "negatives kept as returns"
+            else:
+                drops["non_positive_quantity"] = ~(value > 0).fill_null(False)
+                notes["non_positive_quantity"] = note
+    if "non_positive_price" not in skipped:
+        if schema.UNIT_PRICE not in present:
+            off("non_positive_price", "no unit_price column")
+        else:
+            drops["non_positive_price"] = ~(pl.col(schema.UNIT_PRICE) > 0).fill_null(False)
+    if "duplicates" not in skipped:
+        # Identical lines get identical flags from every rule, so "a repeat of an earlier line
+        # that survived rules 1-4" is "a repeat of an earlier line" among the survivors.
+        drops["duplicates"] = ~pl.struct(present).is_first_distinct()
+    if "non_product_codes" not in skipped:
+        if schema.STOCK_CODE not in present:
+            off("non_product_codes", "no stock_code column")
+        else:
+            codes = [str(c) for c in options.non_product_codes]
+            drops["non_product_codes"] = pl.col(schema.STOCK_CODE).is_in(codes).fill_null(False)
+
+    alive = pl.lit(True)
+    flags = []
+    for rule in RULES:
+        if rule in drops:
+            flags.append((alive & drops[rule]).alias(_REMOVED.format(rule)))
+            alive = alive & ~drops[rule]
+    if net:
+        flags.append(returns.alias(schema.IS_RETURN))
+    frame = tx.with_columns(*flags, alive.alias(KEEP))
+    match = options.returns is Returns.match and _can_match(present, skipped)
+    if match:
+        frame = _match_cancellations(frame, present)
+    return FlaggedLog(frame, present, net, skipped, notes, matched=match)
+
+
+def _can_match(present: list[str], skipped: Mapping[str, str]) -> bool:
+    """Whether returns=match can run: cancellations or negative quantities are removed, and the
+    log has customers and dates to match them on."""
+    removes = any(r not in skipped for r in ("cancellations", "non_positive_quantity"))
+    needed = (schema.CUSTOMER_ID, schema.INVOICE_DATE)
+    has_units = schema.QUANTITY in present or schema.AMOUNT in present
+    return removes and has_units and all(c in present for c in needed)
+
+
+def match_keys(present: Sequence[str]) -> list[str]:
+    """What a cancellation and the purchase it cancels share: customer and product."""
+    return [schema.CUSTOMER_ID, *([schema.STOCK_CODE] if schema.STOCK_CODE in present else [])]
+
+
+def match_order(present: Sequence[str]) -> list[str]:
+    """The order purchases are taken back in (latest first, so this order reversed)."""
+    units = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+    tie = [c for c in (schema.INVOICE_ID, units) if c in present]
+    return [schema.INVOICE_DATE, *tie]
+
+
+def _match_cancellations(frame: pl.LazyFrame, present: list[str]) -> pl.LazyFrame:
+    """returns=match on a flagged log (module docstring): the ``cancelled_purchases`` flag, the
+    reduced quantity and amount of partly cancelled purchases, and their counts.
+
+    Written with polars window expressions (no library matches cancellations to purchases):
+    per customer and product, a purchase's units still to take back are the cancelled units
+    minus the units of the later eligible purchases (a reversed cumulative sum).
+    """
+    units = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+    value = pl.col(units)
+    keys = match_keys(present)
+    removed = [
+        pl.col(_REMOVED.format(r))
+        for r in ("cancellations", "non_positive_quantity")
+        if _REMOVED.format(r) in frame.collect_schema().names()
+    ]
+    date = pl.col(schema.INVOICE_DATE)
+    cancels = (
+        pl.any_horizontal(removed)
+        & (value < 0).fill_null(False)
+        & pl.col(schema.CUSTOMER_ID).is_not_null()
+        & date.is_not_null()
+        & pl.struct(present).is_first_distinct()
+    )
+    cancelled = pl.when(cancels).then(-value).otherwise(0.0).sum().over(keys)
+    last_cancel = pl.when(cancels).then(date).max().over(keys)
+    eligible = pl.col(KEEP) & (date <= last_cancel).fill_null(False)
+    bought = pl.when(eligible).then(value).otherwise(0.0)
+    later = bought.cum_sum(reverse=True).over(keys, order_by=match_order(present)) - bought
+    steps = frame.with_columns(
+        cancels.alias("_cancels"),
+        bought.alias("_bought_units"),
+        later.alias("_later_units"),
+        cancelled.alias("_cancelled_units"),
+        eligible.alias("_eligible"),
+    ).with_columns(
+        pl.min_horizontal(
+            pl.col("_bought_units"),
+            pl.max_horizontal(pl.col("_cancelled_units") - pl.col("_later_units"), 0.0),
+        ).alias("_taken"),
+    )
+    left = pl.col("_bought_units") - pl.col("_taken")
+    gone = pl.col("_eligible") & (left <= _UNIT_TOLERANCE)
+    reduced = pl.col("_eligible") & ~gone & (pl.col("_taken") > _UNIT_TOLERANCE)
+    share = left / pl.col("_bought_units")
+    changes = [pl.when(reduced).then(left).otherwise(pl.col(units)).alias(units)]
+    if units != schema.AMOUNT and schema.AMOUNT in present:
+        changes.append(
+            pl.when(reduced)
+            .then(pl.col(schema.AMOUNT) * share)
+            .otherwise(pl.col(schema.AMOUNT))
+            .alias(schema.AMOUNT)
+        )
+    unmatched = pl.col("_cancels") & (
+        pl.col("_cancelled_units") > pl.col("_bought_units").sum().over(keys) + _UNIT_TOLERANCE
+    )
+    return steps.with_columns(
+        *changes,
+        (pl.col(KEEP) & gone).alias(_REMOVED.format(MATCHED)),
+        reduced.alias(_REDUCED),
+        unmatched.alias(_UNMATCHED),
+        (pl.col(KEEP) & ~gone).alias(KEEP),
+    ).drop("_cancels", "_bought_units", "_later_units", "_cancelled_units", "_eligible", "_taken")
+
+
+# Units below this are rounding left-overs (amount-only logs sum money in floats).
+_UNIT_TOLERANCE = 1e-9
+
+
+def _n_customers() -> pl.Expr:
+    return pl.col(schema.CUSTOMER_ID).drop_nulls().n_unique()
+
+
 def clean_transactions(
-    tx: pd.DataFrame, cfg: Mapping | None = None
-) -> tuple[pd.DataFrame, CleaningReport]:
+    tx: pl.DataFrame | pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None
+) -> tuple[pl.DataFrame, CleaningReport]:
     """Apply the enabled rules in order (see the module docstring); return rows and counts.
 
-    The input is not modified. Masks are combined first and the rows taken once, except
-    before ``duplicates``, which must only compare the lines that survived earlier rules.
+    ``cfg`` is a ``CleaningConfig`` (a mapping of its fields is accepted; None: the defaults).
+    The flags are computed once; the cleaned log and every count come from them.
     """
-    options = _options(cfg)
-    net = options["returns"] == "net"
-    n_rows = len(tx)
-    if n_rows == 0:
-        raise SegmentationError(
-            "the transaction log has no rows, so there is nothing to clean or segment. "
-            "Check dataset.path and that the file holds data lines below its header."
-        )
-    customer_codes, _ = ids.codes(tx[schema.CUSTOMER_ID])
-    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0])
-    customers_in = int(np.count_nonzero(lines_per_customer))
-
-    keep = np.ones(n_rows, dtype=bool)
-    returns = np.zeros(n_rows, dtype=bool)
-    steps: list[CleaningStep] = []
-
-    def record(rule: str, drop: np.ndarray | None, note: str = "") -> None:
-        rows_in = int(keep.sum())
-        if drop is None:
-            steps.append(CleaningStep(rule, rows_in, 0, rows_in, skipped=True, note=note))
-            return
-        removed = int(np.count_nonzero(keep & drop))
-        keep[drop] = False
-        steps.append(CleaningStep(rule, rows_in, removed, rows_in - removed, note=note))
-
-    for rule in RULES[:4]:
-        drop, flag, note = _rule_mask(tx, rule, options, net)
-        if flag is not None:
-            returns |= flag
-        record(rule, drop, note)
-
-    out = tx
-    if options["drop_duplicates"]:
-        out = tx[keep]
-        returns = returns[keep]
-        customer_codes = customer_codes[keep]
-        keep = np.ones(len(out), dtype=bool)
-        record("duplicates", out.duplicated().to_numpy())
-    else:
-        record("duplicates", None, "switched off")
-
-    drop, _, note = _rule_mask(out, "non_product_codes", options, net)
-    record("non_product_codes", drop, note)
-
-    if not keep.any():
-        _raise_empty(steps)
-    if not keep.all():
-        rows = np.flatnonzero(keep)
-        out = out.take(rows)
-        returns = returns[rows]
-        customer_codes = customer_codes[rows]
-    out = out.reset_index(drop=True)
-    for column in (schema.CUSTOMER_ID, schema.INVOICE_ID):
-        if column in out:
-            out[column] = ids.compact(out[column])
-    if net:
-        out = out.assign(**{schema.IS_RETURN: returns})
-    lines_per_customer = np.bincount(customer_codes[customer_codes >= 0])
-    report = CleaningReport(
-        steps=steps,
-        customers_in=customers_in,
-        customers_out=int(np.count_nonzero(lines_per_customer)),
-        returns_kept=int(returns.sum()),
-    )
-    return out, report
-
-
-def _rule_mask(
-    tx: pd.DataFrame, rule: str, options: Mapping, net: bool
-) -> tuple[np.ndarray | None, np.ndarray | None, str]:
-    """(rows to drop or None when skipped, rows to flag as returns or None, note)."""
-    if not options[_SWITCHES[rule]]:
-        return None, None, "switched off"
-    if rule == "missing_customer_id":
-        return tx[schema.CUSTOMER_ID].isna().to_numpy(), None, ""
-    if rule == "cancellations":
-        if schema.INVOICE_ID not in tx:
-            return None, None, "no invoice_id column"
-        prefix = str(options["cancellation_prefix"])
-        cancelled = ids.starts_with(tx[schema.INVOICE_ID], prefix)
-        if net:
-            return np.zeros(len(tx), dtype=bool), cancelled, "kept as returns (returns=net)"
-        return cancelled, None, ""
-    if rule == "non_positive_quantity":
-        column = schema.QUANTITY if schema.QUANTITY in tx else schema.AMOUNT
-        if column not in tx:
-            return None, None, "no quantity or amount column"
-        values = tx[column].to_numpy(dtype="float64", na_value=np.nan)
-        note = "" if column == schema.QUANTITY else "judged by the sign of amount"
-        if net:
-            return (values == 0) | np.isnan(values), values < 0, note or "negatives kept as returns"
-        return ~(values > 0), None, note
-    if rule == "non_positive_price":
-        if schema.UNIT_PRICE not in tx:
-            return None, None, "no unit_price column"
-        return ~(tx[schema.UNIT_PRICE].to_numpy(dtype="float64", na_value=np.nan) > 0), None, ""
-    if rule == "non_product_codes":
-        if schema.STOCK_CODE not in tx:
-            return None, None, "no stock_code column"
-        codes = [str(c) for c in options["non_product_codes"]]
-        return tx[schema.STOCK_CODE].isin(codes).to_numpy(), None, ""
-    raise AssertionError(rule)
-
-
-def _options(cfg: Mapping | None) -> dict:
-    given = {str(k): v for k, v in (cfg or {}).items() if str(k) not in _IGNORED_KEYS}
-    unknown = [k for k in given if k not in DEFAULT_CLEANING]
-    if unknown:
-        raise SegmentationError(
-            f"unknown cleaning option(s) {', '.join(map(repr, unknown))}. The options are "
-            f"{', '.join(DEFAULT_CLEANING)}; fix the spelling in the cleaning config or the "
-            "command-line override (e.g. cleaning.drop_duplicates=false)."
-        )
-    options = {**DEFAULT_CLEANING, **given}
-    options["returns"] = getattr(options["returns"], "value", options["returns"])
-    if options["returns"] not in ("drop", "net"):
-        raise SegmentationError(
-            f"cleaning.returns={options['returns']!r} is not supported. Use "
-            "cleaning.returns=drop to remove cancellations and returns, or cleaning.returns=net "
-            "to keep them as negative amounts that reduce monetary."
-        )
-    return options
+    flagged = flag_rules(tx.lazy(), cfg)
+    lines = flagged.frame.collect()
+    counts = lines.select(flagged.counts()).row(0, named=True)
+    report = flagged.report(counts)
+    return replace(flagged, frame=lines.lazy()).cleaned.collect(), report
 
 
 def _raise_empty(steps: list[CleaningStep]) -> None:
     last = next(s for s in reversed(steps) if s.rows_removed and s.rows_out == 0)
-    switch = _SWITCHES[last.rule]
+    switch = "returns=drop" if last.rule == MATCHED else f"{_SWITCHES[last.rule]}=false"
     raise SegmentationError(
         f"cleaning removed every row: rule {last.rule!r} removed the last {last.rows_removed:,} "
         f"of {steps[0].rows_in:,} lines. Check the column mapping behind that rule, or relax "
-        f"it with cleaning.{switch}=false (or cleaning=none for a log cleaned upstream)."
+        f"it with cleaning.{switch} (or cleaning=none for a log cleaned upstream)."
     )

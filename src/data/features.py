@@ -1,9 +1,10 @@
 """Per-customer RFM and LRFMC features: pure functions, no I/O.
 
-Every function returns a float64 DataFrame indexed by ``customer_id`` whose columns are exactly
-``FEATURE_SETS[feature_set]`` in that order. Definitions, for a snapshot date ``S`` (default:
-the day after the last transaction; only transactions strictly before ``S`` are used, so a log
-can be scored as it stood at an earlier date):
+Every function returns a float64 pandas DataFrame indexed by ``customer_id`` (``str``, sorted)
+whose columns are exactly ``FEATURE_SETS[feature_set]`` in that order. Definitions, for a
+snapshot date ``S`` (default: ``default_snapshot``, midnight after the last transaction; only
+transactions strictly before ``S`` are used, so a log can be scored as it stood at an earlier
+date):
 
 - **recency_days** (R): whole days elapsed from the customer's last purchase to ``S``:
   ``(S - last_purchase).days``, i.e. the elapsed time rounded down. With the default ``S``
@@ -22,6 +23,10 @@ can be scored as it stood at an earlier date):
   orders; it is not used, because the summary schema only records how many orders had a
   discount, and both kinds of data should give the same feature.)
 
+Amounts and discounts are summed exactly, in millionths of the currency unit, so a customer's
+total does not depend on the order of the lines or on the engine that adds them (polars here,
+Spark in ``src.data.spark``).
+
 Returns (rows with ``is_return=True``, kept by ``cleaning.returns=net``) carry negative
 amounts: they reduce monetary but are not orders, so they never count towards frequency,
 recency, length or the discount share. Customers with no purchase before ``S`` get no row.
@@ -31,14 +36,20 @@ For the per-customer summary schema: F = ``total_transaction``, M = ``total_mone
 R from ``last_order_date`` and L from ``created_at``, both counted to the row's own
 ``data_pulled_date``. Customers with no order (``total_transaction`` of 0 or no
 ``last_order_date``) get no row.
+
+The transaction features are one lazy polars query (``plan_features``): one group-by per
+customer over the log, plus one per order for the discount share. ``finish_features`` turns
+its per-customer aggregates into the feature table once the snapshot is known.
 """
 
 from __future__ import annotations
 
-from functools import cached_property
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-import numpy as np
 import pandas as pd
+import polars as pl
 
 from src.columns import (
     AMOUNT,
@@ -51,7 +62,6 @@ from src.columns import (
     FREQUENCY,
     INVOICE_DATE,
     INVOICE_ID,
-    IS_RETURN,
     LAST_ORDER_DATE,
     LENGTH,
     MONETARY,
@@ -60,240 +70,415 @@ from src.columns import (
     TOTAL_MONEY_SPENT,
     TOTAL_TRANSACTION,
     TRAN_WITH_DISC,
+    names,
+    require,
 )
-from src.data import ids
+from src.config.schema import FeaturesConfig, FeatureSet, FrequencyDef, MonetaryDef
+from src.data.cleaning import ROWS, purchase_mask
+from src.data.convert import parse_date_option
 from src.data.dataset import Dataset
+from src.data.options import typed_options
 from src.errors import SegmentationError
 
-FREQUENCY_OPTIONS = ("invoices", "days")
-MONETARY_OPTIONS = ("total", "mean")
+# Money is summed in integer millionths of the currency unit (exact, order-independent).
+MONEY_SCALE = 1_000_000
+_DAY_US = 86_400_000_000
+_LAST, _FIRST, _SIGNUP = "_last", "_first", "_signup"
+_ORDERS, _DAYS, _SPEND, _DISCOUNTED = "_orders", "_days", "_spend", "_discounted"
+LAST_KEPT, _BOUGHT = "_last_kept", "_bought"
+AFTER, FUTURE = "_after_snapshot", "_future"  # kept lines not used: after the snapshot, today
+# The plausible end of a log (see ``choose_snapshot``): an isolated tail is at most this share of
+# the customers, more than this many days after everyone else's last line.
+TAIL_SHARE, TAIL_GAP_DAYS = 0.001, 30
 
 
-def default_snapshot(tx: pd.DataFrame) -> pd.Timestamp:
-    """Midnight after the last transaction: a purchase on the last day has recency 0."""
-    last = tx[INVOICE_DATE].max()
-    if pd.isna(last):
+def features_config(cfg: FeaturesConfig | Mapping | str) -> FeaturesConfig:
+    """The typed feature definition; a feature-set name such as ``"rfm"`` means its defaults."""
+    if isinstance(cfg, str | FeatureSet):
+        cfg = {"name": getattr(cfg, "value", cfg)}
+    if isinstance(cfg, Mapping) and cfg.get("name") not in (None, *FEATURE_SETS):
+        raise SegmentationError(
+            f"features={cfg.get('name')!r} is not a known feature set. Use one of "
+            f"{', '.join(FEATURE_SETS)}, e.g. features=rfm."
+        )
+    return typed_options(FeaturesConfig, cfg, "features")
+
+
+def default_snapshot(tx: pl.DataFrame | pl.LazyFrame | datetime | None) -> pd.Timestamp:
+    """Midnight after the last transaction: a purchase on the last day has recency 0.
+
+    ``tx`` is a log, or already its last transaction time.
+    """
+    last = tx
+    if isinstance(tx, pl.DataFrame | pl.LazyFrame):
+        last = tx.lazy().select(pl.col(INVOICE_DATE).max()).collect().item()
+    if last is None or pd.isna(last):
         raise SegmentationError(
             "the transaction log has no dated rows, so there is no default snapshot date. "
             "Check the invoice_date mapping under dataset.columns, or set snapshot_date=YYYY-MM-DD."
         )
-    return last.normalize() + pd.Timedelta(days=1)
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
-def rfm(
-    tx: pd.DataFrame,
+def money(column: str) -> pl.Expr:
+    """``column`` in integer millionths (missing: 0), for exact sums."""
+    return (
+        (pl.col(column).fill_null(0.0) * MONEY_SCALE)
+        .round(mode="half_away_from_zero")
+        .cast(pl.Int64)
+    )
+
+
+@dataclass
+class FeaturePlan:
+    """A lazy query of per-customer aggregates, and what turns them into features.
+
+    ``aggregates`` has one row per customer id of the log (the missing id too, as null), with
+    the feature aggregates of its purchases before the snapshot (null when it has none), the
+    last kept transaction time (``_last_kept``, for the default snapshot) and the sums of any
+    ``counts`` columns it was asked to carry (e.g. the cleaning rules' flags). One query, one
+    pass over the lines.
+    """
+
+    aggregates: pl.LazyFrame
+    features: FeaturesConfig
+    snapshot: pd.Timestamp | None  # explicit snapshot, or None for the default rule
+
+
+def plan_features(
+    tx: pl.LazyFrame,
+    features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
-    frequency: str = "invoices",
-    monetary: str = "total",
-) -> pd.DataFrame:
-    """Recency, frequency and monetary value per customer of a canonical transaction log."""
-    return _transaction_features(tx, "rfm", snapshot_date, frequency, monetary)
+    keep: pl.Expr | None = None,
+    counts: Sequence[pl.Expr] = (),
+    count_after: bool = False,
+) -> FeaturePlan:
+    """The per-customer aggregates behind the features, as one lazy query on a log.
 
+    ``keep`` selects the lines that count (default: all, for a cleaned log; the cleaning
+    rules' ``_keep`` flag for a raw log, so reading, cleaning and features are one pass);
+    ``counts`` are per-line columns summed per customer alongside; ``count_after`` adds the
+    kept lines dated on or after the snapshot (``AFTER``), and those after today (``FUTURE``).
 
-def lrfmc(
-    tx: pd.DataFrame,
-    snapshot_date: str | pd.Timestamp | None = None,
-    frequency: str = "invoices",
-    monetary: str = "total",
-) -> pd.DataFrame:
-    """RFM plus length of relationship and discount usage; needs a ``discount`` column."""
-    return _transaction_features(tx, "lrfmc", snapshot_date, frequency, monetary)
-
-
-def _transaction_features(
-    tx: pd.DataFrame,
-    feature_set: str,
-    snapshot_date: str | pd.Timestamp | None,
-    frequency: str,
-    monetary: str,
-) -> pd.DataFrame:
-    _check_options(frequency, monetary)
-    if feature_set == "lrfmc" and DISCOUNT not in tx.columns:
-        raise SegmentationError(
-            "feature set lrfmc needs discount information, but the transaction log has no "
-            "discount column. Map the column holding each line's discount amount with "
-            "dataset.columns.discount=<column>, or use features=rfm."
+    Every aggregation is a plain one on a column masked to null where the line does not
+    count: polars' fast group-by path (a filter inside an aggregation takes a per-group one).
+    """
+    cfg = features_config(features)
+    present = names(tx)
+    if cfg.name is FeatureSet.lrfmc:
+        require(
+            tx,
+            (DISCOUNT,),
+            "feature set lrfmc (discount information of the transaction log)",
+            "Map the column holding each line's discount amount with "
+            "dataset.columns.discount=<column>, or use features=rfm.",
         )
-    snapshot = default_snapshot(tx) if snapshot_date is None else pd.Timestamp(snapshot_date)
-    before = (tx[INVOICE_DATE] < snapshot).to_numpy()
-    if not before.all():
-        tx = tx[before]
-    groups = _CustomerGroups(tx)
-    if not groups.n_customers:
+    snapshot = parse_date_option(snapshot_date)
+    date = pl.col(INVOICE_DATE)
+    keep = pl.lit(True) if keep is None else keep
+    before = date.is_not_null() if snapshot is None else date < snapshot.to_pydatetime()
+    used = keep & before  # lines in monetary: purchases and returns
+    buy = used & purchase_mask(present)  # purchases: everything else
+    masked = [
+        pl.when(buy).then(date).alias(_LAST),
+        pl.when(buy).then(pl.col(INVOICE_ID)).alias(_ORDERS),
+        pl.when(used).then(money(AMOUNT)).alias(_SPEND),
+    ]
+    aggs = [
+        pl.col(_LAST).max(),
+        (pl.col(_ORDERS).n_unique() - pl.col(_ORDERS).is_null().any().cast(pl.UInt32)),
+        pl.col(_SPEND).sum(),
+    ]
+    if cfg.frequency is FrequencyDef.days:
+        masked.append(pl.when(buy).then(date.dt.date()).alias(_DAYS))
+        aggs.append(pl.col(_DAYS).n_unique() - pl.col(_DAYS).is_null().any().cast(pl.UInt32))
+    if cfg.name is FeatureSet.lrfmc:
+        masked.append(pl.when(buy).then(date).alias(_FIRST))
+        aggs.append(pl.col(_FIRST).min())
+        if SIGNUP_DATE in present:
+            masked.append(pl.when(buy).then(pl.col(SIGNUP_DATE)).alias(_SIGNUP))
+            aggs.append(pl.col(_SIGNUP).min())
+        with_invoice = buy & pl.col(INVOICE_ID).is_not_null()
+        masked.append(pl.when(with_invoice).then(money(DISCOUNT)).alias(_DISCOUNTED))
+    if snapshot is None:  # the default snapshot follows the last kept line
+        masked.append(pl.when(keep).then(date).alias(LAST_KEPT))
+        aggs.append(pl.col(LAST_KEPT).max())
+    counts = list(counts)
+    if count_after and snapshot is not None:
+        counts.append((keep & (date >= snapshot.to_pydatetime())).alias(AFTER))
+        counts.append((keep & (date >= end_of_today().to_pydatetime())).alias(FUTURE))
+    masked += counts
+    count_names = [c.meta.output_name() for c in counts]
+    aggs += [pl.col(c).sum() for c in count_names]
+    if counts:
+        aggs.append(pl.len().alias(ROWS))
+    lines = tx.select(CUSTOMER_ID, INVOICE_ID, *masked)
+    if cfg.name is FeatureSet.lrfmc:
+        # The discount share needs each order's discount: orders first, then customers.
+        per_order = lines.group_by(CUSTOMER_ID, INVOICE_ID).agg(
+            *[a for a in aggs if a.meta.output_name() not in (_ORDERS, _DAYS)],
+            pl.col(_ORDERS).is_not_null().any().alias(_BOUGHT),
+            pl.col(_DISCOUNTED).sum(),
+            *([pl.col(_DAYS).unique().drop_nulls()] if cfg.frequency is FrequencyDef.days else []),
+        )
+        order_of = pl.when(pl.col(_BOUGHT)).then(pl.col(INVOICE_ID))
+        per_customer = per_order.group_by(CUSTOMER_ID).agg(
+            *([pl.col(LAST_KEPT).max()] if snapshot is None else []),
+            pl.col(_LAST).max(),
+            (order_of.n_unique() - order_of.is_null().any().cast(pl.UInt32)).alias(_ORDERS),
+            pl.col(_SPEND).sum(),
+            pl.col(_FIRST).min(),
+            *([pl.col(_SIGNUP).min()] if SIGNUP_DATE in present else []),
+            (pl.col(_BOUGHT) & pl.col(INVOICE_ID).is_not_null() & (pl.col(_DISCOUNTED) > 0))
+            .sum()
+            .alias(_DISCOUNTED),
+            *(
+                [pl.col(_DAYS).explode().drop_nulls().n_unique()]
+                if cfg.frequency is FrequencyDef.days
+                else []
+            ),
+            *[pl.col(c).sum() for c in count_names],
+            *([pl.col(ROWS).sum()] if counts else []),
+        )
+    else:
+        per_customer = lines.group_by(CUSTOMER_ID).agg(aggs)
+    return FeaturePlan(per_customer, cfg, snapshot)
+
+
+def last_kept(aggregates: pl.DataFrame) -> datetime | None:
+    """The last kept transaction time of a log, from its collected aggregates."""
+    return aggregates[LAST_KEPT].max()
+
+
+def end_of_today() -> pd.Timestamp:
+    """Midnight after today (the machine's clock): no real line is dated on or after it."""
+    return pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+
+
+@dataclass
+class SnapshotChoice:
+    """The default snapshot, and what it leaves out because it is implausibly late."""
+
+    snapshot: pd.Timestamp
+    last_line: datetime  # the last kept line of the log
+    future_customers: int  # customers whose last line is after today
+    tail_customers: int  # customers of an isolated tail (see choose_snapshot)
+
+    @property
+    def cuts(self) -> bool:
+        """Whether lines lie on or after the snapshot (and must be counted and ignored)."""
+        return self.future_customers + self.tail_customers > 0
+
+
+def choose_snapshot(aggregates: pl.DataFrame) -> SnapshotChoice:
+    """The default snapshot: midnight after the plausible end of the log.
+
+    The plausible end is the last kept line, unless late lines stand out, judged on each
+    customer's last line (lines without a customer count as one customer):
+
+    - lines dated after today (the machine's clock) cannot be real: a mistyped year such as
+      2099 must not become the snapshot, making every recency about 30,000 days;
+    - an isolated tail: the latest customers' last lines, when they are at most
+      ``TAIL_SHARE`` (0.1 %) of the customers and more than ``TAIL_GAP_DAYS`` (30) days after
+      every other customer's last line (e.g. a handful of lines dated 2021 in a 2011 log).
+
+    The snapshot is then midnight after the latest other customer's last line; the late
+    lines are ignored by the features, counted in the cleaning report and warned about.
+    """
+    last = aggregates[LAST_KEPT].drop_nulls()
+    if last.is_empty():
+        raise SegmentationError(
+            "the transaction log has no dated rows, so there is no default snapshot date. "
+            "Check the invoice_date mapping under dataset.columns, or set snapshot_date=YYYY-MM-DD."
+        )
+    today = end_of_today().to_pydatetime()
+    future = last.filter(last >= today)
+    days = last.filter(last < today).dt.date().sort(descending=True)
+    tail = 0
+    if len(days) > 1:
+        gaps = (days.head(-1) - days.tail(-1)).dt.total_days().to_numpy()
+        allowed = int(TAIL_SHARE * len(last))
+        for k in range(min(allowed, len(gaps))):  # tail = the k + 1 latest customers
+            if gaps[k] > TAIL_GAP_DAYS:
+                tail = k + 1
+    plausible = last.filter(last < today).sort(descending=True)
+    end = plausible[tail] if len(plausible) > tail else None
+    if end is None:
+        raise SegmentationError(
+            f"every dated line of the log is after today ({pd.Timestamp(today).date()}), so "
+            "there is no plausible default snapshot. Check the invoice_date column and "
+            "dataset.date_format, or set snapshot_date=YYYY-MM-DD."
+        )
+    return SnapshotChoice(default_snapshot(end), last.max(), len(future), tail)
+
+
+def snapshot_warnings(
+    aggregates: pl.DataFrame, snapshot: pd.Timestamp, choice: SnapshotChoice | None
+) -> list[str]:
+    """What the features left out on account of the snapshot, for ``Prepared.warnings``."""
+    after = int(aggregates[AFTER].sum()) if AFTER in aggregates.columns else 0
+    future = int(aggregates[FUTURE].sum()) if FUTURE in aggregates.columns else 0
+    if not after:
+        return []
+    if choice is None:
+        return [
+            f"{after:,} line(s) dated on or after snapshot_date {snapshot.date()} were ignored "
+            "by the features (the log is scored as it stood at that date)."
+        ]
+    parts = []
+    if future:
+        parts.append(f"{future:,} dated after today")
+    if after - future:
+        parts.append(
+            f"{after - future:,} in an isolated tail more than {TAIL_GAP_DAYS} days after "
+            "every other customer's last purchase"
+        )
+    return [
+        f"{after:,} line(s) dated after the plausible end of the log were ignored by the "
+        f"features ({'; '.join(parts)}; the latest is {pd.Timestamp(choice.last_line)}), so "
+        f"the default snapshot is {snapshot.date()}. Check the invoice dates of the log, or "
+        "set snapshot_date explicitly."
+    ]
+
+
+def finish_features(
+    plan: FeaturePlan, aggregates: pl.DataFrame
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The feature table from the collected aggregates, and the snapshot it is computed at."""
+    cfg = plan.features
+    snapshot = plan.snapshot
+    if snapshot is None:
+        snapshot = choose_snapshot(aggregates).snapshot
+    buyers = aggregates.filter(pl.col(CUSTOMER_ID).is_not_null() & pl.col(_LAST).is_not_null())
+    if buyers.is_empty():
         raise SegmentationError(
             f"no purchases before the snapshot date {snapshot.date()}, so there are no "
             "customers to describe. Set a later snapshot_date, or leave it null to use the day "
             "after the last transaction."
         )
-    stamps = groups.purchase_times(INVOICE_DATE)
-    unit = stamps.unit
-    now = pd.DatetimeIndex([snapshot]).as_unit(unit).asi8[0]
-    day = np.timedelta64(1, "D") // np.timedelta64(1, unit)
-    orders = groups.distinct_orders()
+    now = pl.lit(snapshot.to_pydatetime()).cast(pl.Datetime("us"))
+    orders = pl.col(_ORDERS).cast(pl.Float64)
+    spend = pl.col(_SPEND).fill_null(0).cast(pl.Float64) / MONEY_SCALE
+    out = {
+        RECENCY: (now - pl.col(_LAST)).dt.total_microseconds() // _DAY_US,
+        FREQUENCY: pl.col(_DAYS if cfg.frequency is FrequencyDef.days else _ORDERS),
+        MONETARY: spend / orders if cfg.monetary is MonetaryDef.mean else spend,
+    }
+    if cfg.name is FeatureSet.lrfmc:
+        start = pl.col(_FIRST)
+        if _SIGNUP in buyers.columns:
+            start = pl.min_horizontal(start, pl.col(_SIGNUP))
+        out[LENGTH] = (now - start).dt.total_microseconds() // _DAY_US
+        out[DISCOUNT_RATE] = pl.col(_DISCOUNTED).cast(pl.Float64) / orders
+    wanted = FEATURE_SETS[cfg.name.value]
+    table = (
+        buyers.sort(CUSTOMER_ID)
+        .select(pl.col(CUSTOMER_ID), *[out[c].cast(pl.Float64).alias(c) for c in wanted])
+        .to_pandas()
+    )
+    table = table.set_index(CUSTOMER_ID)
+    table.index = table.index.astype("str")
+    return _finish(table, cfg.name.value), snapshot
 
-    out = pd.DataFrame(index=groups.ids)
-    out[RECENCY] = (now - groups.max(stamps.asi8)) // day
-    if frequency == "days":
-        out[FREQUENCY] = groups.distinct_days(stamps.normalize().asi8 // day)
-    else:
-        out[FREQUENCY] = orders
-    spend = groups.total(AMOUNT)
-    out[MONETARY] = spend / orders if monetary == "mean" else spend
-    if feature_set == "lrfmc":
-        start = groups.min(stamps.asi8)
-        if SIGNUP_DATE in tx.columns:
-            signup = groups.purchase_times(SIGNUP_DATE).as_unit(unit)
-            start = np.minimum(start, groups.min(signup.asi8, valid=~signup.isna()))
-        out[LENGTH] = (now - start) // day
-        out[DISCOUNT_RATE] = groups.discounted_order_share(DISCOUNT)
-    return _finish(out, feature_set)
+
+@dataclass
+class SnapshotFeatures:
+    """Features at the snapshot they were really computed at, and what that left out."""
+
+    table: pd.DataFrame
+    snapshot: pd.Timestamp
+    aggregates: pl.DataFrame  # the per-customer aggregates (and counts) they came from
+    ignored: int  # kept lines dated on or after the snapshot, not used
+    warnings: list[str]
+    note: str  # for the cleaning report's "after_snapshot" step
 
 
-class _CustomerGroups:
-    """Per-customer reductions of a log on integer codes (``bincount``, ``ufunc.at``).
+def features_at_snapshot(run, snapshot: str | pd.Timestamp | None) -> SnapshotFeatures:
+    """Features by the snapshot rule, from ``run(snapshot, count_after) -> (plan, aggregates)``
+    (a function that builds and collects ``plan_features`` for a snapshot).
 
-    A ``groupby`` on the id column with ``nunique`` of invoices takes about 3x longer on the
-    397,884 cleaned UCI lines (see ``benchmarks/README.md``). Purchases are the lines with a
-    customer that are not returns; customers are the distinct ids with at least one purchase,
-    in label order. Returns only enter ``total``.
+    An explicit snapshot takes one run, with the lines after it counted. The default snapshot
+    takes one run too, unless ``choose_snapshot`` finds implausibly late lines: then a second
+    run at the plausible snapshot leaves them out and counts them.
     """
+    snap = parse_date_option(snapshot)
+    choice = None
+    if snap is None:
+        plan, aggregates = run(None, False)
+        choice = choose_snapshot(aggregates)
+        if not choice.cuts:
+            table, snap = finish_features(plan, aggregates)
+            return SnapshotFeatures(table, snap, aggregates, 0, [], "")
+        snap = choice.snapshot
+    plan, aggregates = run(snap, True)
+    table, snap = finish_features(plan, aggregates)
+    warnings = snapshot_warnings(aggregates, snap, choice)
+    ignored = int(aggregates[AFTER].sum())
+    why = "after the plausible end of the log" if choice else "on or after snapshot_date"
+    note = f"dated {why} ({snap.date()}): not used by the features" if ignored else ""
+    return SnapshotFeatures(table, snap, aggregates, ignored, warnings, note)
 
-    def __init__(self, tx: pd.DataFrame) -> None:
-        self.tx = tx
-        codes, labels = ids.codes(tx[CUSTOMER_ID])
-        buy = codes >= 0
-        self.returns = None
-        if IS_RETURN in tx.columns:
-            returns = tx[IS_RETURN].to_numpy(dtype=bool)
-            if returns.any():
-                self.returns = returns & buy
-                buy &= ~returns
-        self.buy = None if buy.all() else buy
-        # Number the customers with a purchase 0..n-1 in label order.
-        bought = self._purchases(codes)
-        kept = np.zeros(len(labels) + 1, dtype=bool)
-        kept[bought] = True
-        kept = kept[:-1]
-        present = labels[kept]
-        rank = np.arange(len(present))
-        if not present.is_monotonic_increasing:  # e.g. a categorical in its own order
-            order = present.argsort(kind="stable")
-            present = present[order]
-            rank[order] = rank.copy()
-        self.lookup = np.full(len(labels) + 1, -1, dtype=np.int64)
-        self.lookup[np.flatnonzero(kept)] = rank
-        self.codes = self.lookup[bought]
-        self.n_customers = len(present)
-        self.ids = pd.Index(present, name=CUSTOMER_ID)
-        self._all_codes = codes
 
-    def _purchases(self, values: np.ndarray) -> np.ndarray:
-        return values if self.buy is None else values[self.buy]
+def transaction_features(
+    tx: pl.DataFrame | pl.LazyFrame,
+    features: FeaturesConfig | Mapping | str,
+    snapshot_date: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Per-customer features of a cleaned canonical log, as of ``snapshot_date``.
 
-    def purchase_times(self, column: str) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(self._purchases(self.tx[column].array))
+    ``snapshot_date`` None: the default rule (``choose_snapshot``). LRFMC needs a ``discount``
+    column.
+    """
+    cfg = features_config(features)
 
-    def _floats(self, column: str) -> np.ndarray:
-        values = self.tx[column].to_numpy(dtype="float64", na_value=np.nan)
-        return np.nan_to_num(values) if np.isnan(values).any() else values
+    def run(snapshot, count_after):
+        plan = plan_features(tx.lazy(), cfg, snapshot, count_after=count_after)
+        return plan, plan.aggregates.collect()
 
-    @cached_property
-    def orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(order number of each purchase line with an invoice id, customer of each order,
-        which purchase lines have an invoice id, or None when all do).
-
-        An order is one customer's lines of one invoice. When no invoice is shared by two
-        customers (the usual case) the invoice codes are the order numbers already;
-        otherwise the (customer, invoice) pairs are numbered.
-        """
-        invoices, labels = ids.codes(self.tx[INVOICE_ID])
-        invoices = self._purchases(invoices)
-        valid = invoices >= 0
-        codes = self.codes
-        if valid.all():
-            valid = None
-        else:
-            invoices, codes = invoices[valid], codes[valid]
-        owner = np.full(len(labels) + 1, -1, dtype=np.int64)
-        owner[invoices] = codes
-        if (owner[invoices] == codes).all():
-            return invoices, owner[:-1], valid
-        span = len(labels)
-        order, pairs = pd.factorize(codes * span + invoices)
-        return order, pairs // span, valid
-
-    def distinct_orders(self) -> np.ndarray:
-        owner = self.orders[1]
-        return np.bincount(owner[owner >= 0], minlength=self.n_customers)
-
-    def distinct_days(self, days: np.ndarray) -> np.ndarray:
-        days = days - days.min()
-        span = int(days.max()) + 1
-        pairs = pd.unique(self.codes * span + days)
-        return np.bincount(pairs // span, minlength=self.n_customers)
-
-    def max(self, values: np.ndarray) -> np.ndarray:
-        out = np.full(self.n_customers, np.iinfo(np.int64).min)
-        np.maximum.at(out, self.codes, values)
-        return out
-
-    def min(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        codes = self.codes if valid is None else self.codes[valid]
-        values = values if valid is None else values[valid]
-        out = np.full(self.n_customers, np.iinfo(np.int64).max)
-        np.minimum.at(out, codes, values)
-        return out
-
-    def total(self, column: str) -> np.ndarray:
-        """Sum of ``column`` over purchases, net of returns; missing values count as 0."""
-        values = self._floats(column)
-        out = np.bincount(self.codes, self._purchases(values), minlength=self.n_customers)
-        if self.returns is not None:
-            codes = self.lookup[self._all_codes[self.returns]]
-            kept = codes >= 0
-            out += np.bincount(codes[kept], values[self.returns][kept], self.n_customers)
-        return out
-
-    def discounted_order_share(self, column: str) -> np.ndarray:
-        """Share of each customer's orders whose summed ``column`` is above zero."""
-        order, owner, with_invoice = self.orders
-        discount = self._purchases(self._floats(column))
-        if with_invoice is not None:
-            discount = discount[with_invoice]
-        per_order = np.bincount(order, discount, minlength=len(owner))
-        placed = owner >= 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.bincount(
-                owner[placed], per_order[placed] > 0, self.n_customers
-            ) / np.bincount(owner[placed], minlength=self.n_customers)
+    return features_at_snapshot(run, snapshot_date).table
 
 
 def summary_features(
     customers: pd.DataFrame,
-    feature_set: str,
+    features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
-    monetary: str = "total",
 ) -> pd.DataFrame:
     """Features from the per-customer summary schema (see the module docstring).
 
     ``snapshot_date`` replaces every row's ``data_pulled_date``; it may not precede any
     ``last_order_date``, because summary totals cannot be cut back to an earlier date.
     """
-    _check_feature_set(feature_set)
-    _check_options("invoices", monetary)
-    if feature_set == "lrfmc":
-        missing = [c for c in (TRAN_WITH_DISC, CREATED_AT) if c not in customers.columns]
-        if missing:
-            raise SegmentationError(
-                f"feature set lrfmc needs {' and '.join(missing)} in the customer summary, "
-                "which it lacks. Map the column(s) under dataset.columns, or use features=rfm."
-            )
+    cfg = features_config(features)
+    feature_set = cfg.name.value
+    if cfg.frequency is not FrequencyDef.invoices:
+        raise SegmentationError(
+            f"features.frequency={cfg.frequency.value!r} needs a transaction log, but a "
+            "customer summary only counts orders. Use features.frequency=invoices with summary "
+            "data."
+        )
+    if cfg.name is FeatureSet.lrfmc:
+        require(
+            customers,
+            (TRAN_WITH_DISC, CREATED_AT),
+            "feature set lrfmc (customer summary)",
+            "Map the column(s) under dataset.columns, or use features=rfm.",
+        )
     has_orders = (customers[TOTAL_TRANSACTION] > 0) & customers[LAST_ORDER_DATE].notna()
     customers = customers[has_orders]
+    late = customers.index[customers[LAST_ORDER_DATE] > customers[DATA_PULLED_DATE]]
+    if len(late):
+        first = late[0]
+        raise SegmentationError(
+            f"{len(late):,} customer(s) of the summary have a last order after the date the "
+            f"data was pulled (e.g. {first}: last_order_date "
+            f"{customers.loc[first, LAST_ORDER_DATE]} > data_pulled_date "
+            f"{customers.loc[first, DATA_PULLED_DATE]}), which would give a negative recency. "
+            "Check the two date columns (swapped, or pulled before the last orders arrived)."
+        )
     if snapshot_date is None:
         today = customers[DATA_PULLED_DATE]
     else:
-        snapshot = pd.Timestamp(snapshot_date)
+        snapshot = parse_date_option(snapshot_date)
         late = customers.index[customers[LAST_ORDER_DATE] >= snapshot]
         if len(late):
             raise SegmentationError(
@@ -308,8 +493,8 @@ def summary_features(
     out[RECENCY] = (today - customers[LAST_ORDER_DATE]).dt.days
     out[FREQUENCY] = orders
     spend = customers[TOTAL_MONEY_SPENT]
-    out[MONETARY] = spend / orders if monetary == "mean" else spend
-    if feature_set == "lrfmc":
+    out[MONETARY] = spend / orders if cfg.monetary is MonetaryDef.mean else spend
+    if cfg.name is FeatureSet.lrfmc:
         start = customers[CREATED_AT].fillna(customers[LAST_ORDER_DATE])
         out[LENGTH] = (today - start).dt.days
         out[DISCOUNT_RATE] = customers[TRAN_WITH_DISC].fillna(0) / orders
@@ -318,46 +503,79 @@ def summary_features(
 
 def build_features(
     dataset: Dataset,
-    feature_set: str,
+    features: FeaturesConfig | Mapping | str,
     snapshot_date: str | pd.Timestamp | None = None,
-    frequency: str = "invoices",
-    monetary: str = "total",
 ) -> pd.DataFrame:
     """The model input for any kind of dataset.
 
-    ``snapshot_date`` defaults to the dataset's own (synthetic data, summaries), else to the
-    day after the last transaction. Precomputed feature tables are used as they are.
+    ``snapshot_date`` None: for a log, ``default_snapshot`` of the (cleaned) log; for a summary,
+    each row's own ``data_pulled_date``. Precomputed feature tables are used as they are.
     """
-    _check_feature_set(feature_set)
+    cfg = features_config(features)
     if dataset.kind == "transactions":
-        snapshot = snapshot_date if snapshot_date is not None else dataset.snapshot_date
-        return _transaction_features(
-            dataset.transactions, feature_set, snapshot, frequency, monetary
-        )
+        return transaction_features(dataset.transactions, cfg, snapshot_date)
     if dataset.kind == "summary":
-        if frequency != "invoices":
+        return summary_features(dataset.customers, cfg, snapshot_date)
+    return select_features(dataset.customers, cfg.name.value, dataset.source)
+
+
+def feature_warnings(table: pd.DataFrame, kind: str) -> list[str]:
+    """Visible warnings about a feature table that is usable but suspect."""
+    if MONETARY not in table.columns:
+        return []
+    negative = table.index[table[MONETARY] < 0]
+    if not len(negative):
+        return []
+    why = (
+        "their returns exceed their purchases (cleaning.returns=net)"
+        if kind == "transactions"
+        else "the table says so"
+    )
+    return [
+        f"{len(negative):,} customer(s) have a negative monetary value (e.g. "
+        f"{', '.join(map(str, negative[:3]))}): {why}. Their segments rest on it; check the "
+        "data if that is unexpected."
+    ]
+
+
+def _refuse_impossible(table: pd.DataFrame, where: str) -> None:
+    """Feature values no real customer can have: refused with the column and examples."""
+    impossible = {
+        RECENCY: table.get(RECENCY, pd.Series(dtype=float)) < 0,
+        LENGTH: table.get(LENGTH, pd.Series(dtype=float)) < 0,
+        FREQUENCY: table.get(FREQUENCY, pd.Series(dtype=float)) < 0,
+        DISCOUNT_RATE: ~table.get(DISCOUNT_RATE, pd.Series(dtype=float)).between(0, 1),
+    }
+    for column, bad in impossible.items():
+        if column in table.columns and bad.any():
+            rows = table.index[bad.to_numpy()]
             raise SegmentationError(
-                f"features.frequency={frequency!r} needs a transaction log, but dataset "
-                f"{dataset.name!r} is a customer summary that only counts orders. Use "
-                "features.frequency=invoices with summary data."
+                f"{where} has {len(rows):,} customer(s) with an impossible {column} (e.g. "
+                f"{', '.join(f'{i}: {table.loc[i, column]:g}' for i in rows[:3])}): recency, "
+                "length and frequency cannot be negative and discount_rate is a share between "
+                "0 and 1. Fix the table upstream (a sign or unit error?)."
             )
-        return summary_features(dataset.customers, feature_set, snapshot_date, monetary=monetary)
-    return select_features(dataset.customers, feature_set, dataset.source)
+    if MONETARY in table.columns and len(table) and (table[MONETARY] <= 0).all():
+        raise SegmentationError(
+            f"{where}: every customer's monetary value is zero or negative (e.g. "
+            f"{table[MONETARY].iloc[0]:g}), so there is no spend to segment on; the sign is "
+            "probably flipped (refunds exported as spend?). Fix the column upstream or map "
+            "dataset.columns.monetary to the spend column."
+        )
 
 
 def select_features(table: pd.DataFrame, feature_set: str, source: str = "") -> pd.DataFrame:
     """Validate and order a precomputed feature table for ``feature_set``."""
-    _check_feature_set(feature_set)
     wanted = list(FEATURE_SETS[feature_set])
     where = f" {source}" if source else ""
-    missing = [c for c in wanted if c not in table.columns]
-    if missing:
-        raise SegmentationError(
-            f"the feature table{where} lacks {', '.join(missing)} needed by features="
-            f"{feature_set}; it has {', '.join(map(str, table.columns))}. Map the missing "
-            "feature(s) under dataset.columns, e.g. dataset.columns.recency_days=<column>, "
-            "or choose a feature set the table covers (features=rfm)."
-        )
+    require(
+        table,
+        wanted,
+        f"features={feature_set} (the feature table{where})",
+        "Map the missing feature(s) under dataset.columns, e.g. "
+        "dataset.columns.recency_days=<column>, or choose a feature set the table covers "
+        "(features=rfm).",
+    )
     selected = table[wanted].astype("float64")
     holes = selected.isna().sum()
     holes = holes[holes > 0]
@@ -367,6 +585,7 @@ def select_features(table: pd.DataFrame, feature_set: str, source: str = "") -> 
             f"the feature table{where} has missing values in {counts}. Models need a value "
             "for every customer and feature; fill or drop those rows upstream."
         )
+    _refuse_impossible(selected, f"the feature table{where}")
     return selected
 
 
@@ -375,24 +594,3 @@ def _finish(out: pd.DataFrame, feature_set: str) -> pd.DataFrame:
     out.index.name = CUSTOMER_ID
     out.columns.name = None
     return out
-
-
-def _check_feature_set(feature_set: str) -> None:
-    if feature_set not in FEATURE_SETS:
-        raise SegmentationError(
-            f"features={feature_set!r} is not a known feature set. Use one of "
-            f"{', '.join(FEATURE_SETS)}, e.g. features=rfm."
-        )
-
-
-def _check_options(frequency: str, monetary: str) -> None:
-    if frequency not in FREQUENCY_OPTIONS:
-        raise SegmentationError(
-            f"features.frequency={frequency!r} is not supported. Use features.frequency=invoices "
-            "(distinct orders) or features.frequency=days (distinct purchase days)."
-        )
-    if monetary not in MONETARY_OPTIONS:
-        raise SegmentationError(
-            f"features.monetary={monetary!r} is not supported. Use features.monetary=total "
-            "(total spend) or features.monetary=mean (mean order value)."
-        )

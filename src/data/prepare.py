@@ -1,23 +1,29 @@
 """Data preparation shared by training, batch scoring and segment migration.
 
 Training and production go through the same load -> clean -> features path, so a customer
-gets the same features whichever entry point scores it.
+gets the same features whichever entry point scores it. Reading, cleaning (with its counts)
+and the data fingerprint are one polars query over the source; the features are a second one
+over the cleaned log in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from omegaconf import OmegaConf
+import polars as pl
 
-from src.config.schema import CleaningConfig, DatasetConfig, FeaturesConfig
+from src.columns import CUSTOMER_ID, INVOICE_DATE
+from src.config.schema import CleaningConfig, DatasetConfig, Engine, FeaturesConfig
+from src.data.convert import parse_date_option
+from src.data.features import feature_warnings
 from src.errors import SegmentationError
 
 MIN_CUSTOMERS = 10
+_FINGERPRINT_SEED = 20_240_101
 
 
 @dataclass
@@ -25,62 +31,84 @@ class Prepared:
     """The loaded data, its cleaning report and the customer feature table."""
 
     dataset: Any
-    transactions: pd.DataFrame | None
+    transactions: pl.DataFrame | None
     cleaning: Any
     features: pd.DataFrame
     fingerprint: str
     snapshot: pd.Timestamp | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def row_hashes(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """One hash per row (all columns, fixed seed), in row order: what the fingerprint digests."""
+    return frame.select(pl.struct(pl.all()).hash(seed=_FINGERPRINT_SEED).alias("hash"))
+
+
+def fingerprint_of(hashes: pl.DataFrame | pl.Series) -> str:
+    values = hashes.to_series() if isinstance(hashes, pl.DataFrame) else hashes
+    return hashlib.sha256(values.to_numpy().tobytes()).hexdigest()[:16]
 
 
 def data_fingerprint(dataset) -> str:
     """A hash of the input data before cleaning, so models are compared on the same data."""
-    frame = dataset.transactions if dataset.transactions is not None else dataset.customers
-    hashed = pd.util.hash_pandas_object(frame, index=dataset.transactions is None)
-    return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()[:16]
-
-
-def _options(node: Any) -> dict[str, Any]:
-    """A typed config node as the plain mapping the loaders and cleaning rules read."""
-    return OmegaConf.to_container(OmegaConf.structured(node), enum_to_str=True)
+    if dataset.transactions is not None:
+        return fingerprint_of(row_hashes(dataset.transactions.lazy()).collect())
+    customers = pl.from_pandas(dataset.customers.reset_index())
+    return fingerprint_of(row_hashes(customers.lazy()).collect())
 
 
 def load_clean(
     dataset_cfg: DatasetConfig, cleaning_cfg: CleaningConfig, base_dir: Path | None = None
 ):
-    """Load a dataset and clean its transaction log; returns (dataset, fingerprint, report)."""
-    from src.data.cleaning import clean_transactions
-    from src.data.loaders import load_dataset
+    """Load a dataset and clean its transaction log; returns (dataset, fingerprint, report).
 
-    dataset = load_dataset(_options(dataset_cfg), base_dir=base_dir)
-    fingerprint = data_fingerprint(dataset)
-    report = None
-    if dataset.kind == "transactions":
-        dataset.transactions, report = clean_transactions(
-            dataset.transactions, _options(cleaning_cfg)
-        )
+    For a log, the source is read once; the fingerprint of the raw lines and the cleaning
+    (rules as flags, counted in one aggregation) run on it in memory, and
+    ``dataset.transactions`` is then the cleaned log.
+    """
+    from src.data.cleaning import clean_transactions
+    from src.data.load import open_dataset
+
+    dataset = open_dataset(dataset_cfg, base_dir=base_dir)
+    if dataset.log is None:
+        return dataset, data_fingerprint(dataset), None
+    lines = dataset.log.read()
+    fingerprint = fingerprint_of(row_hashes(lines.lazy()).collect())
+    dataset.transactions, report = clean_transactions(lines, cleaning_cfg)
     return dataset, fingerprint, report
 
 
 def features_at(
     dataset, features_cfg: FeaturesConfig, snapshot: str | pd.Timestamp | None
 ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
-    """Customer features as of `snapshot` (default: the day after the last transaction)."""
-    from src.data.features import build_features, default_snapshot
+    """Customer features as of ``snapshot`` and the snapshot they were computed at.
 
-    snap = pd.Timestamp(snapshot) if snapshot else None
-    features = build_features(
-        dataset,
-        features_cfg.name.value,
-        snapshot_date=snap,
-        frequency=features_cfg.frequency.value,
-        monetary=features_cfg.monetary.value,
-    )
-    if snap is None:
-        if dataset.transactions is not None:
-            snap = default_snapshot(dataset.transactions)
-        elif dataset.snapshot_date is not None:
-            snap = pd.Timestamp(dataset.snapshot_date)
+    ``snapshot`` None: the default rule (``features.choose_snapshot`` on the cleaned log; a
+    summary's latest ``data_pulled_date``).
+    """
+    if dataset.kind == "transactions":
+        result = snapshot_features(dataset, features_cfg, snapshot)
+        return result.table, result.snapshot
+    from src.data.features import build_features
+
+    snap = parse_date_option(snapshot)
+    features = build_features(dataset, features_cfg, snapshot_date=snap)
+    if snap is None and dataset.snapshot_date is not None:
+        snap = pd.Timestamp(dataset.snapshot_date)
     return features, snap
+
+
+def snapshot_features(dataset, features_cfg: FeaturesConfig, snapshot):
+    """``features.features_at_snapshot`` on a dataset's cleaned log in memory."""
+    from src.data.features import features_at_snapshot, plan_features
+
+    def run(snap, count_after):
+        plan = plan_features(
+            dataset.transactions.lazy(), features_cfg, snap, count_after=count_after
+        )
+        return plan, plan.aggregates.collect()
+
+    return features_at_snapshot(run, snapshot)
 
 
 def prepare_data(
@@ -90,12 +118,154 @@ def prepare_data(
     snapshot: str | pd.Timestamp | None = None,
     base_dir: Path | None = None,
 ) -> Prepared:
+    """Load, clean and build features for a job. With ``dataset.engine=spark`` only the
+    per-customer table comes back from Spark (``transactions`` is None: no product picks)."""
+    if dataset_cfg.engine is Engine.spark:
+        from src.data.dataset import Dataset
+
+        table = customer_table(dataset_cfg, cleaning_cfg, features_cfg, snapshot, base_dir)
+        where = dataset_cfg.table or str(dataset_cfg.path)
+        dataset = Dataset(dataset_cfg.name, "transactions", f"spark:{where}")
+        _check_enough(table.features, dataset.name, table.snapshot)
+        return Prepared(
+            dataset,
+            None,
+            table.cleaning,
+            table.features,
+            table.fingerprint,
+            table.snapshot,
+            list(table.warnings),
+        )
     dataset, fingerprint, report = load_clean(dataset_cfg, cleaning_cfg, base_dir)
-    features, snap = features_at(dataset, features_cfg, snapshot)
+    if dataset.kind != "transactions":
+        features, snap = features_at(dataset, features_cfg, snapshot)
+        _check_enough(features, dataset.name, snap)
+        warnings = feature_warnings(features, dataset.kind)
+        return Prepared(dataset, None, report, features, fingerprint, snap, warnings)
+    result = snapshot_features(dataset, features_cfg, snapshot)
+    _check_enough(result.table, dataset.name, result.snapshot)
+    if result.ignored:  # the log as it stood at the snapshot, like the features
+        dataset.transactions = dataset.transactions.filter(
+            pl.col(INVOICE_DATE) < result.snapshot.to_pydatetime()
+        )
+    report = report.with_ignored(result.ignored, result.note)
+    warnings = [*result.warnings, *feature_warnings(result.table, dataset.kind)]
+    return Prepared(
+        dataset, dataset.transactions, report, result.table, fingerprint, result.snapshot, warnings
+    )
+
+
+def _check_enough(features: pd.DataFrame, name: str, snap) -> None:
     if len(features) < MIN_CUSTOMERS:
         raise SegmentationError(
-            f"Only {len(features)} customer(s) have features (dataset '{dataset.name}', "
+            f"Only {len(features)} customer(s) have features (dataset '{name}', "
             f"snapshot {snap}); segmentation needs at least {MIN_CUSTOMERS}. Check the cleaning "
             "report, the snapshot date and the dataset."
         )
-    return Prepared(dataset, dataset.transactions, report, features, fingerprint, snap)
+
+
+@dataclass
+class CustomerTable:
+    """What ``customer_table`` computes: the features and how they were made."""
+
+    features: pd.DataFrame
+    cleaning: Any  # CleaningReport, or None for per-customer inputs
+    snapshot: pd.Timestamp | None
+    warnings: list[str] = field(default_factory=list)
+    fingerprint: str | None = None  # of the raw lines, when the engine computed one
+
+
+def resolve_options(dataset, cleaning, features):
+    """(DatasetConfig, CleaningConfig, FeaturesConfig) from names of conf/ options or mappings."""
+    from omegaconf import OmegaConf
+
+    from src.config import compose_config
+    from src.data.cleaning import cleaning_config
+    from src.data.features import features_config
+    from src.data.load import dataset_config
+
+    overrides: list[str] = []
+    for group, value in (("dataset", dataset), ("cleaning", cleaning), ("features", features)):
+        if isinstance(value, str):
+            overrides.append(f"{group}={value}")
+    composed = compose_config("config", *overrides) if overrides else None
+
+    def pick(group, value, convert):
+        if isinstance(value, str):
+            return OmegaConf.to_object(composed[group])
+        return convert(value)
+
+    return (
+        pick("dataset", dataset, dataset_config),
+        pick("cleaning", cleaning, cleaning_config),
+        pick("features", features, features_config),
+    )
+
+
+def customer_table(
+    dataset_cfg: DatasetConfig,
+    cleaning_cfg: CleaningConfig,
+    features_cfg: FeaturesConfig,
+    snapshot: str | pd.Timestamp | None = None,
+    base_dir: Path | None = None,
+    streaming: bool = False,
+) -> CustomerTable:
+    """The per-customer feature table in one query: read, clean and aggregate the log without
+    keeping the cleaned lines (``streaming``: polars' streaming engine, for logs larger than
+    memory). With ``dataset.engine=spark`` Spark does it (``src.data.spark``)."""
+    if dataset_cfg.engine is Engine.spark:
+        from src.data import spark
+
+        return spark.customer_table(dataset_cfg, cleaning_cfg, features_cfg, snapshot, base_dir)
+    from src.data.cleaning import KEEP, flag_rules
+    from src.data.features import features_at_snapshot, plan_features
+    from src.data.load import open_dataset
+    from src.data.readers import bad_columns
+
+    dataset = open_dataset(dataset_cfg, base_dir=base_dir)
+    if dataset.log is None:
+        features, snap = features_at(dataset, features_cfg, snapshot)
+        return CustomerTable(features, None, snap, feature_warnings(features, dataset.kind))
+    flagged_logs = []
+
+    def run(snap, count_after):
+        plans = []
+
+        def query(frame: pl.LazyFrame) -> pl.LazyFrame:
+            flagged = flag_rules(frame, cleaning_cfg)
+            counts = [*flagged.count_columns(), *bad_columns(frame, keys=[CUSTOMER_ID])]
+            plan = plan_features(
+                flagged.frame, features_cfg, snap, pl.col(KEEP), counts, count_after
+            )
+            plans.append(plan)
+            flagged_logs.append(flagged)
+            return plan.aggregates
+
+        engine = "streaming" if streaming else "auto"
+        aggregates = dataset.log.run(query, keys=[CUSTOMER_ID], engine=engine)
+        return plans[-1], aggregates
+
+    result = features_at_snapshot(run, snapshot)
+    report = flagged_logs[-1].report_of_customers(result.aggregates)
+    report = report.with_ignored(result.ignored, result.note)
+    warnings = [*result.warnings, *feature_warnings(result.table, dataset.kind)]
+    return CustomerTable(result.table, report, result.snapshot, warnings)
+
+
+def customer_features(
+    dataset,
+    cleaning="default",
+    features="rfm",
+    snapshot_date: str | pd.Timestamp | None = None,
+    base_dir: Path | None = None,
+) -> pd.DataFrame:
+    """The per-customer feature table of a dataset, for notebooks and scripts.
+
+    ``dataset``, ``cleaning`` and ``features`` are names of options in ``conf/`` (``"online_retail"``,
+    ``"classic"``, ``"lrfmc"``) or mappings shaped like those YAML files, e.g.
+    ``customer_features({"type": "transactions", "path": "orders.parquet", "columns": {...}})``.
+    Returns a float64 pandas DataFrame indexed by ``customer_id``.
+    """
+    dataset_cfg, cleaning_cfg, features_cfg = resolve_options(dataset, cleaning, features)
+    table = customer_table(dataset_cfg, cleaning_cfg, features_cfg, snapshot_date, base_dir)
+    return table.features

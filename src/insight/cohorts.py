@@ -4,52 +4,55 @@ A customer's cohort is the calendar month of their first purchase in the log; pe
 ``p``-th calendar month after it. A customer is active in a month when they bought something in it
 (returns do not count). Cells that lie after the last month of the log cannot be observed and are
 missing (``<NA>`` / ``NaN``) rather than zero, so young cohorts do not look like they churned.
+
+The counting runs in polars on the (polars) log; the matrices are small pandas tables.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
-from src.columns import CUSTOMER_ID, INVOICE_DATE
-from src.errors import SegmentationError
+from src.columns import CUSTOMER_ID, INVOICE_DATE, require
 from src.insight.eda import purchases
 
 
-def _month_number(dates: pd.Series) -> pd.Series:
-    return dates.dt.year * 12 + dates.dt.month - 1
-
-
-def cohort_retention(tx: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cohort_retention(tx: pl.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Active customers per cohort and period offset, as counts and as shares of the cohort.
 
     Returns ``(counts, shares)``: index ``cohort`` (strings like ``"2010-12"``, in time order),
     columns ``period`` 0..N where N is the span of the log in months. ``counts`` is ``Int64``;
     ``shares`` is float with period 0 equal to 1.0.
     """
-    missing = [c for c in (CUSTOMER_ID, INVOICE_DATE) if c not in tx.columns]
-    if missing:
-        raise SegmentationError(
-            f"Cohort retention needs the column(s) {', '.join(missing)} in the transaction log. "
-            "Load the data through the project's loaders so columns get canonical names."
+    require(tx, (CUSTOMER_ID, INVOICE_DATE), "cohort retention")
+    date = pl.col(INVOICE_DATE)
+    active = (
+        purchases(tx)
+        .filter(pl.col(CUSTOMER_ID).is_not_null() & date.is_not_null())
+        .select(
+            pl.col(CUSTOMER_ID),
+            (date.dt.year().cast(pl.Int64) * 12 + date.dt.month().cast(pl.Int64) - 1).alias(
+                "month"
+            ),
         )
-    buys = purchases(tx).dropna(subset=[CUSTOMER_ID, INVOICE_DATE])
-    active = pd.DataFrame(
-        {"customer": buys[CUSTOMER_ID], "month": _month_number(buys[INVOICE_DATE])}
-    ).drop_duplicates()
-    if active.empty:
+        .unique()
+        .with_columns(pl.col("month").min().over(CUSTOMER_ID).alias("cohort"))
+        .collect()
+    )
+    if active.is_empty():
         empty = pd.DataFrame(index=pd.Index([], name="cohort", dtype="str"))
         empty.columns.name = "period"
         return empty.astype("Int64"), empty.astype(float)
-
-    first = active.groupby("customer")["month"].transform("min")
-    active = active.assign(cohort=first, period=active["month"] - first)
-    last_month = int(active["month"].max())
-    first_month = int(active["month"].min())
+    first_month, last_month = int(active["month"].min()), int(active["month"].max())
+    cells = (
+        active.group_by("cohort", (pl.col("month") - pl.col("cohort")).alias("period"))
+        .len()
+        .to_pandas()
+    )
     periods = range(last_month - first_month + 1)
-
-    counts = active.groupby(["cohort", "period"]).size().unstack("period", fill_value=0)
-    counts = counts.reindex(columns=periods, fill_value=0)
+    counts = cells.pivot(index="cohort", columns="period", values="len")
+    counts = counts.reindex(columns=periods).fillna(0).sort_index()
     observable = np.asarray(counts.index)[:, None] + np.asarray(periods)[None, :] <= last_month
     counts = counts.astype("Int64").where(observable)
 

@@ -1,9 +1,10 @@
 """Actions and product picks per segment.
 
 ``playbook_actions`` ties every named segment to the marketing actions in the insight config.
-``segment_top_products`` finds what each segment buys more than everyone else, and
-``customer_recommendations`` turns that into a per-customer list of popular products in the
-customer's segment that the customer has not bought yet.
+``segment_top_products`` finds what each segment buys more than everyone else (ranked by lift,
+among products enough of the segment buys), ``popular_overall`` what everyone buys most, so the
+report can show a segment's picks beside plain popularity, and ``customer_recommendations``
+turns the picks into a per-customer list of products the customer has not bought yet.
 
 Definitions (products = stock codes, counted once per customer however often bought):
     customer_share   = segment customers who bought the product / segment customers
@@ -11,6 +12,9 @@ Definitions (products = stock codes, counted once per customer however often bou
     lift             = customer_share / population_share (above 1: the segment over-indexes)
     revenue          = the segment's total ``amount`` on the product
 Customers in ``segments`` without purchases count in the denominators.
+
+The log is a polars DataFrame and the counting is polars joins and group-bys; ``segments`` (a
+pandas Series indexed by customer id) and the returned tables are pandas.
 """
 
 from __future__ import annotations
@@ -21,18 +25,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from src.columns import (
     AMOUNT,
     CUSTOMER_ID,
     DESCRIPTION,
-    IS_RETURN,
-    QUANTITY,
     SEGMENT_ID,
     SEGMENT_NAME,
     STOCK_CODE,
+    require,
 )
+from src.data.cleaning import purchase_mask
 from src.errors import SegmentationError
+from src.insight.eda import as_log, most_common_description
 from src.insight.naming import base_name, section
 
 SEGMENT = "segment"
@@ -83,44 +89,24 @@ def _parse_playbook(cfg: Mapping) -> dict[str, list[str]]:
 
 @dataclass
 class _Lines:
-    """Purchase lines of segmented customers as integer codes (fast groupby via bincount)."""
+    """Purchase lines of segmented customers, keyed by integer codes, as a polars frame.
 
-    customers: pd.Index  # segmented customer ids; line ``cust`` codes index into it
+    ``lines`` has ``cust`` (position in ``customers``), ``seg`` (position in ``segments``),
+    ``prod`` (stock code), ``amount`` and ``description`` when the log has them.
+    """
+
+    customers: pd.Index  # segmented customer ids, in the order of ``segments``
     cust_segment: np.ndarray  # segment code per customer
     segments: pd.Index  # segment values; segment codes index into it
-    cust: np.ndarray  # customer code per line
-    prod: np.ndarray  # product code per line
-    products: pd.Index  # stock codes; product codes index into it
-    amount: np.ndarray | None
-    desc: np.ndarray | None  # description code per line (-1: missing), alphabetical codes
-    descriptions: pd.Index | None
+    lines: pl.LazyFrame
 
-    def bought_keys(self) -> np.ndarray:
-        """Sorted unique (customer, product) keys."""
-        keys = np.sort(self.cust.astype(np.int64) * max(len(self.products), 1) + self.prod)
-        return keys[np.r_[True, keys[1:] != keys[:-1]]] if len(keys) else keys
-
-    def describe(self, prod_codes: np.ndarray) -> np.ndarray:
-        """Most common description of each product (ties: alphabetical), for display."""
-        if self.desc is None or self.descriptions is None:
-            return np.full(len(prod_codes), None, dtype=object)
-        wanted = np.isin(self.prod, prod_codes) & (self.desc >= 0)
-        counts = (
-            pd.DataFrame({"prod": self.prod[wanted], "desc": self.desc[wanted]})
-            .value_counts()
-            .rename("n")
-            .reset_index()
-            .sort_values(["prod", "n", "desc"], ascending=[True, False, True], kind="stable")
-            .drop_duplicates("prod")
-            .set_index("prod")["desc"]
-            .reindex(prod_codes, fill_value=-1)
-            .to_numpy()
-        )
-        names = self.descriptions.to_numpy(dtype=object)
-        return np.where(counts >= 0, names[np.maximum(counts, 0)], None)
+    def bought(self) -> pl.LazyFrame:
+        """Distinct (customer, product) pairs."""
+        return self.lines.select("cust", "seg", STOCK_CODE).unique()
 
 
-def _encode(tx: pd.DataFrame | None, segments: pd.Series) -> _Lines:
+def _encode(tx: pl.DataFrame | None, segments: pd.Series) -> _Lines:
+    tx = None if tx is None else as_log(tx)
     if tx is None or STOCK_CODE not in tx.columns or CUSTOMER_ID not in tx.columns:
         raise NoProductData(
             "Product recommendations need a transaction log with customer_id and stock_code "
@@ -136,111 +122,154 @@ def _encode(tx: pd.DataFrame | None, segments: pd.Series) -> _Lines:
             "customer ids."
         )
     seg_codes, seg_values = pd.factorize(segments, sort=True)
-    # Look customers up once per distinct id, not once per line.
-    tx_cust, tx_ids = pd.factorize(tx[CUSTOMER_ID])
-    cust = np.append(segments.index.get_indexer(tx_ids), -1)[tx_cust]
-    keep = (cust >= 0) & tx[STOCK_CODE].notna().to_numpy()
-    if QUANTITY in tx.columns:
-        keep &= (tx[QUANTITY] > 0).to_numpy()
-    if IS_RETURN in tx.columns:
-        keep &= ~tx[IS_RETURN].fillna(False).astype(bool).to_numpy()
-    prod, products = pd.factorize(tx[STOCK_CODE][keep])
-    desc, descriptions = (
-        pd.factorize(tx[DESCRIPTION][keep], sort=True)
-        if DESCRIPTION in tx.columns
-        else (None, None)
+    customers = pl.DataFrame(
+        {
+            CUSTOMER_ID: pd.Index(segments.index).astype("str").to_numpy(),
+            "cust": np.arange(len(segments), dtype=np.int64),
+            "seg": seg_codes.astype(np.int64),
+        }
     )
-    return _Lines(
-        customers=segments.index,
-        cust_segment=seg_codes,
-        segments=pd.Index(seg_values),
-        cust=cust[keep],
-        prod=prod,
-        products=pd.Index(products),
-        amount=tx[AMOUNT].to_numpy(float)[keep] if AMOUNT in tx.columns else None,
-        desc=desc,
-        descriptions=pd.Index(descriptions) if descriptions is not None else None,
+    present = tx.columns
+    kept = [CUSTOMER_ID, STOCK_CODE] + [c for c in (AMOUNT, DESCRIPTION) if c in present]
+    lines = (
+        tx.lazy()
+        .filter(purchase_mask(tx) & pl.col(STOCK_CODE).is_not_null())
+        .select(kept)
+        .join(customers.lazy(), on=CUSTOMER_ID, how="inner")
+        .drop(CUSTOMER_ID)
     )
+    return _Lines(pd.Index(segments.index), seg_codes, pd.Index(seg_values), lines)
 
 
 def _top_products(lines: _Lines, top_n: int, min_support: float) -> pd.DataFrame:
-    n_prod, n_seg = max(len(lines.products), 1), len(lines.segments)
-    pair_keys = lines.bought_keys()
-    pair_cust, pair_prod = pair_keys // n_prod, pair_keys % n_prod
-    cell = lines.cust_segment[pair_cust] * n_prod + pair_prod
-    buyers = np.bincount(cell, minlength=n_seg * n_prod)
-    pop_buyers = np.bincount(pair_prod, minlength=n_prod)
-    seg_size = np.bincount(lines.cust_segment, minlength=n_seg)
-    if lines.amount is not None:
-        line_cell = lines.cust_segment[lines.cust] * n_prod + lines.prod
-        revenue = np.bincount(line_cell, weights=lines.amount, minlength=n_seg * n_prod)
+    n_customers = len(lines.customers)
+    seg_size = pl.DataFrame(
+        {
+            "seg": np.arange(len(lines.segments)),
+            "size": np.bincount(lines.cust_segment, minlength=len(lines.segments)),
+        }
+    ).lazy()
+    bought = lines.bought()
+    population = bought.group_by(STOCK_CODE).agg(pl.len().alias("pop_buyers"))
+    cells = bought.group_by("seg", STOCK_CODE).agg(pl.len().alias("buyers"))
+    has_amount = AMOUNT in lines.lines.collect_schema().names()
+    if has_amount:
+        revenue = lines.lines.group_by("seg", STOCK_CODE).agg(pl.col(AMOUNT).sum().alias("revenue"))
+        cells = cells.join(revenue, on=["seg", STOCK_CODE], how="left")
     else:
-        revenue = np.full(n_seg * n_prod, np.nan)
-
-    cells = np.flatnonzero(buyers)
-    seg, prod = cells // n_prod, cells % n_prod
-    share = buyers[cells] / seg_size[seg]
-    pop_share = pop_buyers[prod] / len(lines.customers)
-    lift = share / pop_share
-    keep = share >= min_support
-    cells, seg, prod, share, pop_share, lift = (
-        a[keep] for a in (cells, seg, prod, share, pop_share, lift)
+        cells = cells.with_columns(pl.lit(None, dtype=pl.Float64).alias("revenue"))
+    table = (
+        cells.join(population, on=STOCK_CODE, how="left")
+        .join(seg_size, on="seg", how="left")
+        .with_columns(
+            (pl.col("buyers") / pl.col("size")).alias("customer_share"),
+            (pl.col("pop_buyers") / n_customers).alias("population_share"),
+        )
+        .with_columns((pl.col("customer_share") / pl.col("population_share")).alias("lift"))
+        .filter(pl.col("customer_share") >= min_support)
+        # Rank within segment: lift (what distinguishes the segment), then customer share,
+        # revenue (missing last), stock code.
+        .sort(
+            ["seg", "lift", "customer_share", "revenue", STOCK_CODE],
+            descending=[False, True, True, True, False],
+            nulls_last=True,
+        )
+        .with_columns(pl.int_range(1, pl.len() + 1).over("seg").alias("rank"))
+        .filter(pl.col("rank") <= top_n)
     )
-    stock = lines.products.to_numpy()[prod]
-    # Rank within segment: customer share, then lift, revenue, stock code.
-    rev = revenue[cells]
-    order = np.lexsort(
-        (pd.factorize(stock, sort=True)[0], -np.nan_to_num(rev, nan=-np.inf), -lift, -share, seg)
-    )
-    seg, prod, share, pop_share, lift, rev, cells = (
-        a[order] for a in (seg, prod, share, pop_share, lift, rev, cells)
-    )
-    rank = np.arange(len(seg)) - np.searchsorted(seg, seg) + 1
-    top = rank <= top_n
-    seg, prod, share, pop_share, lift, rev, cells, rank = (
-        a[top] for a in (seg, prod, share, pop_share, lift, rev, cells, rank)
-    )
+    if DESCRIPTION in lines.lines.collect_schema().names():
+        names = most_common_description(lines.lines)
+        table = table.join(names, on=STOCK_CODE, how="left", maintain_order="left")
+    else:
+        table = table.with_columns(pl.lit(None, dtype=pl.String).alias(DESCRIPTION))
+    out = table.collect()
     return pd.DataFrame(
         {
-            SEGMENT: lines.segments.to_numpy()[seg],
-            "rank": rank,
-            STOCK_CODE: lines.products.to_numpy()[prod],
-            DESCRIPTION: lines.describe(prod),
-            "buyers": buyers[cells],
-            "customer_share": share,
-            "population_share": pop_share,
-            "lift": lift,
-            "revenue": rev,
+            SEGMENT: lines.segments.to_numpy()[out["seg"].to_numpy()],
+            "rank": out["rank"].to_numpy().astype(np.int64),
+            STOCK_CODE: out[STOCK_CODE].to_numpy(),
+            DESCRIPTION: out[DESCRIPTION].to_numpy(),
+            "buyers": out["buyers"].to_numpy().astype(np.int64),
+            "customer_share": out["customer_share"].to_numpy(),
+            "population_share": out["population_share"].to_numpy(),
+            "lift": out["lift"].to_numpy(),
+            "revenue": out["revenue"].to_numpy().astype(float),
         }
     )
 
 
 def segment_top_products(
-    tx: pd.DataFrame | None,
+    tx: pl.DataFrame | None,
     segments: pd.Series,
     top_n: int = 10,
     min_support: float = 0.02,
 ) -> pd.DataFrame:
-    """Each segment's products ranked by the share of its customers who bought them.
+    """Each segment's distinguishing products: ranked by lift among those bought by at least
+    ``min_support`` of the segment's customers.
 
-    ``segments`` maps customer_id (index) to a segment name or id. Products bought by fewer than
-    ``min_support`` of the segment's customers are left out. Ties in customer share are broken
-    by lift, then revenue, then stock code. Columns: segment, rank, stock_code, description,
-    buyers, customer_share, population_share, lift, revenue.
+    Ranking by customer share alone puts first what every customer buys, often products the
+    segment buys less than average (lift below 1); lift with a minimum support picks what the
+    segment over-indexes on without chasing products one customer bought. ``segments`` maps
+    customer_id (index) to a segment name or id. Ties in lift are broken by customer share,
+    then revenue, then stock code. Columns: segment, rank, stock_code, description, buyers,
+    customer_share, population_share, lift, revenue.
     """
     return _top_products(_encode(tx, segments), top_n, min_support)
 
 
+def popular_overall(tx: pl.DataFrame | None, segments: pd.Series, top_n: int = 10) -> pd.DataFrame:
+    """The products most of the segmented customers bought, whatever their segment: the
+    baseline to show beside ``segment_top_products``.
+
+    Columns: rank, stock_code, description, buyers, population_share (buyers / segmented
+    customers), revenue. Ties broken by revenue, then stock code.
+    """
+    lines = _encode(tx, segments)
+    n_customers = len(lines.customers)
+    columns = lines.lines.collect_schema().names()
+    buyers = lines.bought().group_by(STOCK_CODE).agg(pl.len().alias("buyers"))
+    if AMOUNT in columns:
+        revenue = lines.lines.group_by(STOCK_CODE).agg(pl.col(AMOUNT).sum().alias("revenue"))
+        buyers = buyers.join(revenue, on=STOCK_CODE, how="left")
+    else:
+        buyers = buyers.with_columns(pl.lit(None, dtype=pl.Float64).alias("revenue"))
+    table = (
+        buyers.sort(["buyers", "revenue", STOCK_CODE], descending=[True, True, False])
+        .head(top_n)
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).alias("rank"),
+            (pl.col("buyers") / n_customers).alias("population_share"),
+        )
+    )
+    if DESCRIPTION in columns:
+        names = most_common_description(lines.lines)
+        table = table.join(names, on=STOCK_CODE, how="left", maintain_order="left")
+    else:
+        table = table.with_columns(pl.lit(None, dtype=pl.String).alias(DESCRIPTION))
+    out = table.collect()
+    return pd.DataFrame(
+        {
+            "rank": out["rank"].to_numpy().astype(np.int64),
+            STOCK_CODE: out[STOCK_CODE].to_numpy(),
+            DESCRIPTION: out[DESCRIPTION].to_numpy(),
+            "buyers": out["buyers"].to_numpy().astype(np.int64),
+            "population_share": out["population_share"].to_numpy(),
+            "revenue": out["revenue"].to_numpy().astype(float),
+        }
+    )
+
+
 def customer_recommendations(
-    tx: pd.DataFrame | None,
+    tx: pl.DataFrame | None,
     segments: pd.Series,
     top_n: int = 5,
     candidates: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Per customer: the segment's most popular products they have not bought yet.
+    """Per customer: the segment's picks (by lift, as ``segment_top_products``) they have not
+    bought yet.
 
     ``candidates`` is a :func:`segment_top_products` table (segment, rank, stock_code,
-    customer_share); by default each segment's ``max(4 * top_n, 20)`` most popular products.
+    customer_share); by default each segment's ``max(4 * top_n, 20)`` best picks.
     ``score`` is the product's customer_share in the segment (the chance a segment customer
     buys it). Customers without purchases get the segment's top products. Rows follow the order
     of ``segments``, then rank. Columns: customer_id, segment, rank, stock_code, description,
@@ -249,58 +278,56 @@ def customer_recommendations(
     lines = _encode(tx, segments)
     if candidates is None:
         candidates = _top_products(lines, top_n=max(4 * top_n, 20), min_support=0.0)
-    needed = [SEGMENT, "rank", STOCK_CODE, "customer_share"]
-    missing = [c for c in needed if c not in candidates.columns]
-    if missing:
-        raise SegmentationError(
-            f"customer_recommendations needs a candidates table with columns "
-            f"{', '.join(needed)} (as segment_top_products returns); it lacks "
-            f"{', '.join(missing)}."
-        )
+    require(
+        candidates,
+        (SEGMENT, "rank", STOCK_CODE, "customer_share"),
+        "the candidates table of customer_recommendations (as segment_top_products returns)",
+    )
     cand = (
         candidates.sort_values([SEGMENT, "rank"], kind="stable")
         .drop_duplicates([SEGMENT, STOCK_CODE])
         .reset_index(drop=True)
     )
-    # Pair every customer with its segment's block of candidates, in rank order.
     cand_seg = lines.segments.get_indexer(cand[SEGMENT])
-    cand = cand[cand_seg >= 0].reset_index(drop=True)
-    cand_seg = cand_seg[cand_seg >= 0]
-    order = np.argsort(cand_seg, kind="stable")
-    cand, cand_seg = cand.iloc[order].reset_index(drop=True), cand_seg[order]
-    block_len = np.bincount(cand_seg, minlength=len(lines.segments))
-    block_start = np.cumsum(block_len) - block_len
-    per_cust = block_len[lines.cust_segment]
-    cust_idx = np.repeat(np.arange(len(lines.customers)), per_cust)
-    offset = np.arange(len(cust_idx)) - np.repeat(np.cumsum(per_cust) - per_cust, per_cust)
-    cand_idx = block_start[lines.cust_segment[cust_idx]] + offset
-
-    # Anti-join on already bought (customer, product) pairs via one int64 key.
-    n_prod = max(len(lines.products), 1)
-    cand_prod = lines.products.get_indexer(cand[STOCK_CODE])[cand_idx]
-    keys = cust_idx.astype(np.int64) * n_prod + cand_prod
-    bought = lines.bought_keys()
-    already = np.zeros(len(keys), dtype=bool)
-    if len(bought):
-        pos = np.minimum(np.searchsorted(bought, keys), len(bought) - 1)
-        already = (cand_prod >= 0) & (bought[pos] == keys)
-    cust_idx, cand_idx = cust_idx[~already], cand_idx[~already]
-
-    rank = np.arange(len(cust_idx)) - np.searchsorted(cust_idx, cust_idx) + 1
-    top = rank <= top_n
-    cust_idx, cand_idx, rank = cust_idx[top], cand_idx[top], rank[top]
-    picked = cand.iloc[cand_idx]
-    if DESCRIPTION in picked.columns:
-        description = picked[DESCRIPTION].to_numpy()
-    else:
-        description = lines.describe(lines.products.get_indexer(picked[STOCK_CODE]))
+    known = cand_seg >= 0
+    if DESCRIPTION not in cand.columns:
+        cand = cand.assign(**{DESCRIPTION: None})
+    picks = pl.DataFrame(
+        {
+            "seg": cand_seg[known].astype(np.int64),
+            "order": np.arange(int(known.sum()), dtype=np.int64),
+            STOCK_CODE: cand.loc[known, STOCK_CODE].astype("str").to_numpy(),
+            DESCRIPTION: cand.loc[known, DESCRIPTION].to_numpy(dtype=object),
+            "score": cand.loc[known, "customer_share"].to_numpy(float),
+        },
+        schema_overrides={DESCRIPTION: pl.String},
+    )
+    customers = pl.DataFrame(
+        {"cust": np.arange(len(lines.customers)), "seg": lines.cust_segment.astype(np.int64)}
+    )
+    out = (
+        customers.lazy()
+        .join(picks.lazy(), on="seg", how="inner")
+        .join(lines.bought().select("cust", STOCK_CODE), on=["cust", STOCK_CODE], how="anti")
+        .sort("cust", "order")
+        .with_columns(pl.int_range(1, pl.len() + 1).over("cust").alias("rank"))
+        .filter(pl.col("rank") <= top_n)
+        .collect()
+    )
+    if (
+        DESCRIPTION not in candidates.columns
+        and DESCRIPTION in lines.lines.collect_schema().names()
+    ):
+        names = most_common_description(lines.lines).collect()
+        out = out.drop(DESCRIPTION).join(names, on=STOCK_CODE, how="left", maintain_order="left")
+    cust = out["cust"].to_numpy()
     return pd.DataFrame(
         {
-            CUSTOMER_ID: lines.customers.to_numpy()[cust_idx],
-            SEGMENT: lines.segments.to_numpy()[lines.cust_segment[cust_idx]],
-            "rank": rank,
-            STOCK_CODE: picked[STOCK_CODE].to_numpy(),
-            DESCRIPTION: description,
-            "score": picked["customer_share"].to_numpy(float),
+            CUSTOMER_ID: lines.customers.to_numpy()[cust],
+            SEGMENT: lines.segments.to_numpy()[lines.cust_segment[cust]],
+            "rank": out["rank"].to_numpy().astype(np.int64),
+            STOCK_CODE: out[STOCK_CODE].to_numpy(),
+            DESCRIPTION: out[DESCRIPTION].to_numpy(),
+            "score": out["score"].to_numpy().astype(float),
         }
     )

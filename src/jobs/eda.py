@@ -21,6 +21,7 @@ class EdaRun:
 
 
 def run_eda(cfg: DictConfig) -> EdaRun:
+    from src.data import log_customers, log_rows
     from src.data.prepare import load_clean
     from src.insight import cohorts, eda
     from src.jobs.segment import load_options
@@ -47,7 +48,7 @@ def run_eda(cfg: DictConfig) -> EdaRun:
     figures["cohort_retention"] = retention_heatmap(shares)
     pngs = {key: to_png(fig) for key, fig in figures.items()}
     monthly = tables["monthly_revenue"]
-    customers = int(tx["customer_id"].nunique())
+    customers, rows = log_customers(tx), log_rows(tx)
     metrics = {
         "revenue": float(monthly["revenue"].sum()),
         "orders": float(monthly["orders"].sum()),
@@ -68,10 +69,10 @@ def run_eda(cfg: DictConfig) -> EdaRun:
             tracker, tables, pngs, metrics, OmegaConf.to_yaml(cfg, resolve=True), report
         )
         tracker.describe(
-            f"Exploratory analysis of {options.dataset.name}: {len(tx):,} rows, "
+            f"Exploratory analysis of {options.dataset.name}: {rows:,} rows, "
             f"{customers:,} customers, {len(monthly)} months."
         )
-    console.say(f"[{name}] {len(tx):,} rows, {customers:,} customers")
+    console.say(f"[{name}] {rows:,} rows, {customers:,} customers")
     console.say(monthly.to_string(index=False, max_rows=30))
     console.say(f"Logged {len(tables)} tables and {len(pngs)} figures to run {run_id}")
     console.say(f"Open the UI with: {tracker.run_url_hint()}")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from src.columns import FEATURE_SETS, SEGMENT_NAME
 from src.config.schema import Config, KRule
+from src.data import log_rows
 from src.data.prepare import Prepared
 from src.model.evaluation import (
     KChoiceRule,
@@ -327,6 +328,9 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
             min_support=cfg.min_support,
         )
         tables["segment_top_products"] = products
+        tables["popular_overall"] = recommend.popular_overall(
+            data.transactions, seg_names, top_n=cfg.top_products
+        )
         tables["customer_recommendations"] = recommend.customer_recommendations(
             data.transactions,
             seg_names,
@@ -355,7 +359,7 @@ def summarise_dataset(options: Config, data: Prepared) -> DatasetSummary:
         fingerprint=data.fingerprint,
         feature_set=options.features.name.value,
         snapshot=data.snapshot,
-        rows_after_cleaning=None if data.transactions is None else len(data.transactions),
+        rows_after_cleaning=None if data.transactions is None else log_rows(data.transactions),
     )
 
 

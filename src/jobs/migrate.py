@@ -33,6 +33,7 @@ class Migration:
 
 def migrate(cfg: DictConfig) -> Migration:
     from src.data.contract import DataContract
+    from src.data.convert import parse_date_option
     from src.data.prepare import features_at, load_clean
     from src.insight.migration import entries_and_exits, migration_matrix
     from src.jobs.score import scoring_inputs
@@ -40,6 +41,8 @@ def migrate(cfg: DictConfig) -> Migration:
     from src.viz.heatmaps import migration_heatmap
 
     options: MigrateConfig = OmegaConf.to_object(cfg)
+    before = parse_date_option(options.before, "before")  # bad dates fail before anything loads
+    parse_date_option(options.after, "after")
     model = load_segmentation_model(options.model_uri, options.tracking_uri)
     contract = DataContract.from_dict(model.contract)
     dataset_cfg, cleaning_cfg = scoring_inputs(options, contract)
@@ -50,7 +53,6 @@ def migrate(cfg: DictConfig) -> Migration:
             f"dataset '{dataset.name}' is a per-customer table."
         )
     after_feats, after = features_at(dataset, contract.features, options.after)
-    before = pd.Timestamp(options.before)
     if before >= after:
         raise SegmentationError(
             f"before={before.date()} must be earlier than after={after.date()}."

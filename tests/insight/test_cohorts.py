@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from src.columns import AMOUNT, CUSTOMER_ID, INVOICE_DATE, INVOICE_ID, IS_RETURN
@@ -14,7 +15,7 @@ def _log(rows: list[tuple[str, str]], returns: tuple[int, ...] = ()) -> pd.DataF
     tx[INVOICE_ID] = [f"i{i}" for i in range(len(tx))]
     tx[IS_RETURN] = [i in returns for i in range(len(tx))]
     tx[AMOUNT] = np.where(tx[IS_RETURN], -1.0, 1.0)
-    return tx
+    return pl.from_pandas(tx)
 
 
 @pytest.fixture
@@ -87,4 +88,4 @@ def test_cohorts_span_a_year_boundary_in_month_steps():
 
 def test_missing_column_is_a_user_error(tx):
     with pytest.raises(SegmentationError, match=INVOICE_DATE):
-        cohort_retention(tx.drop(columns=INVOICE_DATE))
+        cohort_retention(tx.drop(INVOICE_DATE))

@@ -315,7 +315,7 @@ def test_names_look_sensible_on_synthetic_log(cfg):
     from sklearn.preprocessing import StandardScaler
 
     data = synthetic.generate_transactions(n_customers=2000, seed=0)
-    features = _lrfmc_from_log(data.transactions, data.snapshot_date)
+    features = _lrfmc_from_log(data.transactions.to_pandas(), data.snapshot_date)
     scaled = StandardScaler().fit_transform(np.log1p(features))
     labels = KMeans(6, n_init=4, random_state=0).fit_predict(scaled)
     named = name_segments(segment_profile(features, labels), features, cfg)

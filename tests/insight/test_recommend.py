@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 
 from src.columns import AMOUNT, CUSTOMER_ID, DESCRIPTION, IS_RETURN, QUANTITY, STOCK_CODE
@@ -13,6 +14,7 @@ from src.insight.recommend import (
     NoProductData,
     customer_recommendations,
     playbook_actions,
+    popular_overall,
     segment_top_products,
 )
 
@@ -31,10 +33,10 @@ NAMES = {"P1": "Mug", "P2": "Plate", "P3": "Candle", "P4": "Lamp"}
 
 
 @pytest.fixture
-def tx() -> pd.DataFrame:
+def tx() -> pl.DataFrame:
     frame = pd.DataFrame(LINES, columns=[CUSTOMER_ID, STOCK_CODE, QUANTITY, AMOUNT])
     frame[DESCRIPTION] = frame[STOCK_CODE].map(NAMES)
-    return frame
+    return pl.from_pandas(frame)
 
 
 @pytest.fixture
@@ -67,18 +69,35 @@ def test_share_lift_and_revenue(tx, segments, segment, product, share, pop_share
     assert row["revenue"] == pytest.approx(revenue)
 
 
-def test_products_ranked_by_customer_share(tx, segments):
+def test_products_ranked_by_lift(tx, segments):
     top = segment_top_products(tx, segments, min_support=0)
     b = top[top["segment"] == "B"]
-    assert b[STOCK_CODE].tolist()[0] == "P3"
     assert b["rank"].tolist() == list(range(1, len(b) + 1))
-    assert b["customer_share"].is_monotonic_decreasing
+    assert b["lift"].is_monotonic_decreasing
 
 
-def test_equal_share_ties_broken_by_lift(tx, segments):
+def test_a_product_everyone_buys_is_not_a_segment_pick(tx, segments):
+    # P1 is the most popular product and half of B buys it, but B buys it less than average
+    # (lift 5/6): it comes after what B over-indexes on.
     b = segment_top_products(tx, segments, min_support=0).query("segment == 'B'")
-    # P1 and P4 are each bought by half of B; P4 is rarer overall, so its lift is higher.
-    assert b[STOCK_CODE].tolist()[1:] == ["P4", "P1"]
+    # P3 and P4 tie on lift (2.5); P3 is bought by more of B.
+    assert b[STOCK_CODE].tolist() == ["P3", "P4", "P1"]
+
+
+def test_equal_lift_ties_broken_by_customer_share():
+    lines = [("c1", "P1"), ("c2", "P1"), ("c1", "P2"), ("c3", "P3")]
+    tx = pl.DataFrame(lines, schema=[CUSTOMER_ID, STOCK_CODE], orient="row")
+    segments = pd.Series({"c1": "A", "c2": "A", "c3": "B"}).rename_axis(CUSTOMER_ID)
+    a = segment_top_products(tx, segments, min_support=0).query("segment == 'A'")
+    # P1 and P2 are bought only by A (lift 1.5 each); P1 by more of A.
+    assert a[STOCK_CODE].tolist() == ["P1", "P2"]
+
+
+def test_popular_overall_ranks_products_by_buyers(tx, segments):
+    top = popular_overall(tx, segments, top_n=2)
+    assert top[STOCK_CODE].tolist() == ["P1", "P3"]
+    assert top["population_share"].tolist() == pytest.approx([3 / 5, 2 / 5])
+    assert top[DESCRIPTION].tolist() == ["Mug", "Candle"]
 
 
 def test_min_support_and_top_n(tx, segments):
@@ -91,12 +110,14 @@ def test_descriptions_attached(tx, segments):
     assert (top[DESCRIPTION] == top[STOCK_CODE].map(NAMES)).all()
 
 
-def test_returns_and_negative_quantities_ignored(tx, segments):
+def test_returns_are_ignored(tx, segments):
     extra = pd.DataFrame(
-        [("c2", "P2", -1.0, -5.0, "Plate", False), ("c2", "P4", 1.0, 3.0, "Lamp", True)],
+        [("c2", "P2", -1.0, -5.0, "Plate", True), ("c2", "P4", 1.0, 3.0, "Lamp", True)],
         columns=[CUSTOMER_ID, STOCK_CODE, QUANTITY, AMOUNT, DESCRIPTION, IS_RETURN],
     )
-    with_returns = pd.concat([tx.assign(**{IS_RETURN: False}), extra], ignore_index=True)
+    with_returns = pl.concat(
+        [tx.with_columns(pl.lit(False).alias(IS_RETURN)), pl.from_pandas(extra)], how="diagonal"
+    )
     pd.testing.assert_frame_equal(
         segment_top_products(with_returns, segments, min_support=0),
         segment_top_products(tx, segments, min_support=0),
@@ -105,16 +126,16 @@ def test_returns_and_negative_quantities_ignored(tx, segments):
 
 def test_customer_recs_exclude_already_bought(tx, segments):
     recs = customer_recommendations(tx, segments, top_n=5)
-    bought = set(zip(tx[CUSTOMER_ID], tx[STOCK_CODE], strict=True))
+    bought = set(zip(tx[CUSTOMER_ID].to_list(), tx[STOCK_CODE].to_list(), strict=True))
     assert not {(c, p) for c, p in zip(recs[CUSTOMER_ID], recs[STOCK_CODE], strict=True)} & bought
 
 
-def test_customer_recs_follow_segment_popularity(tx, segments):
+def test_customer_recs_follow_the_segment_picks(tx, segments):
     recs = customer_recommendations(tx, segments, top_n=5).set_index(CUSTOMER_ID)
     assert recs.loc[["c2"], STOCK_CODE].tolist() == ["P2"]  # P1 already bought
     assert recs.loc[["c3"], STOCK_CODE].tolist() == ["P4"]
-    assert recs.loc[["c5"], STOCK_CODE].tolist() == ["P1", "P2"]  # no purchases yet
-    assert recs.loc[["c5"], "score"].is_monotonic_decreasing
+    # No purchases yet: A's picks by lift, P2 (lift 5/3) before P1 (lift 10/9).
+    assert recs.loc[["c5"], STOCK_CODE].tolist() == ["P2", "P1"]
 
 
 def test_customer_recs_respect_top_n(tx, segments):
@@ -153,7 +174,7 @@ def test_customer_recs_scale_vectorised():
         }
     )
     segments = pd.Series(rng.integers(0, 6, n_customers), index=customers)
-    recs = customer_recommendations(tx, segments, top_n=5)
+    recs = customer_recommendations(pl.from_pandas(tx), segments, top_n=5)
     merged = recs.merge(tx, on=[CUSTOMER_ID, STOCK_CODE], how="inner")
     assert merged.empty
     assert recs.groupby(CUSTOMER_ID).size().eq(5).all()
@@ -162,7 +183,7 @@ def test_customer_recs_scale_vectorised():
 
 @pytest.mark.parametrize("drop", ["no log", "no stock_code"])
 def test_no_product_data(tx, segments, drop):
-    log = None if drop == "no log" else tx.drop(columns=STOCK_CODE)
+    log = None if drop == "no log" else tx.drop(STOCK_CODE)
     with pytest.raises(NoProductData, match="stock_code"):
         segment_top_products(log, segments)
     with pytest.raises(SegmentationError):

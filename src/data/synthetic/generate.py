@@ -14,280 +14,81 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Self
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+import polars as pl
 
 from src.columns import (
     AMOUNT,
     COUNTRY,
-    CREATED_AT,
     CUSTOMER_ID,
-    DATA_PULLED_DATE,
     DESCRIPTION,
     DISCOUNT,
     INVOICE_DATE,
     INVOICE_ID,
-    LAST_ORDER_DATE,
     QUANTITY,
     SIGNUP_DATE,
     STOCK_CODE,
-    SUMMARY_COLUMNS,
-    TOTAL_MONEY_SPENT,
-    TOTAL_TRANSACTION,
-    TRAN_WITH_DISC,
     TRANSACTION_COLUMNS,
     UNIT_PRICE,
-    USER_ID,
 )
-from src.data import ids
+from src.config.schema import DatasetConfig
+from src.data.features import default_snapshot
+from src.data.synthetic.profiles import (
+    CANCEL_LINE_SHARE,
+    CATALOGUE_SEED,
+    CATEGORY_ITEMS,
+    CATEGORY_NAMES,
+    CHRISTMAS_IN_SEASON,
+    CHRISTMAS_MONTHS,
+    CHRISTMAS_OFF_SEASON,
+    COUNTRIES,
+    DEFAULT_SEGMENT_SHARES,
+    DUPLICATE_ROW_SHARE,
+    FEE_MIX_ABROAD,
+    FEE_MIX_HOME,
+    FEE_ORDER_SHARE,
+    FREE_LINE_SHARE,
+    GUEST_ORDER_SHARE,
+    HOUR_WEIGHT,
+    MONTH_WEIGHT,
+    NON_PRODUCT_CODES,
+    PRODUCTS_PER_CATEGORY,
+    PROFILES,
+    RETURN_LINE_SHARE,
+    SEGMENTS,
+    STYLES,
+    WEEKDAY_WEIGHT,
+    ZIPF_EXPONENT,
+    ZIPF_OFFSET,
+)
 from src.errors import SegmentationError
 
-SEGMENTS: tuple[str, ...] = (
-    "champions",
-    "loyal",
-    "new",
-    "at_risk",
-    "hibernating",
-    "discount_hunters",
-)
-
-DEFAULT_SEGMENT_SHARES: dict[str, float] = {
-    "champions": 0.12,
-    "loyal": 0.20,
-    "new": 0.16,
-    "at_risk": 0.16,
-    "hibernating": 0.20,
-    "discount_hunters": 0.16,
-}
-
-# Stock codes that are charges or bookkeeping, not products (as in the UCI Online Retail export).
-NON_PRODUCT_CODES: dict[str, str] = {
-    "POST": "POSTAGE",
-    "DOT": "DOTCOM POSTAGE",
-    "C2": "CARRIAGE",
-    "M": "Manual",
-    "BANK CHARGES": "Bank Charges",
-    "AMAZONFEE": "AMAZON FEE",
-}
-
-HOME_COUNTRY = "United Kingdom"
-_COUNTRIES = (
-    (HOME_COUNTRY, 0.86),
-    ("Germany", 0.025),
-    ("France", 0.022),
-    ("EIRE", 0.018),
-    ("Netherlands", 0.012),
-    ("Spain", 0.01),
-    ("Belgium", 0.01),
-    ("Switzerland", 0.008),
-    ("Portugal", 0.007),
-    ("Norway", 0.006),
-    ("Italy", 0.006),
-    ("Australia", 0.005),
-    ("Sweden", 0.004),
-    ("Denmark", 0.003),
-    ("Finland", 0.002),
-    ("Japan", 0.002),
-)
-
 # Purchase-level order kinds; cancellations and returns sort after a purchase at the same minute.
+# The synthetic dataset's options and their defaults are DatasetConfig's.
+_DEFAULTS = DatasetConfig()
+
 _PURCHASE, _CANCELLATION, _RETURN = 0, 1, 2
 _FIRST_INVOICE = 500_001
 _OPEN_MINUTE, _CLOSE_MINUTE = 7 * 60, 20 * 60
-
-# Shares of dirt when dirty=True (relative to product lines, or orders for fee lines).
-_GUEST_ORDER_SHARE = 0.03
-_CANCEL_LINE_SHARE = 0.02
-_RETURN_LINE_SHARE = 0.01
-_FREE_LINE_SHARE = 0.01
-_FEE_ORDER_SHARE = 0.03
-_DUPLICATE_ROW_SHARE = 0.01
-# Mix of NON_PRODUCT_CODES on fee lines: orders shipped abroad mostly pay postage.
-_FEE_MIX_HOME = np.array([0.15, 0.3, 0.05, 0.35, 0.1, 0.05])
-_FEE_MIX_ABROAD = np.array([0.75, 0.05, 0.1, 0.05, 0.05, 0.0])
-
-
-@dataclass(frozen=True)
-class _Profile:
-    """How one planted segment behaves; ages are days before the snapshot."""
-
-    tenure: tuple[float, float, float, float]  # signup age: lognormal median, sigma, min, max
-    recency: tuple[float, float, float, float]  # last-order age: lognormal median, sigma, min, max
-    orders: tuple[int, float, float, int]  # min orders, mean extra (neg. binomial), dispersion, max
-    first_order: tuple[float, float]  # beta(a, b): first order between last order and signup
-    lines: float  # mean lines per order
-    quantity: float  # median of the customer's mean quantity per line
-    discount: tuple[float, float]  # beta(a, b) of the customer's chance an order is discounted
-    categories: tuple[float, ...]  # relative preference per catalogue category
-
-
-_CATEGORY_NAMES = (
-    "home_decor",
-    "kitchen",
-    "stationery",
-    "party",
-    "toys",
-    "garden",
-    "bags",
-    "lighting",
-    "christmas",
-)
-
-_PROFILES: dict[str, _Profile] = {
-    "champions": _Profile(
-        tenure=(950, 0.35, 400, 3000),
-        recency=(5, 0.8, 1, 30),
-        orders=(12, 12.0, 5.0, 120),
-        first_order=(6.0, 1.3),
-        lines=2.6,
-        quantity=15.0,
-        discount=(1.0, 20.0),
-        categories=(3.0, 2.0, 1.0, 0.8, 0.8, 1.5, 1.0, 3.0, 1.0),
-    ),
-    "loyal": _Profile(
-        tenure=(750, 0.35, 250, 3000),
-        recency=(28, 0.45, 3, 90),
-        orders=(4, 4.0, 8.0, 30),
-        first_order=(4.0, 1.5),
-        lines=2.0,
-        quantity=7.0,
-        discount=(2.0, 30.0),
-        categories=(2.0, 3.0, 1.5, 1.0, 1.0, 1.5, 1.5, 1.0, 1.0),
-    ),
-    "new": _Profile(
-        tenure=(40, 0.6, 3, 150),
-        recency=(14, 0.8, 1, 150),
-        orders=(1, 0.5, 2.0, 3),
-        first_order=(8.0, 1.0),
-        lines=2.0,
-        quantity=4.0,
-        discount=(1.0, 60.0),
-        categories=(1.0, 1.0, 1.5, 2.0, 2.5, 1.0, 2.0, 1.0, 1.0),
-    ),
-    "at_risk": _Profile(
-        tenure=(950, 0.35, 400, 3000),
-        recency=(290, 0.25, 150, 600),
-        orders=(5, 6.0, 6.0, 40),
-        first_order=(5.0, 1.2),
-        lines=2.0,
-        quantity=7.0,
-        discount=(2.0, 30.0),
-        categories=(1.5, 1.5, 1.0, 1.0, 1.0, 3.0, 2.0, 1.0, 1.0),
-    ),
-    "hibernating": _Profile(
-        tenure=(850, 0.4, 200, 3000),
-        recency=(430, 0.3, 150, 5000),
-        orders=(1, 0.5, 2.0, 3),
-        first_order=(1.0, 3.0),
-        lines=1.8,
-        quantity=3.0,
-        discount=(1.0, 60.0),
-        categories=(1.0, 1.0, 1.0, 2.0, 1.5, 1.0, 1.0, 1.0, 3.0),
-    ),
-    "discount_hunters": _Profile(
-        tenure=(450, 0.45, 60, 3000),
-        recency=(40, 0.7, 1, 300),
-        orders=(5, 3.0, 6.0, 30),
-        first_order=(3.0, 1.5),
-        lines=2.0,
-        quantity=5.0,
-        discount=(18.0, 2.0),
-        categories=(1.0, 1.0, 3.0, 3.0, 1.5, 0.5, 1.5, 0.5, 1.0),
-    ),
-}
-
-# Catalogue: (median unit price, product nouns) per category; products are colour/style + noun.
-_CATALOGUE_SEED = 20_231_101
-_PRODUCTS_PER_CATEGORY = 38
-_ZIPF_EXPONENT, _ZIPF_OFFSET = 1.0, 5.0  # Zipf-Mandelbrot popularity by rank
-_CATEGORY_ITEMS: dict[str, tuple[float, tuple[str, ...]]] = {
-    "home_decor": (
-        3.5,
-        ("T-LIGHT HOLDER", "PHOTO FRAME", "CUSHION COVER", "DOORMAT", "WALL CLOCK", "MIRROR"),
-    ),
-    "kitchen": (
-        2.8,
-        ("CAKE CASES", "TEA TOWEL", "MUG", "JAM JAR", "LUNCH BOX", "APRON", "CAKESTAND"),
-    ),
-    "stationery": (
-        1.1,
-        ("NOTEBOOK", "PENCIL SET", "GREETING CARD", "WRAPPING PAPER", "GIFT TAG", "MEMO BOARD"),
-    ),
-    "party": (
-        0.9,
-        ("PAPER NAPKINS", "PARTY BAG", "PAPER CUPS", "PAPER PLATES", "BUNTING", "PARTY CANDLES"),
-    ),
-    "toys": (
-        2.2,
-        ("JIGSAW", "SKIPPING ROPE", "TOY TEA SET", "RAG DOLL", "SPINNING TOP", "KITE"),
-    ),
-    "garden": (
-        4.2,
-        ("WATERING CAN", "PLANT POT", "BIRD FEEDER", "GARDEN KNEELER", "HERB MARKERS"),
-    ),
-    "bags": (
-        1.9,
-        ("JUMBO BAG", "SHOPPER BAG", "LUNCH BAG", "CHARLOTTE BAG", "PURSE", "WASHBAG"),
-    ),
-    "lighting": (
-        4.8,
-        ("TABLE LAMP", "FAIRY LIGHTS", "NIGHT LIGHT", "LANTERN", "STRING LIGHTS", "CANDLE POT"),
-    ),
-    "christmas": (
-        1.8,
-        ("BAUBLE", "ADVENT CALENDAR", "TREE DECORATION", "STOCKING", "WREATH", "CRACKERS"),
-    ),
-}
-_STYLES = (
-    "RED",
-    "PINK",
-    "BLUE",
-    "WHITE",
-    "IVORY",
-    "GREEN",
-    "VINTAGE",
-    "RETRO",
-    "SPOTTY",
-    "FLORAL",
-    "PAISLEY",
-    "REGENCY",
-    "SCANDINAVIAN",
-    "HEART",
-    "STAR",
-    "WOODEN",
-    "ENAMEL",
-    "GLASS",
-    "JUMBO",
-    "MINI",
-    "RUSTIC",
-    "PARISIENNE",
-)
-_CHRISTMAS_MONTHS = (10, 11, 12)
-_CHRISTMAS_IN_SEASON, _CHRISTMAS_OFF_SEASON = 4.0, 0.15  # weight of Christmas products
-
-# Demand over the calendar: autumn build-up to a November peak, quiet weekends, shut at Christmas.
-_MONTH_WEIGHT = np.array([0.75, 0.75, 0.9, 0.85, 0.95, 0.9, 0.85, 0.9, 1.2, 1.35, 1.75, 1.1])
-_WEEKDAY_WEIGHT = np.array([1.05, 1.1, 1.05, 1.15, 0.9, 0.45, 0.7])  # Monday first
-_HOUR_WEIGHT = np.array([0.3, 0.8, 1.0, 1.2, 1.3, 1.4, 1.3, 1.2, 1.0, 0.8, 0.5, 0.35, 0.2])
 
 
 @dataclass
 class SyntheticData:
     """A generated log, its planted segments (ground truth only) and its snapshot date."""
 
-    transactions: pd.DataFrame
+    transactions: pl.DataFrame
     labels: pd.Series
     snapshot_date: pd.Timestamp
 
 
 @dataclass(frozen=True)
 class _Catalogue:
-    stock_code: pa.Array  # products first, then NON_PRODUCT_CODES
-    description: pa.Array
+    stock_code: list[str]  # products first, then NON_PRODUCT_CODES
+    description: list[str]
     category: np.ndarray  # category index per product
     price: np.ndarray  # base unit price per product
     popularity: np.ndarray  # Zipf weight per product
@@ -300,14 +101,14 @@ class _Catalogue:
 @functools.cache
 def _catalogue() -> _Catalogue:
     """Fixed across seeds, like a shop's catalogue; popularity is Zipf over a shuffled ranking."""
-    rng = np.random.default_rng(_CATALOGUE_SEED)
+    rng = np.random.default_rng(CATALOGUE_SEED)
     names, categories, prices = [], [], []
-    for c, (median_price, nouns) in enumerate(_CATEGORY_ITEMS.values()):
-        pairs = [(style, noun) for noun in nouns for style in _STYLES]
-        chosen = rng.choice(len(pairs), size=_PRODUCTS_PER_CATEGORY, replace=False)
+    for c, (median_price, nouns) in enumerate(CATEGORY_ITEMS.values()):
+        pairs = [(style, noun) for noun in nouns for style in STYLES]
+        chosen = rng.choice(len(pairs), size=PRODUCTS_PER_CATEGORY, replace=False)
         names += [f"{pairs[i][0]} {pairs[i][1]}" for i in chosen]
-        categories += [c] * _PRODUCTS_PER_CATEGORY
-        raw = median_price * rng.lognormal(0.0, 0.55, _PRODUCTS_PER_CATEGORY)
+        categories += [c] * PRODUCTS_PER_CATEGORY
+        raw = median_price * rng.lognormal(0.0, 0.55, PRODUCTS_PER_CATEGORY)
         prices += list(np.maximum(np.round(raw / 0.05) * 0.05, 0.1).round(2))
     n = len(names)
     numbers = rng.choice(np.arange(10_000, 100_000), size=n, replace=False)
@@ -315,11 +116,11 @@ def _catalogue() -> _Catalogue:
     codes = [f"{num}{suf}" for num, suf in zip(numbers, suffix, strict=True)]
     ranks = rng.permutation(n) + 1
     return _Catalogue(
-        stock_code=pa.array(codes + list(NON_PRODUCT_CODES)),
-        description=pa.array(names + list(NON_PRODUCT_CODES.values())),
+        stock_code=codes + list(NON_PRODUCT_CODES),
+        description=names + list(NON_PRODUCT_CODES.values()),
         category=np.array(categories, dtype=np.int8),
         price=np.array(prices),
-        popularity=1.0 / (ranks + _ZIPF_OFFSET) ** _ZIPF_EXPONENT,
+        popularity=1.0 / (ranks + ZIPF_OFFSET) ** ZIPF_EXPONENT,
     )
 
 
@@ -363,7 +164,7 @@ def _resolve_window(start: str, end: str) -> tuple[pd.Timestamp, int]:
 
 def _day_weights(first_day: pd.Timestamp, n_days: int) -> np.ndarray:
     days = pd.date_range(first_day, periods=n_days, freq="D")
-    weight = _MONTH_WEIGHT[days.month - 1] * _WEEKDAY_WEIGHT[days.day_of_week]
+    weight = MONTH_WEIGHT[days.month - 1] * WEEKDAY_WEIGHT[days.day_of_week]
     late_december = (days.month == 12) & (days.day >= 20)
     weight = np.where(late_december, weight * 0.35, weight)
     closed = (days.month == 12) & np.isin(days.day, (25, 26)) | (days.month == 1) & (days.day == 1)
@@ -387,7 +188,7 @@ def _snap_days(cum: np.ndarray, weight: np.ndarray, day: np.ndarray) -> np.ndarr
 
 
 def _minutes_of_day(n: int, rng: np.random.Generator) -> np.ndarray:
-    p = _HOUR_WEIGHT / _HOUR_WEIGHT.sum()
+    p = HOUR_WEIGHT / HOUR_WEIGHT.sum()
     hours = rng.choice(len(p), size=n, p=p) + _OPEN_MINUTE // 60
     return hours * 60 + rng.integers(0, 60, size=n)
 
@@ -422,7 +223,7 @@ def _lognormal(
 
 
 def _country_choice(n: int, rng: np.random.Generator) -> np.ndarray:
-    p = np.array([share for _, share in _COUNTRIES])
+    p = np.array([share for _, share in COUNTRIES])
     return rng.choice(len(p), size=n, p=p / p.sum()).astype(np.int8)
 
 
@@ -452,7 +253,7 @@ class _Customers(_Columns):
     p_discount: np.ndarray
     lines: np.ndarray  # mean lines per order
     quantity: np.ndarray  # mean quantity per line
-    country: np.ndarray  # index into _COUNTRIES
+    country: np.ndarray  # index into COUNTRIES
 
 
 @dataclass
@@ -486,7 +287,7 @@ def _draw_customers(
         m = len(idx)
         if m == 0:
             continue
-        prof = _PROFILES[name]
+        prof = PROFILES[name]
         signup = np.rint(_lognormal(prof.tenure, m, rng)).astype(np.int64)
         horizon = np.minimum(signup, n_days)
         last = np.clip(np.rint(_lognormal(prof.recency, m, rng)).astype(np.int64), 1, horizon)
@@ -547,12 +348,12 @@ def _draw_guest_orders(n: int, cum: np.ndarray, rng: np.random.Generator) -> _Or
 
 def _product_probabilities(cat: _Catalogue) -> np.ndarray:
     """Product choice per (segment or guest, Christmas season) group: Zipf x category taste."""
-    christmas = cat.category == _CATEGORY_NAMES.index("christmas")
-    tastes = [np.array(_PROFILES[s].categories) for s in SEGMENTS]
-    tastes.append(np.ones(len(_CATEGORY_NAMES)))  # guests
+    christmas = cat.category == CATEGORY_NAMES.index("christmas")
+    tastes = [np.array(PROFILES[s].categories) for s in SEGMENTS]
+    tastes.append(np.ones(len(CATEGORY_NAMES)))  # guests
     rows = []
     for taste in tastes:
-        for boost in (_CHRISTMAS_OFF_SEASON, _CHRISTMAS_IN_SEASON):
+        for boost in (CHRISTMAS_OFF_SEASON, CHRISTMAS_IN_SEASON):
             p = cat.popularity * taste[cat.category] * np.where(christmas, boost, 1.0)
             rows.append(p / p.sum())
     return np.array(rows)
@@ -574,7 +375,7 @@ def _product_lines(
     order = np.repeat(np.arange(len(orders)), n_lines)
 
     # Inverse-CDF draw for all groups at once: group g's CDF is shifted into (g, g + 1].
-    in_season = np.isin(month_of_day[orders.time // 1440], _CHRISTMAS_MONTHS)
+    in_season = np.isin(month_of_day[orders.time // 1440], CHRISTMAS_MONTHS)
     segment = np.where(guest, len(SEGMENTS), cust.segment[owner]).astype(np.int64)
     group = (segment * 2 + in_season)[order]
     cdf = np.cumsum(_product_probabilities(cat), axis=1)
@@ -648,7 +449,7 @@ def _free_and_fee_lines(
     orders: _Orders, lines: _Lines, cat: _Catalogue, rng: np.random.Generator
 ) -> _Lines:
     """Zero-price product lines and postage/fee lines added to existing purchases."""
-    n_free = round(_FREE_LINE_SHARE * len(lines))
+    n_free = round(FREE_LINE_SHARE * len(lines))
     free = _Lines(
         order=rng.integers(0, len(orders), size=n_free),
         product=rng.choice(
@@ -657,14 +458,14 @@ def _free_and_fee_lines(
         quantity=rng.integers(1, 13, size=n_free).astype(np.float64),
         price=np.zeros(n_free),
     )
-    n_fee = round(_FEE_ORDER_SHARE * len(orders))
+    n_fee = round(FEE_ORDER_SHARE * len(orders))
     fee_order = rng.choice(len(orders), size=n_fee, replace=False)
     codes = list(NON_PRODUCT_CODES)
     abroad = orders.country[fee_order] != 0
     code = np.where(
         abroad,
-        rng.choice(len(codes), size=n_fee, p=_FEE_MIX_ABROAD),
-        rng.choice(len(codes), size=n_fee, p=_FEE_MIX_HOME),
+        rng.choice(len(codes), size=n_fee, p=FEE_MIX_ABROAD),
+        rng.choice(len(codes), size=n_fee, p=FEE_MIX_HOME),
     )
     fee_price = {
         "POST": np.where(rng.random(n_fee) < 0.7, 18.0, 40.0),
@@ -691,24 +492,28 @@ def _add_dirt(
     purchase_lines = _Lines.concat([lines, _free_and_fee_lines(orders, lines, cat, rng)])
     all_orders, all_lines = [orders], [purchase_lines]
     offset = len(orders)
-    for share, kind in ((_CANCEL_LINE_SHARE, _CANCELLATION), (_RETURN_LINE_SHARE, _RETURN)):
+    for share, kind in ((CANCEL_LINE_SHARE, _CANCELLATION), (RETURN_LINE_SHARE, _RETURN)):
         new_orders, new_lines = _reversals(orders, lines, share, kind, last_minute, rng)
         new_lines.order += offset
         offset += len(new_orders)
         all_orders.append(new_orders)
         all_lines.append(new_lines)
-    n_dup = round(_DUPLICATE_ROW_SHARE * len(purchase_lines))
+    n_dup = round(DUPLICATE_ROW_SHARE * len(purchase_lines))
     all_lines.append(purchase_lines.take(rng.integers(0, len(purchase_lines), size=n_dup)))
     return _Orders.concat(all_orders), _Lines.concat(all_lines)
 
 
 def generate_transactions(
-    n_customers: int = 5000,
-    seed: int = 0,
-    start: str = "2023-01-01",
-    end: str = "2024-12-31",
-    dirty: bool = True,
+    n_customers: int = _DEFAULTS.n_customers,
+    seed: int = _DEFAULTS.seed,
+    start: str = _DEFAULTS.start,
+    end: str = _DEFAULTS.end,
+    dirty: bool = _DEFAULTS.dirty,
     segment_shares: Mapping[str, float] | None = None,
+    *,
+    first_customer: int = 0,
+    first_invoice: int = _FIRST_INVOICE,
+    id_digits: int | None = None,
 ) -> SyntheticData:
     """A realistic online-retail log whose customers fall into planted segments.
 
@@ -720,6 +525,10 @@ def generate_transactions(
     so every labelled customer keeps valid purchases (and the planted recency and tenure) after
     cleaning.
     ``segment_shares`` are relative weights per segment name (normalised; missing names get 0).
+
+    ``first_customer``, ``first_invoice`` and ``id_digits`` number the customers and invoices of
+    one chunk of a larger log (``write_log``): customer ``i`` is ``C`` + ``first_customer + i``
+    padded to ``id_digits`` (default: at least 6 digits).
     """
     if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
         raise SegmentationError(
@@ -740,7 +549,7 @@ def generate_transactions(
     cust = _draw_customers(int(n_customers), shares, n_days, rng)
     orders = _draw_customer_orders(cust, cum, weight, rng)
     if dirty:
-        n_guest = round(_GUEST_ORDER_SHARE * len(orders))
+        n_guest = round(GUEST_ORDER_SHARE * len(orders))
         orders = _Orders.concat([orders, _draw_guest_orders(n_guest, cum, rng)])
     # Chronological orders make every later row-level gather nearly sequential.
     orders = orders.take(_stable_order(orders.time))
@@ -748,124 +557,166 @@ def generate_transactions(
     if dirty:
         orders, lines = _add_dirt(orders, lines, cat, n_days, rng)
 
-    frame = _assemble(orders, lines, cust, window_start, n_days, cat)
-    snapshot = frame[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
+    invoice_rank = _invoice_ranks(orders)
+    lines = lines.take(_stable_order(invoice_rank[lines.order]))  # invoice by invoice
+    ids = _customer_ids(len(cust), first_customer, id_digits)
+    frame = _assemble(
+        orders, lines, invoice_rank + first_invoice, ids, cust, window_start, n_days, cat
+    )
+    del orders, lines, invoice_rank
+    snapshot = default_snapshot(frame)
     labels = pd.Series(
         pd.Categorical.from_codes(cust.segment, categories=list(SEGMENTS)),
-        index=pd.Index(pd.array(_customer_ids(len(cust)), dtype="str"), name=CUSTOMER_ID),
+        index=pd.Index(ids.to_numpy(), dtype="str", name=CUSTOMER_ID),
         name="segment",
     )
     return SyntheticData(transactions=frame, labels=labels, snapshot_date=snapshot)
 
 
-def _customer_ids(n: int) -> pa.Array:
-    width = max(6, len(str(n - 1)))
-    digits = pc.utf8_lpad(pc.cast(pa.array(np.arange(n)), pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise("C", digits, "")
+def _customer_ids(n: int, first: int = 0, digits: int | None = None) -> pl.Series:
+    width = digits or max(6, len(str(first + n - 1)))
+    number = pl.int_range(first, first + n).cast(pl.String).str.zfill(width)
+    return pl.select(pl.lit("C") + number).to_series()
 
 
-def _text(values: pa.Array, idx: np.ndarray, missing: np.ndarray | None = None) -> pd.Series:
-    return pd.Series(values.take(pa.array(idx, mask=missing)), dtype="str")
+def _gather(labels, idx: np.ndarray, missing: np.ndarray | None = None) -> pl.Series:
+    """``labels[idx]`` (``missing``: no value); text labels are shared, not copied per line."""
+    positions = pl.Series(idx, dtype=pl.UInt32)
+    if missing is not None:
+        positions = pl.select(pl.when(pl.Series(missing)).then(None).otherwise(positions))
+        positions = positions.to_series()
+    if not isinstance(labels, pl.Series):
+        labels = pl.Series(labels, dtype=pl.String)
+    return labels.gather(positions)
+
+
+def _invoice_ranks(orders: _Orders) -> np.ndarray:
+    """Position of each order in time order (cancellations and returns after a purchase of the
+    same minute): the invoice numbers, less the first one."""
+    by_time = _stable_order(orders.time * 3 + orders.kind)
+    rank = np.empty(len(orders), dtype=np.int64)
+    rank[by_time] = np.arange(len(orders))
+    return rank
 
 
 def _assemble(
     orders: _Orders,
     lines: _Lines,
+    invoice_number: np.ndarray,
+    customer_ids: pl.Series,
     cust: _Customers,
     window_start: pd.Timestamp,
     n_days: int,
     cat: _Catalogue,
-) -> pd.DataFrame:
-    """Number invoices in time order and lay the lines out invoice by invoice."""
-    by_time = _stable_order(orders.time * 3 + orders.kind)
-    invoice_rank = np.empty(len(orders), dtype=np.int64)
-    invoice_rank[by_time] = np.arange(len(orders))
-    invoice_text = pc.cast(pa.array(invoice_rank + _FIRST_INVOICE), pa.string())
-    invoice_text = pc.if_else(
-        pa.array(orders.kind == _CANCELLATION),
-        pc.binary_join_element_wise("C", invoice_text, ""),
-        invoice_text,
-    )
+) -> pl.DataFrame:
+    """The log's columns from orders and lines (already laid out invoice by invoice).
 
-    lines = lines.take(_stable_order(invoice_rank[lines.order]))
+    Columns are built one at a time and each line-level temporary is dropped as soon as its
+    column exists, which keeps the peak near the size of the finished frame.
+    """
+    number = pl.Series(invoice_number).cast(pl.String)
+    cancelled = pl.Series(orders.kind == _CANCELLATION)
+    invoice_text = pl.select(pl.when(cancelled).then(pl.lit("C") + number).otherwise(number))
+    del number, cancelled
     order = lines.order
+    out: dict[str, pl.Series] = {}
+
     owner = orders.customer[order]
     guest = owner < 0
-    owner = np.where(guest, 0, owner)
-
-    base = np.datetime64(window_start.date(), "m")
-    stamp = (base + orders.time[order].astype("timedelta64[m]")).astype("datetime64[us]")
+    np.maximum(owner, 0, out=owner)
+    out[CUSTOMER_ID] = _gather(customer_ids, owner, guest)
     snapshot = np.datetime64(window_start.date(), "D") + np.timedelta64(n_days, "D")
     signup = (snapshot - cust.signup_age.astype("timedelta64[D]")).astype("datetime64[us]")
+    out[SIGNUP_DATE] = _gather(pl.Series(signup), owner, guest)
+    del owner, guest
+    out[INVOICE_ID] = _gather(invoice_text.to_series(), order)
+    del invoice_text
+    minutes = orders.time[order].astype("timedelta64[m]")
+    base = np.datetime64(window_start.date(), "m")
+    out[INVOICE_DATE] = pl.Series((base + minutes).astype("datetime64[us]"))
+    del minutes
+    out[STOCK_CODE] = _gather(cat.stock_code, lines.product)
+    out[DESCRIPTION] = _gather(cat.description, lines.product)
+    out[QUANTITY] = pl.Series(lines.quantity)
+    out[UNIT_PRICE] = pl.Series(lines.price)
     amount = lines.quantity * lines.price
     rate = np.where(orders.kind == _PURCHASE, orders.rate, 0.0)[order]
-    columns = {
-        CUSTOMER_ID: ids.from_positions(_customer_ids(len(cust)), np.where(guest, -1, owner)),
-        INVOICE_ID: ids.from_positions(invoice_text, order),
-        INVOICE_DATE: stamp,
-        STOCK_CODE: _text(cat.stock_code, lines.product),
-        DESCRIPTION: _text(cat.description, lines.product),
-        QUANTITY: lines.quantity,
-        UNIT_PRICE: lines.price,
-        AMOUNT: amount,
-        DISCOUNT: np.round(rate * amount, 2),
-        SIGNUP_DATE: np.where(guest, np.datetime64("NaT", "us"), signup[owner]),
-        COUNTRY: _text(pa.array([c for c, _ in _COUNTRIES]), orders.country[order]),
-    }
-    return pd.DataFrame({c: columns[c] for c in TRANSACTION_COLUMNS}, copy=False)
+    rate *= amount
+    out[DISCOUNT] = pl.Series(np.round(rate, 2))
+    del rate
+    out[AMOUNT] = pl.Series(amount)
+    del amount
+    out[COUNTRY] = _gather([c for c, _ in COUNTRIES], orders.country[order])
+    return pl.DataFrame([out[c].alias(c) for c in TRANSACTION_COLUMNS])
 
 
-def _purchase_mask(transactions: pd.DataFrame) -> pd.Series:
-    """Rows that are real product purchases by a known customer."""
-    mask = (
-        transactions[CUSTOMER_ID].notna()
-        & ~ids.starts_with(transactions[INVOICE_ID], "C")
-        & (transactions[QUANTITY] > 0)
-        & (transactions[UNIT_PRICE] > 0)
-    )
-    if STOCK_CODE in transactions.columns:
-        mask &= ~transactions[STOCK_CODE].isin(list(NON_PRODUCT_CODES))
-    return mask & ~transactions.duplicated()
+def chunk_seed(seed: int, chunk: int) -> int:
+    """The seed of one chunk of a chunked log: ``seed`` itself for the first chunk, so a log of
+    one chunk is exactly ``generate_transactions(n, seed)``."""
+    if chunk == 0:
+        return seed
+    return int(np.random.SeedSequence((seed, chunk)).generate_state(1)[0])
 
 
-def to_customer_summary(
-    transactions: pd.DataFrame, snapshot_date: pd.Timestamp | None = None
-) -> pd.DataFrame:
-    """Collapse a transaction log into the per-customer summary schema (``SUMMARY_COLUMNS``).
+def labels_path(log_path: str | Path) -> Path:
+    """Where ``write_log`` puts the planted segments of a log: ``<name>.labels.parquet``."""
+    path = Path(log_path)
+    return path.with_name(path.name.split(".")[0] + ".labels.parquet")
 
-    Only purchases count: guest rows, "C" invoices, returns (negative quantity), non-positive
-    prices, non-product codes and exact duplicate rows are ignored. ``total_money_spent`` is the
-    gross line amount, like the log's monetary feature; ``tran_with_disc`` counts invoices with
-    any discounted line. ``data_pulled_date`` defaults to the day after the log's last row.
+
+def write_log(
+    path: str | Path,
+    n_customers: int = _DEFAULTS.n_customers,
+    seed: int = _DEFAULTS.seed,
+    start: str = _DEFAULTS.start,
+    end: str = _DEFAULTS.end,
+    dirty: bool = _DEFAULTS.dirty,
+    segment_shares: Mapping[str, float] | None = None,
+    chunk_customers: int = 1_000_000,
+) -> tuple[Path, Path]:
+    """Write a synthetic log to Parquet, ``chunk_customers`` customers at a time.
+
+    Memory stays that of one chunk, whatever ``n_customers``. Chunk ``k`` draws from
+    ``chunk_seed(seed, k)`` and numbers its customers and invoices after the previous chunks';
+    with one chunk (``n_customers <= chunk_customers``) the file holds exactly
+    ``generate_transactions(n_customers, seed, ...)``. The planted segments go to
+    ``labels_path(path)`` (``customer_id``, ``segment``). Returns both paths.
     """
-    required = [CUSTOMER_ID, INVOICE_ID, INVOICE_DATE, QUANTITY, UNIT_PRICE, AMOUNT]
-    required += [DISCOUNT, SIGNUP_DATE]
-    missing = [c for c in required if c not in transactions.columns]
-    if missing:
+    import pyarrow.parquet as pq
+
+    if chunk_customers < 1:
         raise SegmentationError(
-            f"to_customer_summary needs columns {missing} in the transaction log, which has "
-            f"{list(transactions.columns)}. Load the log with a loader that maps the source "
-            "columns to the canonical names in src.columns."
+            f"chunk_customers must be at least 1, got {chunk_customers}; e.g. 1000000."
         )
-    if snapshot_date is None:
-        snapshot_date = transactions[INVOICE_DATE].max().normalize() + pd.Timedelta(days=1)
-    buys = transactions.loc[_purchase_mask(transactions)]
-    invoices = buys.groupby([CUSTOMER_ID, INVOICE_ID], sort=False).agg(
-        date=(INVOICE_DATE, "max"),
-        spent=(AMOUNT, "sum"),
-        discounted=(DISCOUNT, "max"),
-        signup=(SIGNUP_DATE, "min"),
-    )
-    invoices["discounted"] = invoices["discounted"] > 0
-    per_customer = invoices.groupby(level=CUSTOMER_ID).agg(
-        **{
-            TOTAL_TRANSACTION: ("spent", "size"),
-            TOTAL_MONEY_SPENT: ("spent", "sum"),
-            TRAN_WITH_DISC: ("discounted", "sum"),
-            LAST_ORDER_DATE: ("date", "max"),
-            CREATED_AT: ("signup", "min"),
-        }
-    )
-    per_customer[DATA_PULLED_DATE] = pd.Timestamp(snapshot_date)
-    summary = per_customer.rename_axis(USER_ID).reset_index()
-    return summary[list(SUMMARY_COLUMNS)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    digits = max(6, len(str(n_customers - 1)))
+    writer = labels = None
+    first_invoice = _FIRST_INVOICE
+    try:
+        for chunk, first in enumerate(range(0, n_customers, chunk_customers)):
+            data = generate_transactions(
+                min(chunk_customers, n_customers - first),
+                chunk_seed(seed, chunk),
+                start,
+                end,
+                dirty,
+                segment_shares,
+                first_customer=first,
+                first_invoice=first_invoice,
+                id_digits=digits,
+            )
+            first_invoice += data.transactions[INVOICE_ID].str.strip_prefix("C").n_unique()
+            table = data.transactions.to_arrow()
+            writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=1 << 20)
+            del table, data.transactions
+            segment = pl.from_pandas(
+                data.labels.astype("str").rename_axis(CUSTOMER_ID).reset_index()
+            )
+            labels = segment if labels is None else pl.concat([labels, segment])
+    finally:
+        if writer is not None:
+            writer.close()
+    labels.write_parquet(labels_path(path))
+    return path, labels_path(path)

@@ -1,0 +1,92 @@
+"""The per-customer feature table from the command line:
+``python -m src.features dataset=online_retail output=features.parquet``.
+
+Any ``dataset``/``cleaning``/``features`` option or key of ``conf/`` can be given as for
+``python -m src.run`` (``dataset=transactions dataset.path=orders.parquet``,
+``cleaning=classic``, ``features=lrfmc``, ``snapshot_date=2011-12-10``); plus ``output`` (a
+``.parquet`` or ``.csv`` file, required) and ``streaming=true`` (polars' streaming engine, for
+logs larger than memory). The log is read, cleaned and aggregated in one query; only the
+per-customer table is kept. The cleaning counts and any data warnings are printed.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from src.errors import SegmentationError, report_user_errors
+
+_OWN_KEYS = ("output", "streaming")
+
+
+def _split(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    own, overrides = {}, []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep:
+            raise SegmentationError(
+                f"arguments must be key=value, got {arg!r}. Example: python -m src.features "
+                "dataset=online_retail output=features.parquet"
+            )
+        if key in _OWN_KEYS:
+            own[key] = value
+        else:
+            overrides.append(arg)
+    return own, overrides
+
+
+@report_user_errors
+def main(argv: list[str] | None = None) -> None:
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from src.config import compose_config
+    from src.data.prepare import customer_table
+
+    own, overrides = _split(list(sys.argv[1:] if argv is None else argv))
+    output = own.get("output")
+    if not output or Path(output).suffix not in (".parquet", ".csv"):
+        raise SegmentationError(
+            "output=<file> is required and must end in .parquet or .csv, e.g. "
+            "python -m src.features dataset=online_retail output=features.parquet"
+        )
+    try:
+        cfg = compose_config("config", *overrides)
+        dataset = OmegaConf.to_object(cfg.dataset)
+        cleaning = OmegaConf.to_object(cfg.cleaning)
+        features = OmegaConf.to_object(cfg.features)
+    except (HydraException, OmegaConfBaseException) as exc:
+        cause = exc.__cause__ or exc
+        raise SegmentationError(f"bad option: {str(cause).strip().splitlines()[0]}") from None
+    started = time.perf_counter()
+    table = customer_table(
+        dataset,
+        cleaning,
+        features,
+        cfg.snapshot_date,
+        base_dir=Path.cwd(),
+        streaming=own.get("streaming", "false").lower() in ("1", "true", "yes"),
+    )
+    if table.cleaning is not None:
+        for step in table.cleaning.steps:
+            print(f"cleaning {step.rule:<28} -{step.rows_removed:>11,}  -> {step.rows_out:,} rows")
+    for warning in table.warnings:
+        print(f"warning: {warning}")
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame = table.features.reset_index()
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    snapshot = "" if table.snapshot is None else f" at snapshot {table.snapshot.date()}"
+    print(
+        f"wrote {path}: {len(frame):,} customers x {len(table.features.columns)} features"
+        f"{snapshot} in {time.perf_counter() - started:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()

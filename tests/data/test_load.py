@@ -1,0 +1,166 @@
+"""Dataset dispatch on dataset.type, paths and the synthetic dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from src import columns as schema
+from src.data.load import load_dataset
+from src.errors import SegmentationError
+
+UCI_COLUMNS = {
+    "invoice_id": "InvoiceNo",
+    "stock_code": "StockCode",
+    "description": "Description",
+    "quantity": "Quantity",
+    "invoice_date": "InvoiceDate",
+    "unit_price": "UnitPrice",
+    "customer_id": "CustomerID",
+    "country": "Country",
+}
+
+
+DATE_STYLES = {
+    "iso": ["2010-12-01 08:26:00", "2010-12-01 08:28:00", "2011-01-13 17:05:00"],
+    "uci": ["12/1/2010 8:26", "12/1/2010 8:28", "1/13/2011 17:05"],
+}
+
+
+def uci_frame(dates: list[str]) -> pd.DataFrame:
+    """Three UCI-style lines as text, the way they sit in a CSV file."""
+    return pd.DataFrame(
+        {
+            "InvoiceNo": ["536365", "536366", "C536379"],
+            "StockCode": ["85123A", "22633", "D"],
+            "Description": ["WHITE HANGING HEART ", "HAND WARMER", "Discount"],
+            "Quantity": ["6", "6", "-1"],
+            "InvoiceDate": dates,
+            "UnitPrice": ["2.55", "1.85", "27.5"],
+            "CustomerID": ["17850.0", "", "14527.0"],
+            "Country": ["United Kingdom", "United Kingdom", "France"],
+        }
+    )
+
+
+def write(frame: pd.DataFrame, path: Path) -> Path:
+    name = path.name
+    if name.endswith((".csv", ".csv.gz")):
+        frame.to_csv(path, index=False)
+    elif name.endswith(".xlsx"):
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
+    return path
+
+
+def summary_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uid": ["u1", "u2"],
+            "total_transaction": [3, 1],
+            "total_money_spent": [120.0, 15.5],
+            "tran_with_disc": [1, 0],
+            "last_order_date": ["2024-03-01", "2024-01-15"],
+            "created_at": ["2023-06-01", "2024-01-15"],
+            "data_pulled_date": ["2024-03-31", "2024-04-01"],
+        }
+    )
+
+
+SUMMARY_COLUMNS = {c: c for c in schema.SUMMARY_COLUMNS} | {"user_id": "uid"}
+
+
+def feature_frame() -> pd.DataFrame:
+    return pd.DataFrame({"id": [1, 2], "R": [5, 30], "F": [2, 1], "M": [10.0, 99.5]})
+
+
+FEATURE_COLUMNS = {
+    "customer_id": "id",
+    "recency_days": "R",
+    "frequency": "F",
+    "monetary": "M",
+}
+
+
+def test_summary_dataset_snapshot_is_latest_pull(tmp_path):
+    write(summary_frame(), tmp_path / "s.csv")
+    cfg = {"name": "shop", "type": "summary", "path": "s.csv", "columns": SUMMARY_COLUMNS}
+    dataset = load_dataset(cfg, base_dir=tmp_path)
+    assert dataset.kind == "summary"
+    assert dataset.snapshot_date == pd.Timestamp("2024-04-01")
+
+
+def test_feature_dataset(tmp_path):
+    write(feature_frame(), tmp_path / "f.csv")
+    cfg = {"type": "features", "path": str(tmp_path / "f.csv"), "columns": FEATURE_COLUMNS}
+    dataset = load_dataset(cfg)
+    assert dataset.kind == "features"
+    assert dataset.customers.loc["2", schema.MONETARY] == 99.5
+
+
+def test_relative_path_resolves_against_base_dir(tmp_path):
+    write(uci_frame(DATE_STYLES["iso"]), tmp_path / "retail.csv")
+    cfg = {"name": "uci", "type": "transactions", "path": "retail.csv", "columns": UCI_COLUMNS}
+    dataset = load_dataset(cfg, base_dir=tmp_path)
+    assert dataset.kind == "transactions"
+    assert len(dataset.transactions) == 3
+
+
+@pytest.mark.parametrize("output", ["transactions", "summary"])
+def test_synthetic_dataset_keeps_ground_truth(output):
+    cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": output}
+    dataset = load_dataset(cfg)
+    assert dataset.kind == output
+    assert dataset.ground_truth is not None
+    # A log's snapshot is the default rule on the cleaned log; a summary carries its own.
+    assert (dataset.snapshot_date is not None) == (output == "summary")
+
+
+def test_synthetic_segment_shares_plant_only_the_given_segments():
+    cfg = {
+        "type": "synthetic",
+        "n_customers": 400,
+        "seed": 3,
+        "segment_shares": {"champions": 1, "hibernating": 3},
+    }
+    shares = load_dataset(cfg).ground_truth.value_counts(normalize=True)
+    assert set(shares[shares > 0].index) == {"champions", "hibernating"}
+    assert shares["hibernating"] == pytest.approx(0.75, abs=0.01)
+
+
+def test_synthetic_segment_shares_must_be_a_mapping():
+    cfg = {"type": "synthetic", "n_customers": 40, "segment_shares": [1, 2]}
+    with pytest.raises(SegmentationError, match="dataset.segment_shares"):
+        load_dataset(cfg)
+
+
+def test_synthetic_summary_is_indexed_by_customer():
+    cfg = {"type": "synthetic", "n_customers": 40, "seed": 3, "output": "summary"}
+    customers = load_dataset(cfg).customers
+    assert customers.index.name == schema.CUSTOMER_ID
+    assert customers.index.is_unique
+
+
+def test_missing_file_names_path_and_fixes(tmp_path):
+    cfg = {"type": "transactions", "path": "nowhere/retail.csv.gz", "columns": UCI_COLUMNS}
+    with pytest.raises(SegmentationError) as error:
+        load_dataset(cfg, base_dir=tmp_path)
+    message = str(error.value)
+    assert str(tmp_path / "nowhere" / "retail.csv.gz") in message
+    assert "SEGMENTATION_DATA_DIR" in message
+    assert "dataset.path=" in message
+
+
+def test_unknown_dataset_type():
+    with pytest.raises(
+        SegmentationError, match="'sql'.*synthetic, transactions, summary, features"
+    ):
+        load_dataset({"type": "sql", "path": "x"})
+
+
+def test_missing_path_is_reported():
+    with pytest.raises(SegmentationError, match="no file path.*dataset.path="):
+        load_dataset({"type": "transactions", "path": None})

@@ -1,0 +1,100 @@
+"""The two ways from a dataset to features agree: the one-pass ``customer_table`` (read, clean
+and aggregate in one query, no cleaned log kept) and ``prepare_data`` (the cleaned log in
+memory for the insight tables, then the features)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from src import columns as schema
+from src.data import customer_features
+from src.data.cleaning import RULES
+from src.data.load import dataset_config
+from src.data.prepare import customer_table, prepare_data, resolve_options
+
+CLEANING = {
+    "default": {},
+    "net": {"returns": "net"},
+    "none": {f"drop_{rule}": False for rule in RULES},
+    "no_duplicates_rule": {"drop_duplicates": False},
+}
+FEATURES = [
+    {"name": name, "frequency": f, "monetary": m}
+    for name, f, m in itertools.product(["rfm", "lrfmc"], ["invoices", "days"], ["total", "mean"])
+]
+
+
+@pytest.fixture(scope="module")
+def shop_file(tmp_path_factory):
+    """A dirty synthetic log written to Parquet, read back as a transactions dataset."""
+    from src.data.synthetic.generate import write_log
+
+    path = tmp_path_factory.mktemp("shop") / "shop.parquet"
+    write_log(path, n_customers=400, seed=9)
+    return {"name": "shop", "type": "transactions", "path": str(path)}
+
+
+@pytest.mark.parametrize("cleaning", CLEANING)
+@pytest.mark.parametrize("snapshot", [None, "2024-09-30"])
+def test_one_pass_table_equals_the_prepared_features(shop_file, cleaning, snapshot):
+    dataset = dataset_config(shop_file)
+    for features in FEATURES:
+        _, clean, feats = resolve_options(dataset, CLEANING[cleaning], features)
+        table = customer_table(dataset, clean, feats, snapshot)
+        prepared = prepare_data(dataset, clean, feats, snapshot)
+        pd.testing.assert_frame_equal(table.features, prepared.features, check_exact=True)
+        assert table.cleaning.to_dict() == prepared.cleaning.to_dict()
+        assert table.snapshot == prepared.snapshot
+
+
+def test_customer_features_takes_option_names_and_mappings(shop_file):
+    by_name = customer_features(shop_file, "default", "lrfmc")
+    by_mapping = customer_features(shop_file, {}, {"name": "lrfmc"})
+    pd.testing.assert_frame_equal(by_name, by_mapping)
+    assert list(by_name.columns) == list(schema.LRFMC_FEATURES)
+
+
+def test_streaming_engine_gives_the_same_table(shop_file):
+    dataset, clean, feats = resolve_options(shop_file, "default", "lrfmc")
+    in_memory = customer_table(dataset, clean, feats)
+    streamed = customer_table(dataset, clean, feats, streaming=True)
+    pd.testing.assert_frame_equal(streamed.features, in_memory.features, check_exact=True)
+    assert streamed.cleaning.to_dict() == in_memory.cleaning.to_dict()
+
+
+def write_csv(path, customer_ids: list[str]):
+    n = len(customer_ids)
+    pl.DataFrame(
+        {
+            "customer": customer_ids,
+            "invoice": [f"{500 + i}" for i in range(n)],
+            "day": ["2024-01-0" + str(1 + i % 9) for i in range(n)],
+            "qty": ["2"] * n,
+            "price": ["1.5"] * n,
+        }
+    ).write_csv(path)
+    columns = {
+        "customer_id": "customer",
+        "invoice_id": "invoice",
+        "invoice_date": "day",
+        "quantity": "qty",
+        "unit_price": "price",
+    }
+    return {"type": "transactions", "path": str(path), "columns": columns}
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [" 17", "17.00", "NA", "17 "],
+    ids=["leading space", "long suffix", "missing spelt NA", "trailing space"],
+)
+def test_ids_the_shortcut_cannot_handle_take_the_careful_path(tmp_path, odd):
+    ids = [f"{i}.0" for i in range(10, 30)] + [odd]
+    dataset = write_csv(tmp_path / "log.csv", ids)
+    features = customer_features(dataset, "none", "rfm")
+    expected = {str(i) for i in range(10, 30)} | ({"17"} if odd != "NA" else set())
+    assert set(features.index) == expected

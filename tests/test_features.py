@@ -1,0 +1,56 @@
+"""``python -m src.features``: the per-customer feature table from the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from src.config import PROJECT_ROOT
+from src.data import customer_features
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "src.features", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_writes_the_table_customer_features_returns(tmp_path, suffix):
+    output = tmp_path / f"features{suffix}"
+    proc = run("dataset.n_customers=300", "features=lrfmc", f"output={output}")
+    assert proc.returncode == 0, proc.stderr
+    assert "cleaning duplicates" in proc.stdout
+    if suffix == ".parquet":
+        written = pd.read_parquet(output)
+    else:
+        written = pd.read_csv(output, dtype={"customer_id": "str"})
+    expected = customer_features(
+        {"type": "synthetic", "n_customers": 300, "seed": 42}, "default", "lrfmc"
+    )
+    pd.testing.assert_frame_equal(
+        written.set_index("customer_id"), expected, check_exact=False, check_index_type=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dataset=synthetic"], "output=<file> is required"),
+        (["output=x.txt"], "must end in .parquet or .csv"),
+        (["dataset=nowhere", "output=x.parquet"], "dataset/nowhere"),
+        (["features"], "key=value"),
+    ],
+)
+def test_errors_are_one_line(args, message):
+    proc = run(*args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
