@@ -67,6 +67,7 @@ ROWS = "_rows"  # lines (per group, in an aggregation that carries the counts)
 _KEPT = "_kept"
 _CUSTOMERS = "_customers"
 MATCHED = "cancelled_purchases"  # the step of returns=match, after the rules
+_ROW = "_line"  # the line's position in the log while returns=match splits it
 _REDUCED, _UNMATCHED = "_reduced", "_unmatched"
 
 
@@ -364,17 +365,39 @@ def _match_cancellations(frame: pl.LazyFrame, present: list[str]) -> pl.LazyFram
         & date.is_not_null()
         & pl.struct(present).is_first_distinct()
     )
-    cancelled = pl.when(cancels).then(-value).otherwise(0.0).sum().over(keys)
-    last_cancel = pl.when(cancels).then(date).max().over(keys)
-    eligible = pl.col(KEEP) & (date <= last_cancel).fill_null(False)
-    bought = pl.when(eligible).then(value).otherwise(0.0)
-    later = bought.cum_sum(reverse=True).over(keys, order_by=match_order(present)) - bought
-    steps = frame.with_columns(
-        cancels.alias("_cancels"),
-        bought.alias("_bought_units"),
-        later.alias("_later_units"),
-        cancelled.alias("_cancelled_units"),
+    # Only the lines of a customer x product that has a cancellation can change, often a few
+    # percent of the log: the windows run on those lines alone (a semi join), and the rest
+    # pass through. Each step's columns are materialised before the next step's windows use
+    # them: an expression inside .over() is evaluated once per group.
+    # Matching reads the lines twice (which keys have a cancellation, then those keys' lines):
+    # the columns it needs are collected once here, so the flags (duplicates included, which
+    # cannot stream anyway) are not computed once per read; the adjustments of the matched
+    # lines are then joined back onto the lazy log by line number.
+    base = frame.with_row_index(_ROW)
+    needed = dict.fromkeys(
+        [_ROW, *keys, *match_order(present), units, KEEP]
+        + ([schema.AMOUNT] if schema.AMOUNT in present else [])
+    )
+    lines = base.select(*needed, cancels.alias("_cancels")).collect().lazy()
+    cancel_keys = lines.filter(pl.col("_cancels")).select(keys).unique()
+    touched = lines.join(cancel_keys, on=keys, how="semi", nulls_equal=True)
+    is_cancel = pl.col("_cancels")
+    windows = touched.with_columns(
+        pl.when(is_cancel).then(-value).otherwise(0.0).sum().over(keys).alias("_cancelled_units"),
+        pl.when(is_cancel).then(date).max().over(keys).alias("_last_cancel"),
+    )
+    eligible = pl.col(KEEP) & (date <= pl.col("_last_cancel")).fill_null(False)
+    bought = windows.with_columns(
         eligible.alias("_eligible"),
+        pl.when(eligible).then(value).otherwise(0.0).alias("_bought_units"),
+    )
+    units_bought = pl.col("_bought_units")
+    steps = bought.with_columns(
+        (
+            units_bought.cum_sum(reverse=True).over(keys, order_by=match_order(present))
+            - units_bought
+        ).alias("_later_units"),
+        units_bought.sum().over(keys).alias("_bought_total"),
     ).with_columns(
         pl.min_horizontal(
             pl.col("_bought_units"),
@@ -394,15 +417,25 @@ def _match_cancellations(frame: pl.LazyFrame, present: list[str]) -> pl.LazyFram
             .alias(schema.AMOUNT)
         )
     unmatched = pl.col("_cancels") & (
-        pl.col("_cancelled_units") > pl.col("_bought_units").sum().over(keys) + _UNIT_TOLERANCE
+        pl.col("_cancelled_units") > pl.col("_bought_total") + _UNIT_TOLERANCE
     )
-    return steps.with_columns(
+    changed = [units, *([schema.AMOUNT] if len(changes) > 1 else []), KEEP]
+    adjusted = steps.select(
+        _ROW,
         *changes,
+        (pl.col(KEEP) & ~gone).alias(KEEP),
         (pl.col(KEEP) & gone).alias(_REMOVED.format(MATCHED)),
         reduced.alias(_REDUCED),
         unmatched.alias(_UNMATCHED),
-        (pl.col(KEEP) & ~gone).alias(KEEP),
-    ).drop("_cancels", "_bought_units", "_later_units", "_cancelled_units", "_eligible", "_taken")
+    )
+    # Back onto every line, in the log's order; lines of keys with no cancellation keep theirs.
+    joined = base.join(
+        adjusted.collect().lazy(), on=_ROW, how="left", maintain_order="left", suffix="_matched"
+    )
+    return joined.with_columns(
+        *[pl.coalesce(f"{c}_matched", c).alias(c) for c in changed],
+        *[pl.col(c).fill_null(False) for c in (_REMOVED.format(MATCHED), _REDUCED, _UNMATCHED)],
+    ).drop(_ROW, *[f"{c}_matched" for c in changed])
 
 
 # Units below this are rounding left-overs (amount-only logs sum money in floats).
