@@ -2,7 +2,9 @@
 
 Loads a registered model (default `models:/customer-segmentation@champion`), rebuilds the
 features of a dataset the way the model's data contract says (see ``src.jobs.score``), and
-writes `customer_id, segment_id, segment_name, distance_to_centre`.
+writes a CRM-ready export, one row per customer: `customer_id, segment_id, segment_name,
+recommended_actions` (the segment's playbook, joined by " | "), `distance_to_centre`, the
+feature values, `snapshot_date`, `model_name` and `model_version`, as CSV or Parquet.
 """
 
 from __future__ import annotations

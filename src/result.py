@@ -84,6 +84,7 @@ class Insight:
     rfm_crosstab: pd.DataFrame | None = None
     products: pd.DataFrame | None = None
     products_note: str | None = None
+    rules: pd.DataFrame | None = None  # per segment: a plain rule, its precision and coverage
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,13 @@ class SegmentationResult:
     shares: tuple[float, ...]
     fitted_params: Mapping[str, Any]  # the chosen pipeline's parameters, dotted, as fitted
     trials: pd.DataFrame  # one row per configuration tried, best first
-    k_curve: pd.DataFrame  # metrics of the chosen configuration at every k of the range
+    # Metrics of the chosen configuration at every k of the range, with the k rule's inputs and
+    # verdict per k (acceptable, near_knee, well_separated, stability_ari, chosen, verdict).
+    k_curve: pd.DataFrame
     knee: int | None
-    profile: pd.DataFrame  # one row per segment: size, share, means, medians, name, description
+    # One row per segment: size, share, means, medians, name, description, levels, z-scores,
+    # and its worth (revenue, revenue_share, avg_order_value, revenue_per_customer).
+    profile: pd.DataFrame
     names: Mapping[int, str]
     features: pd.DataFrame  # the customer feature table the model was fitted on
     assignments: pd.DataFrame  # one row per customer: segment id, name, distance to centre
@@ -112,6 +117,7 @@ class SegmentationResult:
     model: Any  # the fitted src.model.segmentation.SegmentationModel
     warnings: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())  # sentences for the report's summary
+    k_reason: str = ""  # why this k, in one sentence (the rule of sweep.k_choice)
 
     def __post_init__(self) -> None:
         for name in ("metrics", "names", "figures", "fitted_params"):

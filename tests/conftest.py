@@ -82,9 +82,10 @@ SMALL_SWEEP = (
 )
 
 
-def build_result(*overrides: str):
-    """A real SegmentationResult from a small synthetic sweep, with no tracking store involved:
-    the object the finalise step hands to MLflow logging, the report and the registry."""
+def build_result(*overrides: str, base: tuple[str, ...] = SMALL_SWEEP):
+    """A real SegmentationResult from a small sweep (``base``: the small synthetic one), with no
+    tracking store involved: the object the finalise step hands to MLflow logging, the report
+    and the registry."""
     import optuna
 
     from src.config import compose_config
@@ -97,7 +98,7 @@ def build_result(*overrides: str):
     from src.sweep.space import sweep_space
     from src.viz.background import Background
 
-    cfg = compose_config("config", *SMALL_SWEEP, *overrides)
+    cfg = compose_config("config", *base, *overrides)
     options = load_options(cfg)
     data = prepare_data(options.dataset, options.cleaning, options.features, options.snapshot_date)
     space = sweep_space(cfg)

@@ -14,12 +14,13 @@ def register_configs() -> None:
     """Make the schemas available to the defaults lists (`base_config`, `base_predict`, ...)."""
     from hydra.core.config_store import ConfigStore
 
-    from src.config.schema import Config, MigrateConfig, PredictConfig
+    from src.config.schema import CompareConfig, Config, MigrateConfig, PredictConfig
 
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
     cs.store(name="base_predict", node=PredictConfig)
     cs.store(name="base_migrate", node=MigrateConfig)
+    cs.store(name="base_compare", node=CompareConfig)
 
 
 def group_options(group: str) -> list[str]:

@@ -137,6 +137,44 @@ class KRange:
             )
 
 
+class KRule(Enum):
+    knee = "knee"  # near the knee, well separated, stable, acceptable shares (README)
+    objective = "objective"  # the k of the best trial by the objective alone
+
+
+@dataclass
+class KChoice:
+    """How the number of segments is chosen on the chosen configuration's curve over k."""
+
+    rule: KRule = KRule.knee
+    window: int = 1  # candidates: k within this many of the inertia curve's knee
+    tolerance: float = 0.2  # silhouette and Davies-Bouldin within 20% of the candidates' best
+    min_stability: float = 0.8  # bootstrap ARI a candidate needs (sweep.stability_bootstraps)
+
+    def __post_init__(self) -> None:
+        if self.window < 0:
+            _fail(
+                "sweep.k_choice.window",
+                self.window,
+                "it counts k, 0 or more",
+                "sweep.k_choice.window=1",
+            )
+        if not 0 <= self.tolerance < 1:
+            _fail(
+                "sweep.k_choice.tolerance",
+                self.tolerance,
+                "it is a relative tolerance, at least 0 and below 1",
+                "sweep.k_choice.tolerance=0.1",
+            )
+        if not 0 <= self.min_stability <= 1:
+            _fail(
+                "sweep.k_choice.min_stability",
+                self.min_stability,
+                "it is an adjusted Rand index between 0 and 1",
+                "sweep.k_choice.min_stability=0.8",
+            )
+
+
 @dataclass
 class SearchSpace:
     """Options of each swept group the sampler may pick; empty: the group's composed option.
@@ -178,6 +216,7 @@ class SweepConfig:
     refine_k: bool = True  # then try every k of the range for the best outliers/scaler/model
     log_trial_artifacts: bool = True  # per-trial radar chart and fitted pipeline
     k: KRange = field(default_factory=KRange)
+    k_choice: KChoice = field(default_factory=KChoice)
     search_space: SearchSpace = field(default_factory=SearchSpace)
 
     def __post_init__(self) -> None:
@@ -275,6 +314,8 @@ class InsightConfig:
     top_products: int = 10  # products listed per segment
     recommendations_per_customer: int = 5
     min_support: float = 0.02  # a pick must be bought by this share of the segment's customers
+    rules_max_depth: int = 3  # conditions per leaf of the tree that describes each segment
+    rules_min_leaf_share: float = 0.01  # a rule's leaf holds at least this share of customers
     naming: Any = None  # levels, rules and fallback (see src/insight/naming.py)
     playbook: Any = None  # segment name -> actions
 
@@ -350,3 +391,21 @@ class MigrateConfig:
     path: str | None = None  # read this file with the dataset mapping of the model's contract
     dataset: DatasetConfig | None = None  # None: the dataset of the model's data contract
     cleaning: CleaningConfig | None = None  # None: the cleaning of the model's data contract
+
+
+@dataclass
+class CompareConfig:
+    """``python -m src.compare``: two model versions on one dataset (agreement, mapping, metrics)."""
+
+    model_a: str = MISSING  # e.g. models:/customer-segmentation/1
+    model_b: str = MISSING  # e.g. models:/customer-segmentation@champion
+    seed: int = 42  # only used by the synthetic dataset
+    snapshot_date: str | None = None  # None: model_a's training snapshot on its training data
+    tracking_uri: str | None = (
+        None  # None: $MLFLOW_TRACKING_URI, else sqlite:///<project>/mlflow.db
+    )
+    output_dir: str = "reports/compare"  # mapping and metric tables are written here
+    log_to_mlflow: bool = True  # a run in experiment "segment-comparison"
+    path: str | None = None  # read this file with the dataset mapping of model_a's contract
+    dataset: DatasetConfig | None = None  # None: the dataset of model_a's data contract
+    cleaning: CleaningConfig | None = None  # None: the cleaning of model_a's data contract

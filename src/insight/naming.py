@@ -31,6 +31,21 @@ Rules
     lacks (length or discount on RFM-only data) never matches. Clusters that match no rule get the
     ``fallback`` name. Several rules may share a name (two ways to reach the same segment).
 
+Recency first
+    Whether a cluster is lapsed (recency high) or active decides which names it can get before
+    tenure, discount use or anything else is consulted: a rule that does not mention recency
+    applies to active clusters only (as if it said ``recency: not_high``). A cluster that has
+    not bought for a long time is therefore never "New customers" or "Discount hunters", however
+    short its tenure or heavy its discount use.
+
+No name against the evidence
+    A rule whose condition says a feature is high (``high``/``very_high``) is skipped when the
+    cluster's typical customer is not above all customers' typical customer in real units
+    (median against median; means when the profile has no medians), and one that says low when
+    it is not below. Segment cards show exactly that comparison and the z-scores, so a "Loyal"
+    segment always buys more often than the typical customer and "Champions" spend more: the
+    level (a z-score) and the card's "vs all" never disagree in sign.
+
 Duplicates
     Two clusters never share a name silently. Duplicates are told apart by the feature on which
     they differ most (largest z-score range): two clusters become e.g. "Loyal (higher spend)" and
@@ -118,9 +133,27 @@ class Rule:
     description: str = ""
 
     def matches(self, levels: Mapping[str, str]) -> bool:
+        """Every condition holds; a rule silent on recency matches active clusters only."""
+        if "recency" not in self.when and levels.get("recency") in CONDITIONS["high"]:
+            return False
         return all(
             key in levels and levels[key] in CONDITIONS[cond] for key, cond in self.when.items()
         )
+
+    def contradictions(self, relative: Mapping[str, float]) -> list[str]:
+        """Conditions the cluster's profile contradicts, e.g. ``frequency high`` for a cluster
+        that buys less often than the typical customer (``relative``: rule key -> the cluster
+        against the population, as :func:`relative_to_population` gives it)."""
+        out = []
+        for key, cond in self.when.items():
+            diff = relative.get(key)
+            if diff is None or not np.isfinite(diff):
+                continue
+            if (cond in ("high", "very_high") and diff <= 0) or (
+                cond in ("low", "very_low") and diff >= 0
+            ):
+                out.append(f"{key} {cond}")
+        return out
 
 
 @dataclass(frozen=True)
@@ -339,11 +372,35 @@ def _levels(z: pd.DataFrame, rules: NamingRules) -> pd.DataFrame:
     return pd.DataFrame(levels, index=z.index, columns=z.columns)
 
 
-def _match(levels: pd.DataFrame, rules: NamingRules) -> dict[Any, Rule]:
+def relative_to_population(profile: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """Each cluster's typical customer against all customers' (columns = rule keys).
+
+    ``median / population median - 1`` when the profile has ``median_<feature>`` columns, else
+    ``mean / population mean - 1``: the "vs all" figure a segment card shows.
+    """
+    out = {}
+    for key, col in FEATURE_KEYS.items():
+        if col not in profile.columns or col not in population.columns:
+            continue
+        values = pd.to_numeric(population[col], errors="coerce")
+        if f"median_{col}" in profile.columns:
+            centre, base = profile[f"median_{col}"].to_numpy(float), float(values.median())
+        else:
+            centre, base = profile[col].to_numpy(float), float(values.mean())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[key] = centre / base - 1 if base else np.sign(centre) * np.inf
+    return pd.DataFrame(out, index=profile.index)
+
+
+def _match(levels: pd.DataFrame, relative: pd.DataFrame, rules: NamingRules) -> dict[Any, Rule]:
     matched = {}
     for seg, row in levels.iterrows():
         row_levels = row.to_dict()
-        matched[seg] = next((r for r in rules.rules if r.matches(row_levels)), rules.fallback)
+        rel = relative.loc[seg].to_dict() if seg in relative.index else {}
+        matched[seg] = next(
+            (r for r in rules.rules if r.matches(row_levels) and not r.contradictions(rel)),
+            rules.fallback,
+        )
     return matched
 
 
@@ -415,7 +472,7 @@ def describe_segments(
             f"feature table (columns from src.columns) and its segment profile."
         )
     levels = _levels(z, rules)
-    matched = _match(levels, rules)
+    matched = _match(levels, relative_to_population(profile, population), rules)
     names = _qualify({seg: rule.name for seg, rule in matched.items()}, z)
     out = pd.DataFrame(
         {

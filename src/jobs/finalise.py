@@ -7,6 +7,7 @@ store: logging, the report, the registry and the console each take the result af
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,17 @@ import numpy as np
 import pandas as pd
 
 from src.columns import FEATURE_SETS, SEGMENT_NAME
-from src.config.schema import Config
+from src.config.schema import Config, KRule
 from src.data.prepare import Prepared
-from src.model.evaluation import knee_point, score_labels, silhouette_sample, stability_score
+from src.model.evaluation import (
+    KChoiceRule,
+    KDecision,
+    choose_k,
+    knee_point,
+    score_labels,
+    silhouette_sample,
+    stability_score,
+)
 from src.model.pipeline import fitted_params
 from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
@@ -51,9 +60,14 @@ def finalise(
     background,
     contract: Mapping[str, Any],
 ) -> SegmentationResult:
-    """The chosen configuration refitted on all customers, with everything computed about it."""
+    """The chosen configuration refitted on all customers, with everything computed about it.
+
+    The sweep's best trial picks the configuration whose curve over k the k rule
+    (``sweep.k_choice``) judges; the chosen trial is then the best trial at the chosen k (that
+    configuration's own trial unless another configuration scored better at that k and is
+    stable enough), see :func:`best_at_k`.
+    """
     best = sw.best_choice(study)
-    segments = refit(options, data, space, X_eval, best.choice, contract)
     curve = sw.k_curve(
         data.features,
         X_eval,
@@ -63,13 +77,20 @@ def finalise(
         options.sweep.seed,
         known=sw.known_k_metrics(study, best.choice),
     )
-    knee = knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
+    stabilities = StabilityCache(options, data, space, best.choice)
+    decision = decide_k(options, best, curve, stabilities, sw.known_k_metrics(study, best.choice))
+    choice, trial, note = best_at_k(options, study, best, decision, stabilities)
+    reason = f"{decision.reason} {note}".strip()
+    segments = refit(options, data, space, X_eval, choice, contract)
     # Figures render in the drawing process while stability and the insight tables compute.
     pending = draw_figures(
-        background, data, segments, X_eval, curve, knee, best.choice, study, options
+        background, data, segments, X_eval, decision.table, decision.knee, choice, study, options
     )
-    metrics = {**segments.metrics, **stability(options, data, space, best.choice)}
+    metrics = {**segments.metrics, **stabilities.metrics(choice)}
     insight = build_insight(options, data, segments)
+    segments.model.segment_actions = {
+        int(seg): list(actions) for seg, actions in insight.actions["actions"].items()
+    }
     figures = {f: png for f, future in pending.items() if (png := background.result(f, future))}
     return SegmentationResult(
         experiment=options.experiment_name,
@@ -77,14 +98,14 @@ def finalise(
         cleaning=None if data.cleaning is None else data.cleaning.to_frame(),
         objective=options.sweep.objective.value,
         min_cluster_share=options.sweep.min_cluster_share,
-        choice=best.choice,
-        chosen_trial=best.trial + 1,
+        choice=choice,
+        chosen_trial=trial + 1,
         metrics=metrics,
         shares=tuple(segments.shares),
         fitted_params=fitted_params(segments.model.pipeline),
         trials=sw.trials_frame(study),
-        k_curve=curve,
-        knee=knee,
+        k_curve=decision.table,
+        knee=decision.knee,
         profile=segments.profile,
         names=segments.names,
         features=data.features,
@@ -93,6 +114,102 @@ def finalise(
         figures=figures,
         model=segments.model,
         warnings=tuple(getattr(data, "warnings", ()) or ()),
+        k_reason=reason,
+    )
+
+
+class StabilityCache:
+    """Bootstrap stability per configuration, each measured once and seeded; called with k it
+    measures the sweep's best configuration at that k (what the k rule asks)."""
+
+    def __init__(self, options: Config, data: Prepared, space: SweepSpace, choice: Choice):
+        self.n_boot = options.sweep.stability_bootstraps
+        self.seed = options.sweep.seed
+        self.features, self.space, self.choice = data.features, space, choice
+        self.scores: dict[Choice, dict] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.n_boot > 0
+
+    def __call__(self, k: int) -> float:
+        return self.of(dataclasses.replace(self.choice, k=k))
+
+    def of(self, choice: Choice) -> float:
+        if choice not in self.scores:
+            self.scores[choice] = stability_score(
+                lambda: self.space.pipeline(choice),
+                self.features,
+                n_bootstraps=self.n_boot,
+                random_state=self.seed,
+            )
+        return float(self.scores[choice]["mean"])
+
+    def metrics(self, choice: Choice) -> dict[str, float]:
+        """``stability_ari`` and its spread (nothing when switched off)."""
+        if not self.enabled:
+            return {}
+        mean = self.of(choice)
+        return {"stability_ari": mean, "stability_ari_std": float(self.scores[choice]["std"])}
+
+
+def best_at_k(options: Config, study, best, decision: KDecision, stabilities: StabilityCache):
+    """The chosen configuration and trial at the ruled k, and a sentence when it changed.
+
+    The k rule judged the curve of the sweep's best configuration, whose best k may differ from
+    the ruled one; another configuration may then separate the customers better at that k. The
+    best acceptable trial at k is taken when it is at least as good as the best configuration's
+    own trial there and (when stability is measured) reaches ``sweep.k_choice.min_stability``.
+    """
+    own = dataclasses.replace(best.choice, k=decision.k)
+    own_trial = sw.trial_of(study, own)
+    if options.sweep.k_choice.rule is KRule.objective:
+        return own, own_trial if own_trial is not None else best.trial, ""
+    for other in sw.best_trials_at(study, decision.k):
+        if other.choice == own or other.trial == own_trial:
+            break
+        if (
+            stabilities.enabled
+            and stabilities.of(other.choice) < options.sweep.k_choice.min_stability
+        ):
+            continue
+        own_value = next(
+            (b.value for b in sw.best_trials_at(study, decision.k) if b.choice == own), None
+        )
+        versus = "" if own_value is None else f", against {own_value:.3f}"
+        return (
+            other.choice,
+            other.trial,
+            f"At k={decision.k} the best trial is {other.choice.describe()} (trial "
+            f"{other.trial + 1}, {options.sweep.objective.value} {other.value:.3f}{versus} for "
+            f"the configuration whose curve set k), so that configuration is chosen.",
+        )
+    return own, own_trial if own_trial is not None else best.trial, ""
+
+
+def decide_k(options: Config, best, curve: pd.DataFrame, stabilities: StabilityCache, known):
+    """The k of ``sweep.k_choice`` on the chosen configuration's curve (see README)."""
+    cfg = options.sweep.k_choice
+    rule = KChoiceRule(
+        min_cluster_share=options.sweep.min_cluster_share,
+        window=cfg.window,
+        tolerance=cfg.tolerance,
+        min_stability=cfg.min_stability,
+    )
+    if cfg.rule is KRule.objective:
+        # The best trial's k, as before the k rule; the table marks it.
+        chosen = curve["k"] == best.choice.k
+        table = curve.assign(chosen=chosen, verdict=chosen.map({True: "chosen", False: ""}))
+        knee = (
+            knee_point(curve["k"].tolist(), curve["inertia"].tolist()) if len(curve) >= 3 else None
+        )
+        reason = (
+            f"k={best.choice.k}: the best {options.sweep.objective.value} of the sweep "
+            "(sweep.k_choice.rule=objective)."
+        )
+        return KDecision(best.choice.k, knee, table, reason)
+    return choose_k(
+        curve, rule, stabilities if stabilities.enabled else None, candidates=set(known)
     )
 
 
@@ -108,6 +225,7 @@ def refit(
     from sklearn.metrics import adjusted_rand_score
 
     from src.insight import naming
+    from src.insight.worth import segment_worth
 
     features = data.features
     model = SegmentationModel(space.pipeline(choice), list(features.columns)).fit(features)
@@ -126,10 +244,12 @@ def refit(
         ok = truth.notna().to_numpy()
         metrics["ground_truth_ari"] = float(adjusted_rand_score(truth[ok].astype(str), labels[ok]))
     profile = naming.segment_profile(features, labels)
-    described = naming.describe_segments(
-        profile[list(features.columns)], features, options.insight.naming or {}
+    # Names are judged on each segment's typical (median) customer; the profile has both.
+    described = naming.describe_segments(profile, features, options.insight.naming or {})
+    worth = segment_worth(features, labels, options.features.monetary.value)
+    profile = profile.join(described, how="left").join(
+        worth.drop(columns=["n_customers", "customer_share"]), how="left"
     )
-    profile = profile.join(described, how="left")
     names = {int(seg): str(name) for seg, name in profile[SEGMENT_NAME].items()}
     model.segment_names = names
     return Segments(model, labels, metrics, shares, profile, names)
@@ -163,23 +283,9 @@ def draw_figures(background, data, segments: Segments, X_eval, curve, knee, choi
     )
 
 
-def stability(options: Config, data: Prepared, space: SweepSpace, choice: Choice) -> dict:
-    """Mean adjusted Rand index of refits on bootstrap samples (nothing when switched off)."""
-    n_boot = options.sweep.stability_bootstraps
-    if n_boot <= 0:
-        return {}
-    score = stability_score(
-        lambda: space.pipeline(choice),
-        data.features,
-        n_bootstraps=n_boot,
-        random_state=options.sweep.seed,
-    )
-    return {"stability_ari": float(score["mean"]), "stability_ari_std": float(score["std"])}
-
-
 def build_insight(options: Config, data: Prepared, segments: Segments) -> Insight:
     """RFM-score baseline, playbook and product picks (tables for MLflow and the report)."""
-    from src.insight import recommend, rfm_score
+    from src.insight import recommend, rfm_score, rules
 
     features = data.features
     cfg = options.insight
@@ -187,7 +293,15 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
         [segments.names[int(s)] for s in segments.labels], index=features.index, name="segment"
     )
     actions = recommend.playbook_actions(segments.names, cfg.playbook or {})
-    tables: dict[str, pd.DataFrame] = {"segment_actions": actions}
+    segment_rules = rules.segment_rules(
+        features,
+        segments.labels,
+        segments.names,
+        max_depth=cfg.rules_max_depth,
+        min_leaf_share=cfg.rules_min_leaf_share,
+        random_state=options.sweep.seed,
+    )
+    tables: dict[str, pd.DataFrame] = {"segment_actions": actions, "segment_rules": segment_rules}
     crosstab = None
     if all(c in features for c in FEATURE_SETS["rfm"]):
         scores = rfm_score.rfm_scores(features)
@@ -217,7 +331,12 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
     except recommend.NoProductData as exc:
         note = str(exc)
     return Insight(
-        tables=tables, actions=actions, rfm_crosstab=crosstab, products=products, products_note=note
+        tables=tables,
+        actions=actions,
+        rfm_crosstab=crosstab,
+        products=products,
+        products_note=note,
+        rules=segment_rules,
     )
 
 

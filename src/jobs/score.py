@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from src.columns import CUSTOMER_ID, DISTANCE, SEGMENT_ID, SEGMENT_NAME
 from src.config.runtime import original_cwd
 from src.config.schema import DatasetConfig, PredictConfig
 from src.errors import SegmentationError
@@ -25,10 +26,18 @@ from src.errors import SegmentationError
 READING_FIELDS = ("type", "columns", "date_format", "format")
 
 
+# The CRM export: these columns, the model's feature values, then EXPORT_TRAILER.
+EXPORT_COLUMNS = (CUSTOMER_ID, SEGMENT_ID, SEGMENT_NAME, "recommended_actions", DISTANCE)
+EXPORT_TRAILER = ("snapshot_date", "model_name", "model_version")
+ACTION_SEPARATOR = " | "
+
+
 @dataclass(frozen=True)
 class Scored:
     options: PredictConfig
-    scores: pd.DataFrame  # customer_id first, then segment id, name and distance
+    # The CRM export: customer_id, segment_id, segment_name, recommended_actions,
+    # distance_to_centre, the feature values, snapshot_date, model_name, model_version.
+    scores: pd.DataFrame
     data: object  # src.data.prepare.Prepared
     snapshot: pd.Timestamp | None
     warnings: tuple[str, ...] = field(default=())
@@ -95,6 +104,7 @@ def score(cfg: DictConfig) -> Scored:
     """Scores as a DataFrame (customer_id first), plus the prepared data and the warnings."""
     from src.data.contract import DataContract
     from src.data.prepare import Prepared, features_at, load_clean
+    from src.tracking.registry import model_version
     from src.tracking.serving import load_segmentation_model
 
     options: PredictConfig = OmegaConf.to_object(cfg)
@@ -107,10 +117,55 @@ def score(cfg: DictConfig) -> Scored:
     if snapshot is None and fingerprint == contract.fingerprint:
         snapshot = contract.snapshot_date  # the training data again: its training snapshot
     features, snap = features_at(dataset, contract.features, snapshot)
-    scores = model.predict(features)
-    scores.index.name = "customer_id"
+    actions, note = segment_actions(model)
+    if note:
+        notes.append(note)
+    name, version = model_version(options.model_uri, options.tracking_uri)
+    export = crm_export(model.predict(features), features, actions, snap, name, version)
     data = Prepared(dataset, dataset.transactions, report, features, fingerprint, snap)
-    return Scored(options, scores.reset_index(), data, snap, tuple(notes))
+    return Scored(options, export, data, snap, tuple(notes))
+
+
+def segment_actions(model) -> tuple[dict[int, list[str]], str | None]:
+    """The model's recommended actions per segment; for a model stored without them, the
+    current playbook's actions for its segment names (and a note saying so)."""
+    if model.segment_actions:
+        return dict(model.segment_actions), None
+    from src.insight.naming import load_insight_config
+    from src.insight.recommend import playbook_actions
+
+    table = playbook_actions(model.segment_names, load_insight_config().get("playbook") or {})
+    return (
+        {int(seg): list(a) for seg, a in table["actions"].items()},
+        "the model carries no recommended actions; they come from the current playbook "
+        "(conf/insight/default.yaml)",
+    )
+
+
+def crm_export(
+    predictions: pd.DataFrame,
+    features: pd.DataFrame,
+    actions: dict[int, list[str]],
+    snapshot: pd.Timestamp | None,
+    model_name: str,
+    model_version: str,
+) -> pd.DataFrame:
+    """One row per customer, ready for a CRM import (columns of :data:`EXPORT_COLUMNS`, then the
+    feature values, then :data:`EXPORT_TRAILER`). Actions are one text, joined by `` | ``."""
+    out = predictions.drop(columns=[CUSTOMER_ID], errors="ignore").copy()
+    out.insert(
+        2,
+        "recommended_actions",
+        [ACTION_SEPARATOR.join(actions.get(int(s), [])) for s in out[SEGMENT_ID]],
+    )
+    out = out.join(features, how="left")
+    out["snapshot_date"] = None if snapshot is None else str(snapshot.date())
+    out["model_name"] = model_name
+    out["model_version"] = model_version
+    out.index.name = CUSTOMER_ID
+    out = out.reset_index()
+    out[CUSTOMER_ID] = out[CUSTOMER_ID].astype(str)
+    return out
 
 
 def recommendations(scored: Scored, n: int) -> pd.DataFrame:

@@ -10,7 +10,9 @@ silhouette.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,9 @@ from src.model.transformers import LogStandardScaler
 __all__ = [
     "DegenerateClustering",
     "EvaluationSpace",
+    "KChoiceRule",
+    "KDecision",
+    "choose_k",
     "evaluate_labels",
     "knee_point",
     "own_space_inertia",
@@ -225,12 +230,14 @@ def stability_score(
     return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "scores": scores}
 
 
-def knee_point(ks: Sequence[int], inertias: Sequence[float]) -> int:
-    """The elbow of a decreasing inertia curve (Kneedle-style).
+def knee_point(ks: Sequence[int], inertias: Sequence[float]) -> int | None:
+    """The knee of a decreasing, convex inertia curve (kneed's Kneedle), or None.
 
-    Both axes are scaled to [0, 1]; the knee is the k whose point lies farthest below the chord
-    from the first to the last point. A straight or flat curve returns the smallest k.
+    None when the curve has no knee: a straight or flat line, where no number of segments stands
+    out. Input order does not matter.
     """
+    from kneed import KneeLocator
+
     ks_arr = np.asarray(ks, dtype=float)
     y = np.asarray(inertias, dtype=float)
     if ks_arr.shape != y.shape or ks_arr.ndim != 1:
@@ -239,13 +246,158 @@ def knee_point(ks: Sequence[int], inertias: Sequence[float]) -> int:
         raise ValueError(f"knee_point needs at least 3 points, got {len(ks_arr)}.")
     order = np.argsort(ks_arr)
     ks_arr, y = ks_arr[order], y[order]
-    x_span, y_span = np.ptp(ks_arr), np.ptp(y)
-    if x_span == 0 or y_span == 0:
-        return int(ks_arr[0])
-    x_norm = (ks_arr - ks_arr[0]) / x_span
-    y_norm = (y - y.min()) / y_span
-    chord = y_norm[0] + (y_norm[-1] - y_norm[0]) * x_norm
-    return int(ks_arr[np.argmax(chord - y_norm)])
+    if np.ptp(y) == 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # kneed warns when it finds no knee
+        knee = KneeLocator(ks_arr, y, curve="convex", direction="decreasing").knee
+    return None if knee is None else int(round(float(knee)))
+
+
+# --- choosing k --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KChoiceRule:
+    """How the number of segments is chosen on one configuration's curve over k.
+
+    1. *Acceptable*: the smallest segment holds at least ``min_cluster_share`` of customers.
+    2. *Near the knee*: k within ``window`` of the knee of the inertia curve (:func:`knee_point`);
+       every acceptable k when the curve has no knee. Below the knee each extra segment still
+       removes a large part of the within-segment spread, so fewer segments merge customers who
+       differ; far above it extra segments split groups for little gain.
+    3. *Well separated*: silhouette at least ``1 - tolerance`` times the best silhouette of those
+       candidates, and Davies-Bouldin at most ``1 + tolerance`` times their best (lowest).
+    4. *Stable*: from the largest such k down, the first whose bootstrap stability (mean
+       adjusted Rand index of refits on resampled customers) reaches ``min_stability``. The
+       largest is tried first because more segments are more actionable, as long as they are
+       separated and reproducible.
+
+    When no candidate is stable, the acceptable k with the best silhouette is chosen and the
+    reason says so. Without a stability function (stability switched off), step 4 takes the
+    largest well-separated candidate.
+    """
+
+    # Defaults live in the config (src.config.schema.KChoice and SweepConfig.min_cluster_share).
+    min_cluster_share: float
+    window: int
+    tolerance: float
+    min_stability: float
+
+
+@dataclass(frozen=True)
+class KDecision:
+    """The chosen k, the knee, the rule's inputs and verdict per k, and the reason in words."""
+
+    k: int
+    knee: int | None
+    table: (
+        pd.DataFrame
+    )  # the curve plus acceptable, near_knee, well_separated, stability_ari, chosen, verdict
+    reason: str
+
+
+def choose_k(
+    curve: pd.DataFrame,
+    rule: KChoiceRule,
+    stability: Callable[[int], float] | None = None,
+    candidates: Iterable[int] | None = None,
+) -> KDecision:
+    """Apply ``rule`` to ``curve`` (columns k, inertia, silhouette, davies_bouldin,
+    min_cluster_share; one row per k) and return the decision.
+
+    ``stability(k)`` measures bootstrap stability at k; it is called only for the k the rule
+    needs, largest candidate first. ``candidates`` limits the choice to these k (those with a
+    trial); default every k of the curve.
+    """
+    table = curve.sort_values("k").reset_index(drop=True).copy()
+    if table.empty:
+        raise ValueError("choose_k needs a curve with at least one k.")
+    ks = table["k"].astype(int)
+    allowed = ks.isin(set(candidates)) if candidates is not None else pd.Series(True, table.index)
+    knee = knee_point(ks.tolist(), table["inertia"].tolist()) if len(table) >= 3 else None
+    table["acceptable"] = allowed & (table["min_cluster_share"] >= rule.min_cluster_share)
+    if not table["acceptable"].any():
+        raise ValueError(
+            "No k of the curve is acceptable: every one has a segment smaller than "
+            f"{rule.min_cluster_share:.0%} of customers."
+        )
+    near = (ks - knee).abs() <= rule.window if knee is not None else pd.Series(True, table.index)
+    if not (near & table["acceptable"]).any():
+        near = pd.Series(True, table.index)  # nothing acceptable near the knee: judge them all
+    table["near_knee"] = near
+    pool = table["acceptable"] & near
+    best_sil = table.loc[pool, "silhouette"].max()
+    best_db = table.loc[pool, "davies_bouldin"].min()
+    table["well_separated"] = (
+        pool
+        & (table["silhouette"] >= best_sil - rule.tolerance * abs(best_sil))
+        & (table["davies_bouldin"] <= best_db * (1 + rule.tolerance))
+    )
+    table["stability_ari"] = np.nan
+    chosen = None
+    for i in table.index[table["well_separated"]][::-1]:
+        if stability is None:
+            chosen = i
+            break
+        table.loc[i, "stability_ari"] = score = float(stability(int(ks[i])))
+        if score >= rule.min_stability:
+            chosen = i
+            break
+    fallback = chosen is None
+    if fallback:
+        chosen = table.loc[table["acceptable"], "silhouette"].idxmax()
+        if stability is not None and np.isnan(table.loc[chosen, "stability_ari"]):
+            table.loc[chosen, "stability_ari"] = float(stability(int(ks[chosen])))
+    table["chosen"] = table.index == chosen
+    table["verdict"] = [_verdict(row, rule, knee) for row in table.itertuples(index=False)]
+    k = int(ks[chosen])
+    return KDecision(k, knee, table, _reason(table.loc[chosen], k, knee, rule, fallback, stability))
+
+
+def _verdict(row, rule: KChoiceRule, knee: int | None) -> str:
+    if row.chosen:
+        return "chosen"
+    if not row.acceptable:
+        if row.min_cluster_share < rule.min_cluster_share:
+            return f"smallest segment {row.min_cluster_share:.1%} < {rule.min_cluster_share:.0%}"
+        return "not fitted as a trial"
+    if not row.near_knee:
+        return f"more than {rule.window} from the knee (k={knee})"
+    if not row.well_separated:
+        return f"separation more than {rule.tolerance:.0%} below the best near the knee"
+    if not np.isnan(row.stability_ari) and row.stability_ari < rule.min_stability:
+        return f"stability {row.stability_ari:.2f} < {rule.min_stability:.2f}"
+    return "candidate; a larger k was chosen"
+
+
+def _reason(row, k: int, knee: int | None, rule: KChoiceRule, fallback: bool, stability) -> str:
+    knee_text = (
+        f"the knee of the inertia curve is at k={knee}"
+        if knee is not None
+        else "the inertia curve has no knee"
+    )
+    stab = "" if np.isnan(row["stability_ari"]) else f", stability {row['stability_ari']:.2f}"
+    facts = (
+        f"silhouette {row['silhouette']:.3f}, Davies-Bouldin {row['davies_bouldin']:.3f}, "
+        f"smallest segment {row['min_cluster_share']:.1%}{stab}"
+    )
+    if fallback:
+        return (
+            f"k={k}: {knee_text}, but no well-separated k near it reached stability "
+            f"{rule.min_stability:.2f}, so the acceptable k with the best silhouette was kept "
+            f"({facts})."
+        )
+    stable = (
+        f" and stable (bootstrap ARI at least {rule.min_stability:.2f})"
+        if stability is not None
+        else " (stability not measured)"
+    )
+    return (
+        f"k={k}: {knee_text}; k={k} is the largest k near it whose separation is within "
+        f"{rule.tolerance:.0%} of the best there{stable}, with every segment at least "
+        f"{rule.min_cluster_share:.0%} of customers ({facts})."
+    )
 
 
 def own_space_inertia(pipeline, X: pd.DataFrame, labels: np.ndarray) -> float:

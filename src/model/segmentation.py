@@ -58,6 +58,8 @@ class SegmentationModel:
         self.feature_names = list(feature_names)
         self.feature_rules: dict[str, FeatureRule] = feature_rules(self.feature_names)
         self.segment_names: dict[int, str] = {}
+        # Recommended actions per segment id (the playbook's), for CRM exports.
+        self.segment_actions: dict[int, list[str]] = {}
         # The data contract (how the training data was read, cleaned and featurised), as the
         # plain dict of ``src.data.contract.DataContract.to_dict``: production rebuilds it.
         self.contract: dict[str, Any] = {}
@@ -124,6 +126,7 @@ class SegmentationModel:
                 [None if math.isnan(v) else float(v) for v in row] for row in self.centres_
             ],
             "segment_names": {str(k): v for k, v in self.segment_names.items()},
+            "segment_actions": {str(k): list(v) for k, v in self.segment_actions.items()},
             "contract": self.contract,
         }
 
@@ -140,6 +143,10 @@ class SegmentationModel:
                 dtype="float64",
             )
             model.segment_names = {int(k): v for k, v in state["segment_names"].items()}
+            # Models stored before the actions were carried have none (the export looks them up).
+            model.segment_actions = {
+                int(k): list(v) for k, v in state.get("segment_actions", {}).items()
+            }
             model.contract = dict(state["contract"])
         except (KeyError, TypeError, ValueError) as exc:
             raise SegmentationError(

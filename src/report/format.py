@@ -40,6 +40,9 @@ LABELS = {
     "stability_ari": "Stability (ARI)",
     "stability_ari_std": "Stability spread (std)",
     "run_id": "Run ID",
+    "verdict": "Verdict of the k rule",
+    "avg_order_value": "Average order value",
+    "customers_matched": "Customers matched",
     STOCK_CODE: "Stock code",
     DESCRIPTION: "Product",
 }
@@ -67,7 +70,9 @@ def is_missing(value: object) -> bool:
 
 def share_like(name: object, values: Iterable[object] = ()) -> bool:
     text = str(name).lower()
-    if any(word in text for word in ("share", "pct", "percent", "retention")):
+    if any(
+        word in text for word in ("share", "pct", "percent", "retention", "precision", "coverage")
+    ):
         return True
     if "rate" in text:
         found = [v for v in values if isinstance(v, numbers.Real) and not is_missing(v)]

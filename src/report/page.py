@@ -22,6 +22,7 @@ SECTIONS = (
     ("profiles", "Segment profiles", sections.profiles),
     ("sizes", "Segment sizes", sections.sizes),
     ("cards", "Segment cards", sections.cards),
+    ("rules", "Rules that find each segment", sections.rules),
     ("rfm", "RFM scores by segment", sections.rfm),
     ("products", "Product picks", sections.products),
     ("figures", "More figures", sections.more_figures),
@@ -73,9 +74,12 @@ tr.total td { font-weight: 600; border-top: 2px solid var(--line); }
         padding: 6px 16px 12px; break-inside: avoid; }
 .card h3 { margin: 8px 0 0; font-size: 18px; }
 .card ul { margin: 4px 0 8px; padding-left: 20px; font-size: 14px; }
-table.profile { width: 100%; margin: 6px 0; }
-table.profile th { white-space: nowrap; }
-table.profile tbody th { white-space: normal; }
+table.profile { width: 100%; margin: 6px 0; font-size: 12px; }
+table.profile th, table.profile td { padding: 3px 6px; }
+table.profile td.level { white-space: normal; min-width: 7ch; }
+table.profile th { white-space: normal; }
+.worth { font-weight: 600; margin: 2px 0 6px; }
+p.rule code { white-space: normal; font-size: 13px; background: #f3f5f8; padding: 1px 4px; }
 figure { margin: 14px 0 20px; text-align: center; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); }
 .figure-row { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr));

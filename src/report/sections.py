@@ -83,6 +83,8 @@ def summary(ctx: ReportContext) -> str:
     ]
     if "silhouette" in ctx.metrics:
         tiles.append(("Silhouette", fmt(ctx.metrics["silhouette"], precise=True)))
+    if "stability_ari" in ctx.metrics:
+        tiles.append(("Stability (ARI)", fmt(ctx.metrics["stability_ari"], precise=True)))
     if len(ctx.segments):
         largest = ctx.segments.loc[ctx.segments["share"].idxmax()]
         tiles.append((f"Largest: {largest['segment_name']}", fmt(largest["share"], share=True)))
@@ -91,7 +93,9 @@ def summary(ctx: ReportContext) -> str:
         f'<div class="tile-label">{e(name)}</div></div>'
         for name, value in tiles
     )
-    return f'<div class="tiles">{body}</div>' + "".join(note(n) for n in ctx.notes)
+    worth = f"<p><strong>{e(ctx.worth_note)}</strong></p>" if ctx.worth_note else ""
+    why = f"<p>{e(ctx.k_reason)}</p>" if ctx.k_reason else ""
+    return f'<div class="tiles">{body}</div>' + worth + why + "".join(note(n) for n in ctx.notes)
 
 
 def data(ctx: ReportContext) -> str:
@@ -133,6 +137,7 @@ def choice(ctx: ReportContext) -> str:
     pair = figures(ctx, CHOICE_FIGURES)
     return "".join(
         [
+            why_k(ctx),
             '<div class="two-col"><div><h3>Configuration</h3>',
             key_values(ctx.chosen),
             "</div><div><h3>Quality of the chosen segmentation</h3>",
@@ -149,6 +154,42 @@ def choice(ctx: ReportContext) -> str:
     )
 
 
+K_RULE_TEXT = (
+    "How k is chosen: the sweep's best trial picks the outlier handling, scaling and model; "
+    "every number of segments is then fitted for that configuration. Only k whose smallest "
+    "segment holds at least {share:.0%} of customers are acceptable. The candidates are the k "
+    "next to the knee of the inertia curve, where extra segments stop buying much tighter "
+    "groups (silhouette alone favours two coarse groups on skewed retail data). Among them, "
+    "those whose silhouette and Davies–Bouldin are within the tolerance of the best are well "
+    "separated; the largest of these whose segments come back when the model is refit on "
+    "resampled customers (stability) is chosen."
+)
+
+
+def why_k(ctx: ReportContext) -> str:
+    """ "Why k=5": the sentence, the rule in words and the table of its inputs per k."""
+    if ctx.k_choice is None or ctx.k_choice.empty:
+        return ""
+    table_ = ctx.k_choice.reset_index(drop=True)
+    hits = table_.index[table_["verdict"] == "chosen"] if "verdict" in table_ else []
+    chosen = int(hits[0]) if len(hits) else None
+    k = int(table_.loc[chosen, "k"]) if chosen is not None else ctx.chosen.get("k")
+    ruled = "well_separated" in table_  # the k rule ran (not sweep.k_choice.rule=objective)
+    rule_text = K_RULE_TEXT.format(share=ctx.min_cluster_share) if ruled else ""
+    return "".join(
+        [
+            f"<h3>Why k={e(k)}</h3>",
+            f"<p>{e(ctx.k_reason)}</p>" if ctx.k_reason else "",
+            f'<p class="muted">{e(rule_text)}</p>' if rule_text else "",
+            table(
+                table_.drop(columns="well_separated", errors="ignore"),
+                precise=True,
+                highlight=chosen,
+            ),
+        ]
+    )
+
+
 def profiles(ctx: ReportContext) -> str:
     return figures(ctx, PROFILE_FIGURES) or note("No profile chart could be drawn for this run.")
 
@@ -156,8 +197,9 @@ def profiles(ctx: ReportContext) -> str:
 def sizes(ctx: ReportContext) -> str:
     return (
         (figures(ctx, SIZE_FIGURES) or note("No segment size chart could be drawn for this run."))
-        + "<p>Feature columns are the average customer of each segment.</p>"
-        + table(ctx.segments, empty="No segments.")
+        + "<p>What each segment is worth: its share of customers and of revenue, its average "
+        "order value and revenue per customer; feature columns are the average customer of "
+        "each segment.</p>" + table(ctx.segments, empty="No segments.")
     )
 
 
@@ -177,24 +219,61 @@ def _products_list(rows: pd.DataFrame) -> str:
     return f"<ul>{''.join(items)}</ul>"
 
 
+def _evidence_html(ev) -> str:
+    """The level and z-score a name was judged on, e.g. "very high" over "z +2.30"."""
+    if ev.z is None:
+        return e(MISSING)
+    level = (ev.level or "").replace("_", " ")
+    z = f'<span class="muted">z {ev.z:+.2f}</span>'
+    return f"{e(level)}<br>{z}" if level else z
+
+
 def _profile_table(ctx: ReportContext, card: SegmentCard) -> str:
     rows = []
     for feature in ctx.features:
-        value, base = card.means[feature], ctx.overall[feature]
-        share = share_like(feature, [value, base])
-        relative = f"{value / base - 1:+.0%}" if base else MISSING
+        ev = card.evidence.get(feature)
+        if ev is None:
+            continue
+        share = share_like(feature, [ev.typical, ev.overall])
+        relative = f"{ev.typical / ev.overall - 1:+.0%}" if ev.overall else MISSING
         rows.append(
             f'<tr><th scope="row">{e(label(feature))}</th>'
-            f'<td class="num">{e(fmt(value, share=share))}</td>'
-            f'<td class="num">{e(fmt(base, share=share))}</td>'
-            f'<td class="num">{e(relative)}</td></tr>'
+            f'<td class="num">{e(fmt(ev.typical, share=share))}</td>'
+            f'<td class="num">{e(fmt(ev.overall, share=share))}</td>'
+            f'<td class="num">{e(relative)}</td>'
+            f'<td class="num level">{_evidence_html(ev)}</td></tr>'
         )
     return (
-        '<table class="profile"><thead><tr><th>Average customer</th>'
+        '<div class="table-wrap"><table class="profile"><thead><tr>'
+        "<th>Typical customer (median)</th>"
         '<th class="num">Segment</th><th class="num">All customers</th>'
-        '<th class="num">vs all</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        '<th class="num">vs all</th><th class="num">Level (z)</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _worth_line(card: SegmentCard) -> str:
+    w = card.worth
+    if "revenue_share" not in w:
+        return ""
+    parts = [f"{fmt(w['revenue_share'], share=True)} of revenue"]
+    if "avg_order_value" in w:
+        parts.append(f"average order value {fmt(w['avg_order_value'])}")
+    if "revenue_per_customer" in w:
+        parts.append(f"revenue per customer {fmt(w['revenue_per_customer'])}")
+    return f'<p class="worth">{e(" · ".join(parts))}</p>'
+
+
+def _rule_block(card: SegmentCard) -> str:
+    if not card.rule:
+        return ""
+    stats = []
+    if card.rule_precision is not None:
+        stats.append(f"precision {card.rule_precision:.0%}")
+    if card.rule_coverage is not None:
+        stats.append(f"coverage {card.rule_coverage:.0%}")
+    extra = f' <span class="muted">({e(", ".join(stats))})</span>' if stats else ""
+    return f'<h4>How to find them</h4><p class="rule"><code>{e(card.rule)}</code>{extra}</p>'
 
 
 def _card(ctx: ReportContext, card: SegmentCard) -> str:
@@ -216,8 +295,10 @@ def _card(ctx: ReportContext, card: SegmentCard) -> str:
         '<article class="card">'
         f"<h3>{e(card.name)}</h3>"
         f'<p class="muted">{e(meta)}</p>'
+        + _worth_line(card)
         + (f"<p>{e(card.description)}</p>" if card.description else "")
         + _profile_table(ctx, card)
+        + _rule_block(card)
         + "<h4>Recommended actions</h4>"
         + actions
         + products
@@ -229,10 +310,26 @@ def cards(ctx: ReportContext) -> str:
     if not ctx.cards:
         return note("No segments to describe.")
     intro = (
-        "<p>Each card compares the segment's average customer with the average over all "
-        'customers; "vs all" is the relative difference.</p>'
+        "<p>Each card compares the segment's typical (median) customer with the typical "
+        'customer of all; "vs all" is the relative difference. Level (z) is the evidence the '
+        "name came from: how far the segment's typical customer sits from all customers in "
+        "standard deviations of the log-scaled feature. A name never claims a trait its card "
+        "contradicts. How to find them is a plain rule that picks out the segment's customers: "
+        "precision is the share of customers it picks who are in the segment, coverage the "
+        "share of the segment it picks.</p>"
     )
     return intro + f'<div class="cards">{"".join(_card(ctx, c) for c in ctx.cards)}</div>'
+
+
+def rules(ctx: ReportContext) -> str:
+    if ctx.rules is None or ctx.rules.empty:
+        return note("No segment rules were computed for this run.")
+    return (
+        "<p>Plain rules that find each segment in a CRM system, read off a shallow decision tree "
+        "fitted on the segment labels (one tree per segment against the rest). Precision: "
+        "share of the customers a rule picks who are in the segment; coverage: share of the "
+        "segment's customers it picks.</p>" + table(ctx.rules)
+    )
 
 
 def rfm(ctx: ReportContext) -> str:

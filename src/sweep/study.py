@@ -447,6 +447,26 @@ def best_choice(study: optuna.Study) -> Best:
     return Best(Choice.of(best.params), best.user_attrs.get(REPEAT_OF, best.number), best.value)
 
 
+def best_trials_at(study: optuna.Study, k: int) -> list[Best]:
+    """Complete (acceptable) trials at ``k``, best objective first; repeats left out."""
+    ascending = DIRECTIONS.get(study.user_attrs.get("objective", "silhouette")) == "minimize"
+    found = [
+        Best(Choice.of(t.params), t.number, float(t.value))
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if REPEAT_OF not in t.user_attrs and t.params and int(t.params["k"]) == k
+    ]
+    return sorted(found, key=lambda b: (b.value if ascending else -b.value, b.trial))
+
+
+def trial_of(study: optuna.Study, choice: Choice) -> int | None:
+    """Optuna's number of the trial that fitted ``choice`` (a repeat points at it), or None."""
+    for t in study.get_trials(deepcopy=False):
+        fitted = METRICS in t.user_attrs and REPEAT_OF not in t.user_attrs and t.params
+        if fitted and Choice.of(t.params) == choice:
+            return t.number
+    return None
+
+
 def known_k_metrics(study: optuna.Study, choice: Choice) -> dict[int, dict[str, float]]:
     """Metrics of earlier trials that used the same outliers/scaler/model, keyed by k."""
     out: dict[int, dict[str, float]] = {}

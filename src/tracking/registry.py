@@ -192,3 +192,22 @@ def _identical_version(client, name: str, digest: str):
         return None
     matches = [v for v in versions if v.tags.get(DIGEST_TAG) == digest]
     return min(matches, key=lambda v: int(v.version)) if matches else None
+
+
+def model_version(model_uri: str, tracking_uri: str | None = None) -> tuple[str, str]:
+    """The registered name and version behind a model URI (``models:/name@alias`` or
+    ``models:/name/3``); other URIs (``runs:/...``, logged-model ids) give the URI itself and
+    ``"unregistered"``."""
+    import re
+
+    from mlflow import MlflowClient
+
+    from src.tracking.tracker import resolve_tracking_uri
+
+    if m := re.fullmatch(r"models:/([^/@]+)/(\d+)", model_uri):
+        return m.group(1), m.group(2)
+    if m := re.fullmatch(r"models:/([^/@]+)@([^/]+)", model_uri):
+        uri = resolve_tracking_uri(tracking_uri)
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        return m.group(1), str(client.get_model_version_by_alias(m.group(1), m.group(2)).version)
+    return model_uri, "unregistered"

@@ -130,13 +130,21 @@ def draw_sweep_figures(
         FigureId.RADAR_GRID: (png, "profiles.radar_grid", profile, names, features),
         FigureId.SIZES: (png, "profiles.cluster_size_bars", labels, names),
         FigureId.MEANS: (png, "profiles.cluster_mean_bars", profile, names),
-        FigureId.ELBOW: (png, "choosing_k.elbow_plot", curve["k"], curve["inertia"], knee),
+        FigureId.ELBOW: (
+            png,
+            "choosing_k.elbow_plot",
+            curve["k"],
+            curve["inertia"],
+            knee,
+            chosen_k,
+        ),
         FigureId.SILHOUETTE_VS_K: (
             png,
             "choosing_k.silhouette_vs_k",
             curve["k"],
             curve["silhouette"],
             chosen_k,
+            knee,
         ),
         FigureId.SILHOUETTE_DIAGRAM: (
             png,

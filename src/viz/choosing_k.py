@@ -26,6 +26,8 @@ def _metric_vs_k(
     mark: int | None,
     mark_label: str,
     best: str,
+    other: int | None = None,
+    other_label: str = "",
     ylabel: str,
     title: str,
     note: str,
@@ -53,6 +55,10 @@ def _metric_vs_k(
                 linewidths=2,
                 zorder=3,
             )
+    if other is not None:
+        ax.axvline(
+            other, color="0.35", linestyle=":", linewidth=1.5, label=f"{other_label} = {other}"
+        )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Number of segments (k)")
     ax.set_ylabel(ylabel)
@@ -65,7 +71,7 @@ def _metric_vs_k(
     return fig
 
 
-def elbow_plot(ks, inertias, knee: int | None = None) -> Figure:
+def elbow_plot(ks, inertias, knee: int | None = None, chosen_k: int | None = None) -> Figure:
     """Inertia against k; the knee is where extra segments stop buying much tighter clusters."""
     return _metric_vs_k(
         ks,
@@ -73,13 +79,15 @@ def elbow_plot(ks, inertias, knee: int | None = None) -> Figure:
         mark=knee,
         mark_label="Knee at k",
         best="min",
+        other=chosen_k,
+        other_label="Chosen k",
         ylabel="Inertia (within-segment sum of squares)",
         title="Elbow curve",
         note="Lower = tighter segments. Inertia always falls as k grows; look for the bend.",
     )
 
 
-def silhouette_vs_k(ks, silhouettes, best_k: int | None = None) -> Figure:
+def silhouette_vs_k(ks, silhouettes, best_k: int | None = None, knee: int | None = None) -> Figure:
     """Mean silhouette against k, measured in the shared evaluation space."""
     return _metric_vs_k(
         ks,
@@ -87,6 +95,8 @@ def silhouette_vs_k(ks, silhouettes, best_k: int | None = None) -> Figure:
         mark=best_k,
         mark_label="Chosen k",
         best="max",
+        other=knee,
+        other_label="Knee at k",
         ylabel="Mean silhouette (-1 to 1)",
         title="Silhouette by number of segments",
         note="Higher = customers sit closer to their own segment than to the next one.",

@@ -20,6 +20,9 @@ from src.jobs.segment import load_options
         ("sweep.k.low=1", "sweep.k.low"),
         ("sweep.k.high=2", "sweep.k.high"),
         ("threads=0", "threads"),
+        ("sweep.k_choice.tolerance=1.5", "sweep.k_choice.tolerance"),
+        ("sweep.k_choice.window=-1", "sweep.k_choice.window"),
+        ("sweep.k_choice.min_stability=2", "sweep.k_choice.min_stability"),
     ],
 )
 def test_out_of_range_values_are_refused(override, key):
@@ -38,3 +41,10 @@ def test_the_composed_config_becomes_typed_options():
 def test_model_options_do_not_state_the_number_of_segments():
     cfg = compose_config("config")
     assert "n_clusters" not in cfg.model
+
+
+def test_every_experiment_sweeps_the_default_k_range():
+    """No experiment file narrows k to get an actionable answer: the k rule decides."""
+    for experiment in ("lrfmc", "rfm", "online_retail_rfm"):
+        k = load_options(compose_config("config", f"+experiment={experiment}")).sweep.k
+        assert (k.low, k.high) == (2, 10), experiment

@@ -88,7 +88,13 @@ def test_batch_scoring_cli_applies_the_models_data_contract(trained, tmp_path):
     scored = pd.read_parquet(out).set_index("customer_id")
     result = trained["result"]
     expected = result.model.predict(result.features)
-    assert list(scored.columns[:2]) == ["segment_id", "segment_name"]
+    assert list(scored.columns[:3]) == ["segment_id", "segment_name", "recommended_actions"]
+    assert {*result.features.columns, "snapshot_date", "model_name", "model_version"} <= set(
+        scored.columns
+    )
+    assert set(scored["model_name"]) == {MODEL}
+    assert set(scored["model_version"]) == {"1"}
+    assert scored["recommended_actions"].str.len().gt(0).all()
     assert len(scored) == len(expected)
     pd.testing.assert_series_equal(
         scored["segment_id"].sort_index(),

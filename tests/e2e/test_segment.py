@@ -108,11 +108,14 @@ def test_parent_run_carries_tags_config_and_figures(store, first):
     assert [d.dataset.digest for d in run.inputs.dataset_inputs]
 
 
-def test_chosen_trial_is_the_best_acceptable_one(first):
+def test_chosen_trial_is_the_best_trial_at_the_ruled_k(first):
     study = first.study
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    assert first.result.choice.k == study.best_trial.params["k"]
-    assert study.best_value == max(t.value for t in complete)
+    k = first.result.choice.k
+    chosen = study.trials[first.result.chosen_trial - 1]
+    assert chosen.params == first.result.choice.as_dict()
+    assert chosen.value == max(t.value for t in complete if t.params["k"] == k)
+    assert first.result.k_curve.set_index("k").loc[k, "verdict"] == "chosen"
     trials = study.get_trials()
     assert all(trial_metrics(t, trials)["min_cluster_share"] >= 0.02 for t in complete)
 
@@ -272,9 +275,12 @@ def test_k_refinement_tries_every_k_for_the_best_configuration(store):
 
 
 def test_default_sweep_recovers_the_planted_segments(store):
-    """The README's main job on the generator finds the planted segments."""
-    result = run_job(make_cfg("experiment_name=planted", "mlflow.register=false"))
-    assert result.result.metrics["ground_truth_ari"] >= 0.9
+    """The README's main job on the generator finds the six planted segments, k 2..10."""
+    result = run_job(make_cfg("experiment_name=planted", "mlflow.register=false")).result
+    assert (result.k_curve["k"].min(), result.k_curve["k"].max()) == (2, 10)
+    assert result.choice.k == 6
+    assert result.metrics["ground_truth_ari"] >= 0.95
+    assert result.metrics["stability_ari"] >= 0.8
 
 
 def test_predictions_table_has_one_row_per_customer(first):

@@ -28,6 +28,7 @@ import pytest
 
 from src.config import PROJECT_ROOT, compose_config
 from src.model.pipeline import build_pipeline
+from src.tracking.tracker import _activate_experiment
 from src.tracking.serving import load_segmentation_model
 
 pytestmark = pytest.mark.slow
@@ -74,6 +75,8 @@ def using_store(uri: str):
     os.environ["MLFLOW_TRACKING_URI"] = uri
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # the fluent API remembers the last active experiment id, which belongs to another store
+    _activate_experiment("0")
     try:
         yield
     finally:

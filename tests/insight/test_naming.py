@@ -355,3 +355,126 @@ def test_qualified_names_never_clash_with_rule_names(cfg):
     named = name_segments(segment_profile(features, labels), features, clash)
     assert named[0].startswith("Lost 2")
     assert len(set(named.values())) == len(named)
+
+
+# --- every rule, on profiles built in code ----------------------------------------------------
+
+# A z-score inside each level of the default thresholds (very_low <= -1 < low <= -0.35 ...).
+LEVEL_Z = {"very_low": -1.5, "low": -0.6, "mid": 0.0, "high": 0.6, "very_high": 1.5}
+LAPSED_NAMES = {"Can't lose them", "At risk", "Lost", "Hibernating"}
+KEY_COLUMNS = {
+    "recency": RECENCY,
+    "frequency": FREQUENCY,
+    "monetary": MONETARY,
+    "length": LENGTH,
+    "discount": DISCOUNT_RATE,
+}
+
+
+@pytest.fixture(scope="module")
+def log_normal_population() -> pd.DataFrame:
+    """Customers whose log1p features are normal, so median and log-mean agree."""
+    rng = np.random.default_rng(0)
+    centres = {RECENCY: 4.0, FREQUENCY: 1.5, MONETARY: 6.0, LENGTH: 6.0, DISCOUNT_RATE: 0.1}
+    spread = {RECENCY: 1.0, FREQUENCY: 0.6, MONETARY: 1.2, LENGTH: 0.7, DISCOUNT_RATE: 0.05}
+    return pd.DataFrame(
+        {c: np.expm1(rng.normal(centres[c], spread[c], 4000)) for c in LRFMC_FEATURES}
+    )
+
+
+def profile_at(population: pd.DataFrame, levels: dict[str, str]) -> pd.DataFrame:
+    """A one-segment profile whose median (and mean) sits at the given level of each feature."""
+    row = {}
+    for key, col in KEY_COLUMNS.items():
+        logs = np.log1p(population[col])
+        value = float(np.expm1(logs.mean() + LEVEL_Z[levels.get(key, "mid")] * logs.std(ddof=0)))
+        row[col] = row[f"median_{col}"] = value
+    return pd.DataFrame([row], index=pd.Index([0], name="segment_id"))
+
+
+def _satisfying(cond: str) -> list[str]:
+    from src.insight.naming import CONDITIONS
+
+    return sorted(CONDITIONS[cond], key=list(LEVEL_Z).index)
+
+
+def test_every_rule_of_the_default_table_names_some_profile(cfg, log_normal_population):
+    """No rule is dead: for each, some profile meeting its conditions gets its name."""
+    import itertools
+
+    from src.insight.naming import parse_naming_rules
+
+    rules = parse_naming_rules(cfg)
+    for rule in rules.rules:
+        keys = list(KEY_COLUMNS)
+        # The rule's own features at every level that meets it; the others mid, low or high.
+        options = [
+            _satisfying(rule.when[k]) if k in rule.when else ["mid", "low", "high"] for k in keys
+        ]
+        names = set()
+        for combo in itertools.product(*options):
+            profile = profile_at(log_normal_population, dict(zip(keys, combo, strict=True)))
+            names.add(name_segments(profile, log_normal_population, cfg)[0])
+            if rule.name in names:
+                break
+        assert rule.name in names, (rule.name, rule.when, names)
+
+
+@pytest.mark.parametrize("length", ["very_low", "low"])
+def test_a_lapsed_segment_with_short_tenure_is_not_new(cfg, log_normal_population, length):
+    profile = profile_at(
+        log_normal_population,
+        {"recency": "very_high", "frequency": "low", "monetary": "low", "length": length},
+    )
+    assert name_segments(profile, log_normal_population, cfg)[0] in LAPSED_NAMES
+
+
+def test_a_lapsed_discount_user_is_named_for_being_lapsed(cfg, log_normal_population):
+    profile = profile_at(log_normal_population, {"recency": "high", "discount": "very_high"})
+    assert name_segments(profile, log_normal_population, cfg)[0] in LAPSED_NAMES
+
+
+def test_names_of_high_traits_need_the_typical_customer_above_all_customers(cfg):
+    """Means-only profile: log1p(mean) looks high although the mean is below the population's,
+    the case where a card showed "Loyal" with -18% frequency and -33% spend."""
+    rng = np.random.default_rng(3)
+    population = pd.DataFrame(
+        {
+            RECENCY: rng.integers(0, 365, 2000).astype(float),
+            FREQUENCY: np.where(rng.random(2000) < 0.05, 80.0, rng.integers(1, 4, 2000)),
+            MONETARY: np.where(rng.random(2000) < 0.05, 40000.0, rng.lognormal(5, 0.5, 2000)),
+        }
+    )
+    segment = {RECENCY: 20.0, FREQUENCY: 0.8 * population[FREQUENCY].mean()}
+    segment[MONETARY] = 0.7 * population[MONETARY].mean()
+    profile = pd.DataFrame([segment], index=pd.Index([0], name="segment_id"))
+    described = describe_segments(profile, population, cfg).iloc[0]
+    assert described[f"{FREQUENCY}_level"] in {"high", "very_high"}  # the z-score alone says so
+    assert base_name(described["segment_name"]) not in {"Loyal", "Champions", "Big spenders"}
+
+
+@pytest.mark.parametrize("name", ["Champions", "Loyal"])
+def test_champions_and_loyal_buy_more_often_than_the_typical_customer(cfg, name, population):
+    features, labels = population
+    profile = segment_profile(features, labels)
+    described = describe_segments(profile, features, cfg)
+    median = features[FREQUENCY].median()
+    for seg, row in described.iterrows():
+        if base_name(row["segment_name"]) == name:
+            assert profile.loc[seg, f"median_{FREQUENCY}"] > median
+
+
+def test_a_contradicted_rule_is_skipped_for_the_next_one(cfg):
+    from src.insight.naming import Rule
+
+    rule = Rule("Loyal", {"recency": "not_high", "frequency": "high"})
+    assert rule.contradictions({"recency": -0.5, "frequency": -0.18}) == ["frequency high"]
+    assert rule.contradictions({"recency": -0.5, "frequency": 0.4}) == []
+
+
+def test_a_rule_silent_on_recency_matches_active_clusters_only():
+    from src.insight.naming import Rule
+
+    rule = Rule("New customers", {"length": "low"})
+    assert rule.matches({"recency": "mid", "length": "low"})
+    assert not rule.matches({"recency": "high", "length": "low"})

@@ -14,10 +14,49 @@ def result(sweep_result):
     return sweep_result[0]
 
 
-def test_the_chosen_configuration_is_the_studys_best(sweep_result):
+def test_the_chosen_trial_is_the_best_trial_at_the_ruled_k(sweep_result):
+    from src.sweep.study import best_trials_at
+
     result, study = sweep_result
-    assert result.choice.as_dict() == study.best_trial.params
-    assert result.value == pytest.approx(study.best_value)
+    chosen_row = result.k_curve[result.k_curve["chosen"]]
+    assert chosen_row["k"].tolist() == [result.choice.k]
+    assert result.chosen_trial - 1 == best_trials_at(study, result.choice.k)[0].trial
+
+
+def test_the_chosen_trial_fitted_the_chosen_configuration(sweep_result):
+    result, study = sweep_result
+    trial = study.trials[result.chosen_trial - 1]
+    assert trial.params == result.choice.as_dict()
+    assert trial.value == pytest.approx(result.value)
+
+
+def test_the_k_curve_records_the_rules_inputs_and_verdict(result):
+    curve = result.k_curve.set_index("k")
+    assert {"acceptable", "near_knee", "well_separated", "stability_ari", "verdict"} <= set(
+        curve.columns
+    )
+    assert (curve["verdict"] == "chosen").sum() == 1
+    assert curve.loc[result.choice.k, "stability_ari"] >= 0
+    assert f"k={result.choice.k}" in result.k_reason
+
+
+def test_the_model_carries_each_segments_actions(result):
+    actions = result.model.segment_actions
+    assert set(actions) == set(result.names)
+    assert all(actions[s] == list(result.insight.actions.loc[s, "actions"]) for s in actions)
+
+
+def test_the_profile_states_what_each_segment_is_worth(result):
+    profile = result.profile
+    np.testing.assert_allclose(profile["revenue_share"].sum(), 1.0)
+    assert (profile["avg_order_value"] > 0).all()
+
+
+def test_every_segment_has_a_plain_rule(result):
+    rules = result.insight.rules
+    assert list(rules.index) == sorted(result.names)
+    assert rules["precision"].between(0, 1).all() and rules["coverage"].between(0, 1).all()
+    assert "segment_rules" in result.insight.tables
 
 
 def test_fitted_params_agree_with_the_chosen_k(result):

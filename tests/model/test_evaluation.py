@@ -10,6 +10,8 @@ from src.errors import SegmentationError
 from src.model.evaluation import (
     DegenerateClustering,
     EvaluationSpace,
+    KChoiceRule,
+    choose_k,
     evaluate_labels,
     knee_point,
     passes_min_share,
@@ -245,7 +247,132 @@ def test_knee_point_on_a_convex_curve():
 def test_knee_point_ignores_input_order():
     ks = np.array([5, 1, 3, 2, 4])
     inertias = np.array([8.0, 100.0, 12.0, 40.0, 10.0])
-    assert knee_point(ks, inertias) == 3
+    assert knee_point(ks, inertias) == knee_point(np.sort(ks), inertias[np.argsort(ks)])
+
+
+@pytest.mark.parametrize("inertias", [[5.0, 4.0, 3.0, 2.0, 1.0], [3.0, 3.0, 3.0, 3.0, 3.0]])
+def test_a_straight_or_flat_curve_has_no_knee(inertias):
+    assert knee_point(range(2, 7), inertias) is None
+
+
+# --- choosing k --------------------------------------------------------------------------------
+
+
+def k_curve(silhouette, davies_bouldin=None, min_share=None, knee_at=5, ks=range(2, 11)):
+    """A curve over k built in code: inertia with a sharp bend at ``knee_at``."""
+    ks = np.asarray(list(ks))
+    inertia = np.where(ks <= knee_at, 1000.0 - 150.0 * (ks - ks[0]), 0.0)
+    inertia = np.where(
+        ks > knee_at,
+        inertia.max() * 0 + (1000.0 - 150.0 * (knee_at - ks[0])) - 10.0 * (ks - knee_at),
+        inertia,
+    )
+    n = len(ks)
+    return pd.DataFrame(
+        {
+            "k": ks,
+            "inertia": inertia,
+            "silhouette": silhouette,
+            "davies_bouldin": davies_bouldin if davies_bouldin is not None else [1.0] * n,
+            "min_cluster_share": min_share if min_share is not None else [0.1] * n,
+        }
+    )
+
+
+RULE = KChoiceRule(min_cluster_share=0.02, window=1, tolerance=0.1, min_stability=0.8)
+
+
+class Stability:
+    """A stability function built in code that records which k it was asked about."""
+
+    def __init__(self, scores):
+        self.scores, self.asked = scores, []
+
+    def __call__(self, k):
+        self.asked.append(k)
+        return self.scores.get(k, 0.95)
+
+
+# silhouette of k = 2..10: k=2 best overall, the others close to each other (skewed retail data)
+SKEWED = [0.43, 0.34, 0.33, 0.32, 0.31, 0.30, 0.30, 0.28, 0.28]
+
+
+def test_the_knee_outweighs_silhouettes_preference_for_two_segments():
+    decision = choose_k(k_curve(SKEWED), RULE, Stability({}))
+    assert decision.knee == 5
+    assert decision.k == 6  # the largest well-separated stable k next to the knee
+
+
+def test_an_unstable_candidate_gives_way_to_the_next_smaller_one():
+    stability = Stability({6: 0.6})
+    decision = choose_k(k_curve(SKEWED), RULE, stability)
+    assert decision.k == 5
+    assert stability.asked == [6, 5]  # only the candidates the rule needs, largest first
+
+
+def test_a_k_with_a_tiny_segment_is_not_acceptable():
+    shares = [0.3, 0.2, 0.1, 0.08, 0.01, 0.01, 0.01, 0.01, 0.01]
+    decision = choose_k(k_curve(SKEWED, min_share=shares), RULE, Stability({}))
+    assert decision.k == 5
+    verdict = decision.table.set_index("k")["verdict"]
+    assert verdict[6].startswith("smallest segment 1.0%")
+
+
+def test_a_clear_separation_peak_wins_over_a_larger_k():
+    peak = [0.40, 0.45, 0.50, 0.66, 0.45, 0.40, 0.35, 0.30, 0.30]
+    decision = choose_k(k_curve(peak), RULE, Stability({}))
+    assert decision.k == 5
+
+
+def test_davies_bouldin_also_has_to_be_near_the_best():
+    flat = [0.40, 0.35, 0.34, 0.34, 0.34, 0.30, 0.30, 0.28, 0.28]
+    db = [0.9, 1.0, 1.0, 1.0, 1.5, 1.2, 1.2, 1.2, 1.2]
+    decision = choose_k(k_curve(flat, davies_bouldin=db), RULE, Stability({}))
+    assert decision.k == 5  # k=6 separates as well by silhouette but not by Davies-Bouldin
+
+
+def test_without_a_stable_candidate_the_best_silhouette_is_kept_and_said():
+    stability = Stability({4: 0.5, 5: 0.5, 6: 0.5, 2: 0.99})
+    decision = choose_k(k_curve(SKEWED), RULE, stability)
+    assert decision.k == 2
+    assert "no well-separated k near it reached stability" in decision.reason
+
+
+def test_without_stability_the_largest_well_separated_candidate_is_chosen():
+    decision = choose_k(k_curve(SKEWED), RULE, None)
+    assert decision.k == 6
+    assert decision.table["stability_ari"].isna().all()
+    assert "stability not measured" in decision.reason
+
+
+def test_only_k_with_a_trial_can_be_chosen():
+    decision = choose_k(k_curve(SKEWED), RULE, Stability({}), candidates={2, 3, 5})
+    assert decision.k == 5
+
+
+def test_the_table_marks_one_chosen_k_and_explains_every_other():
+    decision = choose_k(k_curve(SKEWED), RULE, Stability({}))
+    table = decision.table
+    assert table["chosen"].sum() == 1
+    assert table.loc[table["chosen"], "k"].item() == decision.k
+    assert (table["verdict"] == "chosen").sum() == 1
+    assert table["verdict"].str.len().gt(0).all()
+    assert f"k={decision.k}" in decision.reason and "knee" in decision.reason
+
+
+def test_a_curve_without_a_knee_judges_every_acceptable_k():
+    ks = range(2, 7)
+    curve = pd.DataFrame(
+        {
+            "k": list(ks),
+            "inertia": [5.0, 4.0, 3.0, 2.0, 1.0],
+            "silhouette": [0.3, 0.5, 0.3, 0.3, 0.2],
+            "davies_bouldin": [1.0] * 5,
+            "min_cluster_share": [0.1] * 5,
+        }
+    )
+    decision = choose_k(curve, RULE, Stability({}))
+    assert decision.knee is None and decision.k == 3
 
 
 @pytest.mark.parametrize(

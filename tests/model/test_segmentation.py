@@ -107,6 +107,21 @@ def test_stored_state_is_plain_json_and_the_pipeline_is_no_pickle(model, tmp_pat
     assert (folder / PIPELINE_FILE).read_bytes()[:2] == b"PK"
 
 
+def test_recommended_actions_survive_storage(features, tmp_path):
+    model = kmeans_model(features)
+    model.segment_actions = {s: [f"act on {s}", "then measure"] for s in range(model.n_segments)}
+    loaded = SegmentationModel.load(model.save(tmp_path / "m"))
+    assert loaded.segment_actions == model.segment_actions
+
+
+def test_a_model_stored_without_actions_loads_with_none(model, tmp_path):
+    folder = model.save(tmp_path / "m")
+    state = json.loads((folder / "segmentation.json").read_text())
+    state.pop("segment_actions")
+    (folder / "segmentation.json").write_text(json.dumps(state))
+    assert SegmentationModel.load(folder).segment_actions == {}
+
+
 def test_empty_segment_centre_survives_storage_as_null(features, tmp_path):
     model = kmeans_model(features)
     model.centres_[1] = np.nan

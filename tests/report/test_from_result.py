@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 
 import pandas as pd
@@ -32,7 +33,7 @@ def section(page: str, key: str) -> str:
 
 
 def card(page: str, name: str) -> str:
-    start = page.index(f"<h3>{name}</h3>")
+    start = page.index(f"<h3>{html.escape(name)}</h3>")
     return page[start : page.index("</article>", start)]
 
 
@@ -75,12 +76,53 @@ def test_every_segment_has_a_card_with_its_size_and_actions(ctx, page):
 def test_cards_compare_the_segment_with_all_customers(ctx, page):
     text = card(page, ctx.cards[0].name)
     assert "vs all" in text and "Recency (days since last order)" in text
+    assert "Level (z)" in text
 
 
 def test_the_chosen_trial_is_highlighted_once(ctx, page):
-    rows = re.findall(r'<tr class="chosen">(.*?)</tr>', page)
+    candidates = section(page, "choice").split("<h3>Best candidates</h3>")[1]
+    rows = re.findall(r'<tr class="chosen">(.*?)</tr>', candidates)
     assert len(rows) == 1
     assert f">{ctx.chosen_trial} <span" in rows[0]
+
+
+def test_the_choice_section_explains_why_this_k(ctx, page):
+    choice = section(page, "choice")
+    k = ctx.chosen["k"]
+    assert f"<h3>Why k={k}</h3>" in choice
+    why = choice.split(f"<h3>Why k={k}</h3>")[1].split("<h3>")[0]
+    assert ctx.k_reason.split(":")[0] in why
+    chosen = re.findall(r'<tr class="chosen">(.*?)</tr>', why)
+    assert len(chosen) == 1 and f">{k} <span" in chosen[0]
+    assert len(re.findall(r"<tr", why)) == len(ctx.k_choice) + 1  # one row per k + header
+
+
+def test_every_card_states_its_revenue_share_and_rule(ctx, page):
+    for c in ctx.cards:
+        text = card(page, c.name)
+        assert f"{c.worth['revenue_share']:.1%} of revenue" in text
+        assert "average order value" in text
+        assert "<h4>How to find them</h4>" in text and "precision" in text and "coverage" in text
+
+
+def test_cards_show_the_z_scores_the_name_came_from(ctx, page):
+    c = ctx.cards[0]
+    text = card(page, c.name)
+    ev = c.evidence["recency_days"]
+    assert f"z {ev.z:+.2f}</span>" in text
+    assert "Typical customer (median)" in text
+
+
+def test_the_summary_says_what_the_segments_are_worth(ctx, page):
+    assert ctx.worth_note and ctx.worth_note in section(page, "summary")
+    assert "of revenue" in ctx.worth_note
+
+
+def test_the_rules_section_lists_one_rule_per_segment(ctx, page):
+    rules = section(page, "rules")
+    for c in ctx.cards:
+        assert c.rule is not None
+        assert html.escape(c.name) in rules
 
 
 def test_the_best_candidates_list_each_configuration_once(ctx):
