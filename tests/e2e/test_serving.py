@@ -28,8 +28,8 @@ import pytest
 
 from src.config import PROJECT_ROOT, compose_config
 from src.model.pipeline import build_pipeline
-from src.tracking.tracker import _activate_experiment
 from src.tracking.serving import load_segmentation_model
+from src.tracking.tracker import _activate_experiment
 
 pytestmark = pytest.mark.slow
 
