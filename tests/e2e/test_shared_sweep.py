@@ -234,3 +234,48 @@ def test_the_trial_of_a_killed_worker_is_failed_by_heartbeat_and_retried(team, t
     assert runs[killed_number].info.status == "KILLED"
     assert runs[retries[0].number].info.status == "FINISHED"
     assert client.get_run(parent_id).info.status == "FINISHED"
+
+
+def test_n_jobs_processes_on_a_journal_file_fit_the_budget_and_this_process_finalises(
+    tmp_path,
+):
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("OPTUNA_STORAGE", None)
+    journal = tmp_path / "optuna.journal"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "src.run",
+            "+experiment=lrfmc",
+            f"hydra.run.dir={tmp_path / 'out'}",
+            *SMALL,
+            "sweep.n_trials=12",
+            "sweep.n_jobs=3",
+            f"sweep.storage=journal:{journal}",
+            "experiment_name=local",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert_clean([(proc.returncode, proc.stdout, proc.stderr)])
+    assert "Best: trial" in proc.stdout  # this process finalised
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    storage = JournalStorage(JournalFileBackend(str(journal)))
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    assert fitted_configurations(study) == 12
+    assert len({t.user_attrs.get(WORKER) for t in proposing(study)}) == 3
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    parent_id = study.user_attrs["mlflow_parent_run_id"]
+    assert client.get_run(parent_id).info.status == "FINISHED"
+    assert_one_child_run_per_trial(client, study, parent_id)
+    assert len(client.search_model_versions("name='customer-segmentation'")) == 1
