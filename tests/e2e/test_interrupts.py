@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from src.config import PROJECT_ROOT
 from src.sweep.objective import STATE, SURPLUS
+from src.sweep.storage import open_storage
 from src.sweep.study import fitted_configurations
 from src.tracking.trials import TRIAL_NUMBER_TAG
 
@@ -49,7 +50,9 @@ def start(tmp_path, tag: str, *overrides: str) -> subprocess.Popen:
 
 
 def studies(tmp_path) -> list[optuna.Study]:
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    """The studies of the store, opened the way the sweep opens it: under its file lock, so
+    this process never races the sweep in creating the tables of a new store."""
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}")
     return [
         optuna.load_study(study_name=s.study_name, storage=storage)
         for s in optuna.get_all_study_summaries(storage)
@@ -81,9 +84,12 @@ def test_ctrl_c_mid_sweep_exits_130_with_the_parent_killed_and_both_stores_agree
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
-        found = (tmp_path / "optuna.db").exists() and studies(tmp_path)
-        if found and fitted_configurations(found[0]) >= 3:
-            break
+        try:
+            found = (tmp_path / "optuna.db").exists() and studies(tmp_path)
+            if found and fitted_configurations(found[0]) >= 3:
+                break
+        except Exception:  # the sweep holds the write lock right now
+            pass
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
