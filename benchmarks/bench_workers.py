@@ -1,8 +1,10 @@
 """Several workers on one sweep: wall time and trials per minute with 1, 2 and 4 local worker
 processes, and the cost of the PostgreSQL + MLflow server path against sqlite for one worker.
 
-Component benchmark: until the project's sweep can join a study (``sweep.role=worker``), each
-worker is the stand-in below, a whole process that loads the study and fits scikit-learn
+``--real`` runs the project's own sweep: ``python -m src.run +experiment=lrfmc`` with
+``sweep.n_jobs=N`` on a local storage (one command; it starts N-1 more processes), or on the
+team servers a first process plus N-1 ``sweep.role=worker`` processes. Without it, the component
+benchmark: each worker is the stand-in below, a whole process that loads the study and fits scikit-learn
 KMeans on synthetic data per trial, logging one MLflow child run per trial. Point it at the
 real sweep with ``--command`` (placeholders: {python} {storage} {study} {trials} {tracking_uri}),
 e.g.::
@@ -15,6 +17,8 @@ first trial's start to the last trial's end (Optuna's timestamps). Trials per mi
 trials over each. Rounds of the different settings alternate, so the shared machine's
 background load hits them alike; the median of ``--repeat`` rounds is reported.
 
+    python benchmarks/bench_workers.py --real --repeat 1    # the real sweep, 1, 2, 4 processes
+    python benchmarks/bench_workers.py --real --overhead    # the real sweep, sqlite vs postgres
     python benchmarks/bench_workers.py                      # 1, 2, 4 workers on a journal file
     python benchmarks/bench_workers.py --storage postgres   # the same on the team servers
     python benchmarks/bench_workers.py --overhead           # 1 worker: sqlite vs PostgreSQL+server
@@ -177,6 +181,84 @@ def run_round(command: str, workers: int, trials: int, storage_url: str, trackin
     return wall, sweep
 
 
+# The real sweep: synthetic LRFMC customers, 3 x 2 x 2 options x k 3..10 = 96 configurations;
+# the k refinement and registration off, so every round does the same 60 fits and one refit.
+REAL_SWEEP = [
+    "+experiment=lrfmc",
+    "dataset.n_customers=3000",
+    "sweep.k.low=3",
+    "sweep.k.high=10",
+    "sweep.search_space.outliers=[none,iqr_clip,quantile_clip]",
+    "sweep.search_space.scaler=[log_standard,robust]",
+    "sweep.search_space.model=[kmeans,minibatch_kmeans]",
+    "sweep.refine_k=false",
+    "sweep.stability_bootstraps=2",
+    "sweep.log_trial_artifacts=false",
+    "mlflow.register=false",
+]
+
+
+def fitted(storage_url: str, experiment: str) -> tuple[int, float]:
+    """Fitted configurations of the round's study, and seconds from its first trial's start to
+    its last trial's end."""
+    import optuna
+
+    from src.sweep.objective import counts_as_configuration
+    from src.sweep.storage import open_storage as project_storage
+
+    storage = project_storage(storage_url)
+    (summary,) = [
+        s
+        for s in optuna.get_all_study_summaries(storage)
+        if s.user_attrs.get("experiment") == experiment
+    ]
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    done = [t for t in study.get_trials(deepcopy=False) if counts_as_configuration(t)]
+    first = min(t.datetime_start for t in done)
+    last = max(t.datetime_complete for t in done)
+    return len(done), (last - first).total_seconds()
+
+
+def run_real_round(kind: str, workers: int, trials: int, storage_url: str, tracking_uri: str):
+    experiment = f"bench-{uuid.uuid4().hex[:8]}"
+    folder = Path(tempfile.mkdtemp(prefix="bench-real-"))
+    base = [
+        sys.executable,
+        "-m",
+        "src.run",
+        *REAL_SWEEP,
+        f"sweep.n_trials={trials}",
+        f"experiment_name={experiment}",
+        f"sweep.storage={storage_url}",
+        f"hydra.run.dir={folder}",
+    ]
+    if kind == "postgres":
+        commands = [base + [f"sweep.study_name={experiment}"]] + [
+            base + [f"sweep.study_name={experiment}", "sweep.role=worker"]
+        ] * (workers - 1)
+    else:
+        commands = [base + [f"sweep.n_jobs={workers}"]]
+    env = {**os.environ, **SINGLE_THREAD, "MLFLOW_TRACKING_URI": tracking_uri}
+    env.pop("OPTUNA_STORAGE", None)
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        for cmd in commands
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    wall = time.perf_counter() - start
+    shutil.rmtree(folder, ignore_errors=True)
+    for p, err in zip(procs, errors, strict=True):
+        if p.returncode != 0:
+            sys.exit(f"a sweep process failed ({p.returncode}):\n{err[-3000:]}")
+    done, sweep = fitted(storage_url, experiment)
+    if done != trials:
+        sys.exit(f"sweep {experiment} fitted {done} configurations, expected {trials}")
+    return wall, sweep
+
+
 class Stores:
     """Fresh stores for one setting: sqlite files, a journal file, or the team servers."""
 
@@ -217,6 +299,7 @@ def main() -> None:
     parser.add_argument("--storage", choices=["journal", "postgres"], default="journal")
     parser.add_argument("--overhead", action="store_true", help="1 worker: sqlite vs postgres")
     parser.add_argument("--command", default=STAND_IN, help="worker command template")
+    parser.add_argument("--real", action="store_true", help="the project's own sweep")
     parser.add_argument("--team-dir", type=Path, help="team folder (default: a temporary one)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # Optuna's heartbeat and retry callback are experimental
@@ -240,7 +323,10 @@ def main() -> None:
             for kind, n in settings:
                 folder = Path(tempfile.mkdtemp(dir=scratch))
                 storage_url, tracking_uri = Stores(kind, folder, team).urls()
-                wall, sweep = run_round(args.command, n, args.trials, storage_url, tracking_uri)
+                if args.real:
+                    wall, sweep = run_real_round(kind, n, args.trials, storage_url, tracking_uri)
+                else:
+                    wall, sweep = run_round(args.command, n, args.trials, storage_url, tracking_uri)
                 results[(kind, n)].append((wall, sweep))
                 print(f"round {i + 1}: {line(kind, n, args.trials, wall, sweep)}", flush=True)
     finally:

@@ -50,6 +50,11 @@ class Sampler(Enum):
     grid = "grid"
 
 
+class Role(Enum):
+    leader = "leader"
+    worker = "worker"
+
+
 class Objective(Enum):
     silhouette = "silhouette"
     davies_bouldin = "davies_bouldin"
@@ -199,13 +204,24 @@ class SearchSpace:
 class SweepConfig:
     """The Optuna search over outliers, scaler, model and k, run inside the program."""
 
-    n_trials: int = 20  # distinct configurations sampled (repeats and the k refinement extra)
-    timeout: float | None = None  # seconds; stop sampling earlier when reached
+    n_trials: int = 20  # distinct configurations fitted by all processes of the sweep together
+    # (repeats, surplus trials and the k refinement come on top; see the README)
+    timeout: float | None = None  # seconds; stop sampling earlier when reached (per process)
     sampler: Sampler = Sampler.tpe  # grid enumerates the whole space
     seed: int = 0
-    n_jobs: int = 1  # trials in parallel
+    n_jobs: int = 1  # processes on this machine working the sweep (1: this process alone)
     resume: bool = False  # continue the latest sweep of this experiment on the same data
-    storage: str | None = None  # None: sqlite optuna.db beside the MLflow store; any SQLAlchemy URL
+    # None: $OPTUNA_STORAGE, else sqlite optuna.db beside a local MLflow store; any SQLAlchemy
+    # URL (postgresql://... for several machines) or journal:<file> (Optuna's journal file)
+    storage: str | None = None
+    role: Role = Role.leader  # leader creates the sweep; worker joins one (see study_name)
+    study_name: str | None = None  # None: a leader names it <experiment>-<time>, a worker joins
+    # the newest open sweep of this experiment on the same data
+    join_timeout: float = 300.0  # seconds a worker waits for the sweep to appear
+    heartbeat_interval: int = 30  # seconds between a running trial's heartbeats (server storage)
+    grace_period: int = 180  # seconds without a heartbeat before a trial counts as dead
+    max_retry: int = 2  # retries of a trial whose process died
+    poll_interval: float = 1.0  # seconds between looks at the study while waiting for others
     objective: Objective = Objective.silhouette
     min_cluster_share: float = 0.02  # solutions with a smaller smallest segment are rejected
     silhouette_sample_size: int = 10_000  # silhouette on a seeded sample above this many customers
@@ -241,6 +257,49 @@ class SweepConfig:
                 self.n_jobs,
                 "at least one trial must run at a time",
                 "sweep.n_jobs=1",
+            )
+        if self.join_timeout < 0:
+            _fail(
+                "sweep.join_timeout",
+                self.join_timeout,
+                "it is a number of seconds, 0 or more",
+                "sweep.join_timeout=300",
+            )
+        if self.heartbeat_interval < 1:
+            _fail(
+                "sweep.heartbeat_interval",
+                self.heartbeat_interval,
+                "it is a whole number of seconds, at least 1",
+                "sweep.heartbeat_interval=30",
+            )
+        if self.grace_period <= self.heartbeat_interval:
+            _fail(
+                "sweep.grace_period",
+                self.grace_period,
+                f"it must exceed sweep.heartbeat_interval ({self.heartbeat_interval}), or live "
+                "trials would count as dead",
+                f"sweep.grace_period={max(180, 4 * self.heartbeat_interval)}",
+            )
+        if self.max_retry < 0:
+            _fail(
+                "sweep.max_retry",
+                self.max_retry,
+                "it counts retries, 0 or more",
+                "sweep.max_retry=2",
+            )
+        if not self.poll_interval > 0:
+            _fail(
+                "sweep.poll_interval",
+                self.poll_interval,
+                "it is a positive number of seconds",
+                "sweep.poll_interval=1",
+            )
+        if self.resume and self.role is Role.worker:
+            _fail(
+                "sweep.role",
+                "worker",
+                "sweep.resume=true continues a sweep as its owner; a worker joins one without it",
+                "sweep.resume=true alone",
             )
         if not 0 <= self.min_cluster_share < 1:
             _fail(

@@ -51,8 +51,9 @@ def data_summary(options, data) -> None:
 class Progress(TrialHooks):
     """One line per finished trial: number, how far the sweep is, configuration, score, state.
 
-    ``[12/30]`` counts the distinct configurations fitted towards ``sweep.n_trials``; a repeat
-    the sampler proposed shows ``[ rep ]`` and the k refinement ``[k 3/8]``.
+    ``[12/30]`` counts the distinct configurations fitted towards ``sweep.n_trials`` (by every
+    process of the sweep: the trial's place among them); a repeat the sampler proposed shows
+    ``[ rep ]`` and the k refinement ``[k 3/8]``.
     """
 
     def __init__(self, objective: str, target: int, done: int = 0):
@@ -78,10 +79,10 @@ class Progress(TrialHooks):
             where = " rep "
         elif record.refinement:
             self.refined += 1
-            where = f"k {self.refined}/{self.to_refine}"
+            where = f"k {self.refined}/{self.to_refine}" if self.to_refine else "  k  "
         else:
-            self.done += 1
-            where = f"{self.done}/{self.target}"
+            self.done = max(self.done + 1, record.position or 0)
+            where = f"{record.position or self.done}/{self.target}"
         if record.repeat_of is None:
             self.fitted += 1
         if record.metrics:

@@ -7,14 +7,22 @@ customers, in one evaluation space (log1p + standardised features, fitted once),
 solutions whose smallest segment holds less than `min_cluster_share` are rejected.
 
 What happens to a trial is told to :class:`TrialHooks` (the console prints a progress line, the
-tracking package writes a child run); this module knows neither.
+tracking package writes a child run); this module knows neither. The hooks hear of a finished
+trial before Optuna does, so a trial reported finished is already in both stores.
+
+Several processes may share the study (``src.sweep.shared``): each trial records which process
+runs it, a trial beyond the study's budget of distinct configurations is pruned before it
+proposes anything (a *surplus* trial), and a configuration another process is fitting right now
+is waited for instead of fitted twice.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +31,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from src.errors import interruptible
 from src.model.evaluation import DegenerateClustering, passes_min_share, score_labels
 from src.result import SWEPT_GROUPS, Choice
 from src.sweep.space import SweepSpace
@@ -31,6 +40,7 @@ COMPLETE = "complete"
 REJECTED = "rejected"
 FAILED = "failed"
 INTERRUPTED = "interrupted"  # Ctrl-C during the fit: not a result; a resumed sweep may refit it
+SURPLUS = "surplus"  # started when the study already had its configurations: nothing was run
 # Trial user attributes (one write per kind: each set_user_attr is a storage round trip).
 STATE = "state"
 METRICS = "metrics"
@@ -39,6 +49,50 @@ REASON = "reason"
 REPEAT_OF = "repeat_of"
 KIND = "kind"
 K_REFINEMENT = "k_refinement"
+WORKER = "worker"  # "<host>:<pid>" of the process running the trial
+_NOT_RESULTS = (None, INTERRUPTED, SURPLUS)
+
+
+def worker_id() -> str:
+    """This process, as trials record it: ``<host>:<pid>``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_result(t: optuna.trial.FrozenTrial) -> bool:
+    """A finished trial that measured something (or reused a measurement)."""
+    return t.user_attrs.get(STATE) not in _NOT_RESULTS
+
+
+def counts_as_configuration(t: optuna.trial.FrozenTrial) -> bool:
+    """A sampled configuration fitted once: repeats, surplus, interrupted trials and the k
+    refinement do not count towards ``sweep.n_trials``."""
+    return (
+        t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        and t.user_attrs.get(KIND) != K_REFINEMENT
+        and REPEAT_OF not in t.user_attrs
+        and is_result(t)
+    )
+
+
+def configurations_ahead(trial: optuna.Trial) -> int:
+    """The configurations fitted plus the sampled trials still running with a lower number:
+    the trial runs only while that is under the study's budget.
+
+    Trial numbers are dense and unique across processes, so the lower number goes first when
+    two processes start trials at once; a running trial that turns out a repeat or fails frees
+    its place, and the processes waiting in ``shared.settle`` sample again.
+    """
+    ahead = sum(
+        counts_as_configuration(t)
+        or (
+            t.state == TrialState.RUNNING
+            and t.number < trial.number
+            and t.user_attrs.get(KIND) != K_REFINEMENT
+            and REPEAT_OF not in t.user_attrs
+        )
+        for t in trial.study.get_trials(deepcopy=False)
+    )
+    return ahead
 
 
 @dataclass
@@ -67,6 +121,7 @@ class TrialRecord:
     repeat_of: int | None = None
     refinement: bool = False
     outcome: TrialOutcome | None = None
+    position: int | None = None  # its place among the study's sampled configurations
 
 
 class TrialHooks:
@@ -115,7 +170,13 @@ def run_trial(
 
 @dataclass
 class Objective:
-    """The Optuna objective: one trial per call, reported to ``hooks``."""
+    """The Optuna objective: one trial per call, reported to ``hooks``.
+
+    ``budget`` is the number of distinct configurations the whole study needs (None: no limit,
+    the caller stops sampling); with ``only_queued`` a trial that Optuna did not take from the
+    queue (another process took the last one) is pruned as surplus. ``reap`` is called while a
+    trial waits for another process, to fail trials whose process died.
+    """
 
     features: pd.DataFrame
     X_eval: np.ndarray
@@ -126,64 +187,97 @@ class Objective:
     seed: int
     hooks: Sequence[TrialHooks] = ()
     fit_features: pd.DataFrame | None = None  # the customers fits use (None: all)
+    budget: int | None = None
+    only_queued: bool = False
+    reap: Callable[[optuna.Study], Any] | None = None
+    poll_seconds: float = 0.5
 
     def __post_init__(self) -> None:
         self._hooks = _Hooks(self.hooks)
+        self._position: int | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr(WORKER, worker_id())
+        refinement = trial.user_attrs.get(KIND) == K_REFINEMENT
+        # A queued trial is a k refinement or a retry (which carries its configuration).
+        if self.only_queued and not refinement and not trial.params:
+            self._surplus(trial, "the queue was already empty")
+        position = None
+        if not refinement and self.budget is not None:
+            ahead = configurations_ahead(trial)
+            if ahead >= self.budget:
+                self._surplus(trial, "the study already has its configurations")
+            position = ahead + 1
         choice = Choice.of(
             {
                 **{g: trial.suggest_categorical(g, self.space.choices[g]) for g in SWEPT_GROUPS},
                 "k": trial.suggest_int("k", self.space.k_low, self.space.k_high),
             }
         )
-        refinement = trial.user_attrs.get(KIND) == K_REFINEMENT
         self._hooks.started(trial.number, choice)
-        earlier = _same_params(trial)
+        earlier = self._earlier(trial)
         if earlier is not None:
             return self._repeat(trial, choice, earlier, refinement)
+        self._position = position
         try:
-            outcome = run_trial(
-                self.features,
-                self.X_eval,
-                choice,
-                self.space,
-                self.sample_size,
-                self.seed,
-                self.fit_features,
-            )
+            with interruptible():
+                outcome = run_trial(
+                    self.features,
+                    self.X_eval,
+                    choice,
+                    self.space,
+                    self.sample_size,
+                    self.seed,
+                    self.fit_features,
+                )
         except DegenerateClustering as exc:
-            trial.set_user_attr(STATE, REJECTED)
-            trial.set_user_attr(REASON, str(exc))
             self._tell(trial, choice, REJECTED, {}, [], str(exc), refinement=refinement)
+            _record(trial, {STATE: REJECTED, REASON: str(exc)})
             raise optuna.TrialPruned(str(exc)) from exc
         except KeyboardInterrupt:
-            trial.set_user_attr(STATE, INTERRUPTED)
-            self._tell(trial, choice, FAILED, {}, [], "interrupted (Ctrl-C)", refinement=refinement)
+            self._tell(
+                trial, choice, INTERRUPTED, {}, [], "interrupted (Ctrl-C)", refinement=refinement
+            )
+            _record(trial, {STATE: INTERRUPTED})
             raise
         except Exception as exc:
             # The child run keeps the whole traceback; the progress line shows its last line.
             note = "".join(traceback.format_exception(exc)).strip()[-5000:]
-            trial.set_user_attr(STATE, FAILED)
             self._tell(trial, choice, FAILED, {}, [], note, refinement=refinement)
+            _record(trial, {STATE: FAILED, REASON: note.splitlines()[-1][:1000]})
             raise
         metrics = {name: float(value) for name, value in outcome.metrics.items()}
-        trial.set_user_attr(METRICS, metrics)
-        trial.set_user_attr(SHARES, [round(s, 5) for s in outcome.shares])
+        shares = [round(s, 5) for s in outcome.shares]
         if not passes_min_share(metrics, self.min_cluster_share):
             reason = (
                 f"smallest segment holds {metrics['min_cluster_share']:.2%} of customers "
                 f"(< sweep.min_cluster_share={self.min_cluster_share:.2%})"
             )
-            trial.set_user_attr(STATE, REJECTED)
-            trial.set_user_attr(REASON, reason)
             self._tell(
                 trial, choice, REJECTED, metrics, outcome.shares, reason, outcome, refinement
             )
+            _record(trial, {METRICS: metrics, SHARES: shares, STATE: REJECTED, REASON: reason})
             raise optuna.TrialPruned(reason)
-        trial.set_user_attr(STATE, COMPLETE)
         self._tell(trial, choice, COMPLETE, metrics, outcome.shares, None, outcome, refinement)
+        _record(trial, {METRICS: metrics, SHARES: shares, STATE: COMPLETE})
         return metrics[self.objective]
+
+    def _surplus(self, trial: optuna.Trial, why: str) -> None:
+        """Prune a trial before it proposes anything: no configuration, no child run."""
+        trial.set_user_attr(STATE, SURPLUS)
+        raise optuna.TrialPruned(why)
+
+    def _earlier(self, trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+        """The finished trial this one repeats; waits while a lower-numbered trial of another
+        process fits the same configuration, so it is fitted once."""
+        while True:
+            earlier, running = _same_params(trial)
+            if earlier is not None or running is None:
+                return earlier
+            if self.reap is not None:
+                self.reap(trial.study)
+            with interruptible():
+                time.sleep(self.poll_seconds)
 
     def _tell(self, trial, choice, state, metrics, shares, note, outcome=None, refinement=False):
         self._hooks.finished(
@@ -196,6 +290,7 @@ class Objective:
                 note=note,
                 refinement=refinement,
                 outcome=outcome,
+                position=self._position,
             )
         )
 
@@ -203,11 +298,9 @@ class Objective:
         """Record a repeated configuration with the earlier result instead of refitting it.
 
         Fits are seeded, so a refit would give the same labels and metrics. The repeat is not
-        counted towards ``sweep.n_trials`` (see ``study.fitted_configurations``).
+        counted towards ``sweep.n_trials`` (see ``counts_as_configuration``).
         """
         state = earlier.user_attrs[STATE]
-        trial.set_user_attr(REPEAT_OF, earlier.number)
-        trial.set_user_attr(STATE, state)
         metrics = dict(earlier.user_attrs.get(METRICS, {}))
         note = f"same configuration as trial {earlier.number + 1}; not refitted"
         self._hooks.finished(
@@ -222,21 +315,31 @@ class Objective:
                 refinement=refinement,
             )
         )
+        _record(trial, {REPEAT_OF: earlier.number, STATE: state})
         if state != COMPLETE:
             raise optuna.TrialPruned(earlier.user_attrs.get(REASON, note))
         return float(metrics[self.objective])
 
 
-def _same_params(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
-    """An earlier finished trial with identical choices (TPE proposes repeats on small spaces)."""
-    for t in trial.study.get_trials(
-        deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)
-    ):
-        if (
-            t.number != trial.number
-            and t.params == trial.params
-            and t.user_attrs.get(STATE) not in (None, INTERRUPTED)
-            and REPEAT_OF not in t.user_attrs
-        ):
-            return t
-    return None
+def _record(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    """The trial's outcome in Optuna, after the hooks have it in MLflow (STATE written last: it
+    marks the trial as a result)."""
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def _same_params(
+    trial: optuna.Trial,
+) -> tuple[optuna.trial.FrozenTrial | None, optuna.trial.FrozenTrial | None]:
+    """(an earlier finished trial with identical choices, else a lower-numbered trial fitting
+    them right now). TPE proposes repeats on small spaces, and several processes may draw the
+    same configuration at once."""
+    running = None
+    for t in trial.study.get_trials(deepcopy=False):
+        if t.number == trial.number or t.params != trial.params or REPEAT_OF in t.user_attrs:
+            continue
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and is_result(t):
+            return t, None
+        if t.state == TrialState.RUNNING and t.number < trial.number and running is None:
+            running = t
+    return None, running

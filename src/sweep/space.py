@@ -53,6 +53,29 @@ class SweepSpace:
             choice.k,
         )
 
+    def check_parameters(self) -> None:
+        """Validate every option's hyperparameters before the sweep, with scikit-learn's own
+        parameter constraints: an invalid one (``model.n_init=-1``) would fail every trial."""
+        from sklearn.utils._param_validation import InvalidParameterError
+
+        first = {group: names[0] for group, names in self.choices.items()}
+        for group in SWEPT_GROUPS:
+            for name in self.choices[group]:
+                pipe = self.pipeline(Choice.of({**first, group: name, "k": self.k_low}))
+                step = pipe.named_steps[group]
+                try:
+                    step._validate_params()  # scikit-learn's check, run by fit otherwise
+                except InvalidParameterError as exc:
+                    where = (
+                        f"the {group} group's option"
+                        if name == COMPOSED
+                        else f"{group} option '{name}'"
+                    )
+                    raise SegmentationError(
+                        f"{where}: {str(exc).splitlines()[0]} Fix it on the command line "
+                        f"({group}.<parameter>=...) or in conf/{group}/."
+                    ) from None
+
 
 def command_line_choices(overrides: Sequence[str]) -> dict[str, str]:
     """Swept groups chosen on the command line, e.g. ``{"scaler": "robust"}``."""

@@ -1,13 +1,16 @@
-"""The study: samplers, opening or resuming a sweep, sampling until enough distinct
-configurations are fitted, the k refinement, the trials table, the best choice and the curves
-over k of the chosen configuration."""
+"""The study: samplers, creating, joining or resuming a sweep, sampling until enough distinct
+configurations are fitted (by one process or several, see ``src.sweep.shared``), the k
+refinement, the trials table, the best choice and the curves over k of the chosen
+configuration."""
 
 from __future__ import annotations
 
-import contextlib
+import json
+import os
+import time
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -18,14 +21,15 @@ from optuna.trial import FrozenTrial, TrialState
 from src.errors import SegmentationError
 from src.model.evaluation import DegenerateClustering
 from src.result import SWEPT_GROUPS, Choice
+from src.sweep import shared
 from src.sweep.objective import (
     COMPLETE,
-    INTERRUPTED,
     K_REFINEMENT,
     KIND,
     METRICS,
     REPEAT_OF,
     STATE,
+    counts_as_configuration,
     run_trial,
 )
 from src.sweep.space import SweepSpace
@@ -36,7 +40,8 @@ DIRECTIONS = {
     "davies_bouldin": "minimize",
     "calinski_harabasz": "maximize",
 }
-_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+# Study user attributes that say which sweep a study is (a joining worker checks them).
+CREATED = "created"
 # The sampler may keep proposing configurations already tried once the good region is mapped;
 # sampling stops after this many proposals per distinct configuration still wanted.
 _MAX_PROPOSALS_PER_CONFIGURATION = 5
@@ -52,8 +57,23 @@ def make_sampler(name: str, space: SweepSpace, seed: int) -> optuna.samplers.Bas
         return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
 
 
+@dataclass(frozen=True)
+class OpenedStudy:
+    """A sweep's study and how this process came to it: ``owner`` (it created the study or
+    resumes it, and answers for its parent run) or joined (a worker)."""
+
+    study: optuna.Study
+    owner: bool
+    resumed: bool = False
+
+
+def space_key(space: SweepSpace) -> str:
+    """What a joining worker must sweep alike: the choices per group and the k range."""
+    return json.dumps({**space.choices, "k": [space.k_low, space.k_high]}, sort_keys=True)
+
+
 def open_study(
-    storage: str,
+    storage,
     experiment: str,
     fingerprint: str,
     objective: str,
@@ -61,51 +81,168 @@ def open_study(
     seed: int,
     resume: bool,
 ) -> optuna.Study:
-    """A new study per sweep, or with ``resume`` the latest one of this experiment and data.
+    """A new study per sweep, or with ``resume`` the latest one of this experiment and data."""
+    return join_or_create(storage, experiment, fingerprint, objective, make, seed, resume).study
 
-    ``make(seed)`` builds the sampler. A resumed study's sampler is seeded past the trials it
-    already has, so it does not replay the proposals of the interrupted run.
+
+def join_or_create(
+    storage,
+    experiment: str,
+    fingerprint: str,
+    objective: str,
+    make: Callable[[int], optuna.samplers.BaseSampler],
+    seed: int,
+    resume: bool = False,
+    *,
+    worker: bool = False,
+    study_name: str | None = None,
+    space: str | None = None,
+    join_timeout: float = 0.0,
+    poll: float = 1.0,
+) -> OpenedStudy:
+    """The study this process works on.
+
+    - ``resume``: the latest study of this experiment and data (``make(seed)`` builds the
+      sampler; a resumed one is seeded past the trials it has, so it does not replay the
+      proposals of the interrupted run);
+    - a leader (``worker`` False) creates a study named ``study_name`` (default
+      ``<experiment>-<timestamp>``); when a study of that name exists, it joins it;
+    - a worker joins ``study_name``, or the newest open sweep of this experiment on the same
+      data and objective, waiting up to ``join_timeout`` seconds for one to appear.
+
+    A joined study must sweep the same data, objective and ``space`` (``space_key``).
     """
     # Failed trials are reported on their progress line and in their child run instead.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    wanted = {
+        "experiment": experiment,
+        "data_fingerprint": fingerprint,
+        "objective": objective,
+        "search_space": space,
+    }
     if resume:
-        summaries = [
+        study = _resume(storage, wanted, make, seed)
+        study.set_user_attr(shared.PHASE, shared.SAMPLING)
+        return OpenedStudy(study, owner=True, resumed=True)
+    if not worker:
+        name = study_name or f"{experiment}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S-%f')}"
+        try:
+            study = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                direction=DIRECTIONS[objective],
+                sampler=make(seed),
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            study_name = name  # started alike by several processes: the first one leads
+        else:
+            for key, value in wanted.items():
+                if value is not None:
+                    study.set_user_attr(key, value)
+            study.set_user_attr(shared.PHASE, shared.SAMPLING)
+            study.set_user_attr(CREATED, datetime.now(UTC).isoformat())
+            return OpenedStudy(study, owner=True)
+    name = study_name or _wait_for_open_sweep(storage, wanted, join_timeout, poll)
+    study = _load(storage, name, make(seed + os.getpid()), join_timeout, poll)
+    _check_same_sweep(study, wanted)
+    if shared.phase(study) in shared.CLOSED:
+        raise SegmentationError(
+            f"The sweep {name} is already {shared.phase(study)}: there is nothing left to join. "
+            "Start a new sweep without sweep.role=worker, or give another sweep.study_name."
+        )
+    return OpenedStudy(study, owner=False)
+
+
+def _matches(attrs: Mapping, wanted: Mapping) -> bool:
+    return all(v is None or attrs.get(k) == v for k, v in wanted.items() if k != "search_space")
+
+
+def _resume(storage, wanted: Mapping, make, seed: int) -> optuna.Study:
+    summaries = [
+        s for s in optuna.get_all_study_summaries(storage) if _matches(s.user_attrs, wanted)
+    ]
+    if not summaries:
+        raise SegmentationError(
+            f"sweep.resume=true but the Optuna storage holds no earlier sweep of experiment "
+            f"'{wanted['experiment']}' on this data with objective '{wanted['objective']}'. Run "
+            "without sweep.resume to start a new sweep."
+        )
+    latest = max(summaries, key=lambda s: s.datetime_start or datetime.min)
+    return optuna.load_study(
+        study_name=latest.study_name, storage=storage, sampler=make(seed + latest.n_trials)
+    )
+
+
+def _wait_for_open_sweep(storage, wanted: Mapping, timeout: float, poll: float) -> str:
+    """The newest sweep of this experiment, data and objective that is not finalised."""
+
+    def newest() -> str | None:
+        candidates = [
             s
             for s in optuna.get_all_study_summaries(storage)
-            if s.user_attrs.get("experiment") == experiment
-            and s.user_attrs.get("data_fingerprint") == fingerprint
-            and s.user_attrs.get("objective") == objective
+            if _matches(s.user_attrs, wanted)
+            and s.user_attrs.get(shared.PHASE, shared.SAMPLING) not in shared.CLOSED
         ]
-        if not summaries:
+        if not candidates:
+            return None
+        return max(candidates, key=lambda s: s.user_attrs.get(CREATED, "")).study_name
+
+    deadline = time.monotonic() + timeout
+    while (name := newest()) is None:
+        if time.monotonic() >= deadline:
             raise SegmentationError(
-                f"sweep.resume=true but the Optuna storage holds no earlier sweep of experiment "
-                f"'{experiment}' on this data with objective '{objective}'. Run without "
-                "sweep.resume to start a new sweep."
+                f"sweep.role=worker found no open sweep of experiment '{wanted['experiment']}' "
+                f"on this data (fingerprint {wanted['data_fingerprint']}, objective "
+                f"'{wanted['objective']}') within {timeout:g} s. Start the first process without "
+                "sweep.role=worker (it creates the sweep), check that both use the same "
+                "sweep.storage and data, or raise sweep.join_timeout."
             )
-        latest = max(summaries, key=lambda s: s.datetime_start or datetime.min)
-        study = optuna.load_study(
-            study_name=latest.study_name, storage=storage, sampler=make(seed + latest.n_trials)
-        )
-        _fail_stale(study)
-        return study
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-    study = optuna.create_study(
-        study_name=f"{experiment}-{stamp}",
-        storage=storage,
-        direction=DIRECTIONS[objective],
-        sampler=make(seed),
-    )
-    study.set_user_attr("experiment", experiment)
-    study.set_user_attr("data_fingerprint", fingerprint)
-    study.set_user_attr("objective", objective)
-    return study
+        _sleep(poll)
+    return name
 
 
-def _fail_stale(study: optuna.Study) -> None:
-    """Trials left running by an interrupted process can never finish: mark them failed."""
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        with contextlib.suppress(RuntimeError, ValueError):
-            study.tell(t.number, state=TrialState.FAIL)
+def _load(storage, name: str, sampler, timeout: float, poll: float) -> optuna.Study:
+    """Load study ``name``, waiting up to ``timeout`` for it and for its creator's attributes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        except KeyError:
+            study = None
+        if study is not None and "objective" in study.user_attrs:
+            return study
+        if time.monotonic() >= deadline:
+            raise SegmentationError(
+                f"No sweep named sweep.study_name={name} in the Optuna storage (waited "
+                f"{timeout:g} s). Start it first, or check sweep.storage and the name."
+            )
+        _sleep(poll)
+
+
+_WHAT = {
+    "experiment": "experiment",
+    "data_fingerprint": "data (fingerprint)",
+    "objective": "objective",
+    "search_space": "search space (sweep.search_space, sweep.k)",
+}
+
+
+def _check_same_sweep(study: optuna.Study, wanted: Mapping) -> None:
+    have = study.user_attrs
+    for key, value in wanted.items():
+        if value is not None and key in have and have[key] != value:
+            raise SegmentationError(
+                f"The sweep {study.study_name} has another {_WHAT[key]} than this process: "
+                f"{have[key]} there, {value} here. Start every worker of a sweep with the same "
+                "experiment, data and sweep settings."
+            )
+
+
+def _sleep(seconds: float) -> None:
+    from src.errors import interruptible
+
+    with interruptible():
+        time.sleep(seconds)
 
 
 def is_sampled(t: FrozenTrial) -> bool:
@@ -114,15 +251,9 @@ def is_sampled(t: FrozenTrial) -> bool:
 
 
 def fitted_configurations(study: optuna.Study) -> int:
-    """Sampled trials that fitted a configuration: repeats, interrupted trials and the k
-    refinement do not count."""
-    return sum(
-        1
-        for t in study.get_trials(deepcopy=False, states=_FINISHED)
-        if is_sampled(t)
-        and REPEAT_OF not in t.user_attrs
-        and t.user_attrs.get(STATE) not in (None, INTERRUPTED)
-    )
+    """Sampled trials that fitted a configuration: repeats, surplus and interrupted trials and
+    the k refinement do not count (``objective.counts_as_configuration``)."""
+    return sum(1 for t in study.get_trials(deepcopy=False) if counts_as_configuration(t))
 
 
 @dataclass(frozen=True)
@@ -132,36 +263,61 @@ class Budget:
     n_configurations: int
     space_size: int
     timeout: float | None = None
-    n_jobs: int = 1
 
     def target(self) -> int:
         return min(self.n_configurations, self.space_size)
 
 
-def sample(study: optuna.Study, objective: Callable, budget: Budget) -> None:
-    """Run trials until ``budget`` distinct configurations are fitted (repeats not counted).
+def _nothing(study: optuna.Study) -> None:
+    return None
+
+
+def sample(
+    study: optuna.Study,
+    objective: Callable,
+    budget: Budget,
+    reap: Callable[[optuna.Study], object] = _nothing,
+    poll: float = 1.0,
+) -> None:
+    """Run trials until the study holds ``budget`` distinct fitted configurations, however many
+    processes share it (repeats not counted), then wait until no trial runs anywhere.
 
     Stops earlier on the timeout, or when the sampler only proposes configurations already
-    tried (``_MAX_PROPOSALS_PER_CONFIGURATION`` proposals per configuration still wanted).
+    tried (``_MAX_PROPOSALS_PER_CONFIGURATION`` proposals per configuration still wanted). A
+    process whose part is done waits for the others' running trials and samples again when one
+    of them fails or turns out a repeat, or runs a trial's retry (``shared.settle``).
     """
-    wanted = budget.target() - fitted_configurations(study)
-    if wanted <= 0:
-        return
-    proposals = {"left": wanted * _MAX_PROPOSALS_PER_CONFIGURATION}
+    target = budget.target()
+    wanted = max(target - fitted_configurations(study), 0)
+    proposals = {"left": max(wanted, 1) * _MAX_PROPOSALS_PER_CONFIGURATION}
+    deadline = None if budget.timeout is None else time.monotonic() + budget.timeout
 
     def enough(study: optuna.Study, _trial: FrozenTrial) -> None:
         proposals["left"] -= 1
-        if fitted_configurations(study) >= budget.target() or proposals["left"] <= 0:
+        trials = study.get_trials(deepcopy=False)
+        fitted = sum(counts_as_configuration(t) for t in trials)
+        running = sum(t.state == TrialState.RUNNING and is_sampled(t) for t in trials)
+        if fitted + running >= target or proposals["left"] <= 0:
             study.stop()
 
-    study.optimize(
-        objective,
-        timeout=budget.timeout,
-        n_jobs=budget.n_jobs,
-        catch=(Exception,),
-        callbacks=[enough],
-        gc_after_trial=False,
-    )
+    def can_sample() -> bool:
+        return proposals["left"] > 0 and (deadline is None or time.monotonic() < deadline)
+
+    if hasattr(objective, "budget"):
+        objective = replace(objective, budget=target)
+    while True:
+        if wanted > 0 or waiting_trials(study):
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            study.optimize(
+                objective,
+                timeout=left,
+                catch=(Exception,),
+                callbacks=[enough],
+                gc_after_trial=False,
+            )
+        if not shared.settle(study, target, reap, poll, can_sample()):
+            return
+        wanted = 1
 
 
 def queue_k_refinement(study: optuna.Study, space: SweepSpace) -> int:
@@ -191,16 +347,38 @@ def waiting_trials(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
 
 
-def run_queued(study: optuna.Study, objective: Callable, n_jobs: int = 1) -> None:
-    """Run the queued trials until none is left waiting (parallel workers may race for them)."""
+def run_queued(study: optuna.Study, objective: Callable) -> None:
+    """Run the queued trials until none is left waiting. Other processes may take some: a trial
+    this process starts after the queue ran dry is pruned as surplus, never sampled afresh."""
+    if hasattr(objective, "only_queued"):
+        objective = replace(objective, only_queued=True, budget=None)
+
+    def drained(study: optuna.Study, _trial: FrozenTrial) -> None:
+        if not waiting_trials(study):
+            study.stop()
+
     while waiting := waiting_trials(study):
         study.optimize(
             objective,
             n_trials=waiting,
-            n_jobs=min(n_jobs, waiting),
             catch=(Exception,),
+            callbacks=[drained],
             gc_after_trial=False,
         )
+
+
+def refine(
+    study: optuna.Study,
+    objective: Callable,
+    reap: Callable[[optuna.Study], object] = _nothing,
+    poll: float = 1.0,
+) -> None:
+    """Run every queued trial (the k refinement, retries), with whichever processes help, and
+    wait until none runs anywhere."""
+    while True:
+        run_queued(study, objective)
+        if not shared.settle(study, None, reap, poll, can_sample=False):
+            return
 
 
 def trial_metrics(t: FrozenTrial, trials: list) -> dict[str, float]:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from src.config import flatten
 from src.result import FigureId, SegmentationResult
-from src.tracking.tracker import Tracker
+from src.tracking.tracker import Tracker, mask_credentials, mask_values
 
 # Every artifact path, parent runs first, then child runs.
 RESOLVED_CONFIG = "config/resolved_config.yaml"
@@ -60,10 +60,18 @@ def log_sweep_start(
     dataset_source: str,
     cleaning: Any,
 ) -> None:
-    """Config (params and YAML), cleaning report and the feature table as training input."""
-    params = {k: v for k, v in flatten(resolved).items() if not k.startswith(_PARENT_PARAM_SKIP)}
+    """Config (params and YAML), cleaning report and the feature table as training input.
+
+    Credentials in URLs (a token in ``dataset.url``, a password in ``sweep.storage``) are
+    masked in all of it.
+    """
+    params = {
+        k: mask_values(v)
+        for k, v in flatten(resolved).items()
+        if not k.startswith(_PARENT_PARAM_SKIP)
+    }
     tracker.log_params(params)
-    tracker.log_text(config_yaml, RESOLVED_CONFIG)
+    tracker.log_text(mask_credentials(config_yaml), RESOLVED_CONFIG)
     if cleaning is not None:
         tracker.log_frame(cleaning.to_frame(), CLEANING_REPORT)
         tracker.log_metrics(cleaning.to_dict())
@@ -71,7 +79,7 @@ def log_sweep_start(
     tracker.log_input(
         features,
         name=f"{dataset_name}-customer-features",
-        source=dataset_source,
+        source=mask_credentials(dataset_source),
         digest=frame_digest(features),
         context="training",
     )
@@ -157,7 +165,7 @@ def log_eda(
     cleaning: Any,
 ) -> None:
     """The exploratory analysis: its tables, figures and headline numbers."""
-    tracker.log_text(config_yaml, RESOLVED_CONFIG)
+    tracker.log_text(mask_credentials(config_yaml), RESOLVED_CONFIG)
     if cleaning is not None:
         tracker.log_frame(cleaning.to_frame(), CLEANING_REPORT)
         tracker.log_metrics(cleaning.to_dict())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,12 +20,19 @@ import mlflow
 from mlflow.exceptions import MlflowException
 
 from src.result import SegmentationResult
-from src.tracking.tracker import Tracker
+from src.tracking.tracker import Tracker, registry_lock
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 DIGEST_TAG = "training_digest"
 _SAME_DATA = ("data_fingerprint", "feature_set", "objective")
+_ALIAS_ATTEMPTS = 3
+
+
+def _is_conflict(exc: MlflowException) -> bool:
+    """Two writers at once on a unique row (sqlite's UNIQUE, PostgreSQL's duplicate key)."""
+    text = str(exc)
+    return any(sign in text for sign in ("UNIQUE", "unique", "duplicate key", "already exists"))
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,23 @@ def register(
     result: SegmentationResult,
     greater_is_better: bool,
 ) -> Registration:
-    """Register ``model_uri`` as a new version of ``name`` and set its alias."""
+    """Register ``model_uri`` as a new version of ``name`` and set its alias.
+
+    Sweeps that finish at the same moment register one after the other on a sqlite store (a
+    file lock); on a server, moving an alias that another sweep moved in between is decided
+    again against the new champion.
+    """
+    with registry_lock(tracker.tracking_uri):
+        return _register(tracker, model_uri, name, result, greater_is_better)
+
+
+def _register(
+    tracker: Tracker,
+    model_uri: str,
+    name: str,
+    result: SegmentationResult,
+    greater_is_better: bool,
+) -> Registration:
     client = tracker.client
     tags = candidate_tags(result)
     current = _champion(client, name)
@@ -116,14 +140,22 @@ def register(
             ),
             new=False,
         )
-    alias, reason = choose_alias(
-        tags,
-        None if current is None else current.tags,
-        None if current is None else str(current.version),
-        greater_is_better,
-    )
     mv = mlflow.register_model(model_uri, name, tags=tags)
-    client.set_registered_model_alias(name, alias, mv.version)
+    for attempt in range(_ALIAS_ATTEMPTS):
+        alias, reason = choose_alias(
+            tags,
+            None if current is None else current.tags,
+            None if current is None else str(current.version),
+            greater_is_better,
+        )
+        try:
+            client.set_registered_model_alias(name, alias, mv.version)
+            break
+        except MlflowException as exc:
+            if attempt + 1 == _ALIAS_ATTEMPTS or not _is_conflict(exc):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+            current = _champion(client, name)  # another sweep moved it: decide again
     client.set_model_version_tag(name, mv.version, "alias_reason", reason)
     from src.tracking.artifacts import describe_result
 

@@ -1,4 +1,5 @@
-"""Runs, params, metrics, tags and artifacts of one MLflow experiment."""
+"""Runs, params, metrics, tags and artifacts of one MLflow experiment; where a sweep's stores
+are, and a start-up probe that names the store that cannot be used before any work is done."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,12 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from src.config import PROJECT_ROOT
+from src.errors import SegmentationError
+from src.sweep.storage import SQLITE, check_store_file, file_lock, lock_path, mask, store_error
 
 MAX_PARAM_LEN = 6000
 NOTE = "mlflow.note.content"  # the run description shown in the MLflow UI
+TRACKING_SETTING = "MLFLOW_TRACKING_URI (or mlflow.tracking_uri)"
 
 
 def default_tracking_uri() -> str:
@@ -35,29 +40,169 @@ def resolve_tracking_uri(configured: str | None = None) -> str:
 
 
 def sqlite_path(uri: str) -> Path | None:
-    if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///") :])
+    if uri.startswith(SQLITE) and uri[len(SQLITE) :] not in ("", ":memory:"):
+        return Path(uri[len(SQLITE) :].split("?", 1)[0])
     return None
 
 
-def mask_credentials(url: str) -> str:
-    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``: for logs."""
-    from urllib.parse import urlsplit, urlunsplit
+def mask_credentials(text: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``, for every URL
+    in ``text``: whatever is logged (params, tags, config artifacts, messages) goes through it."""
+    return mask(text)
 
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+def mask_values(value: Any) -> Any:
+    """``mask_credentials`` applied to every text in a nested config."""
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, Mapping):
+        return {k: mask_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(mask_values(v) for v in value)
+    return value
+
+
+def tracking_folder(uri: str) -> Path | None:
+    """The local folder of a tracking store (a sqlite file's folder, a file store's parent);
+    None for a server."""
+    if (db := sqlite_path(uri)) is not None:
+        return db.parent
+    if uri.startswith("file:"):
+        from urllib.parse import urlsplit
+
+        return Path(urlsplit(uri).path).parent
+    if uri and "://" not in uri:
+        return Path(uri).resolve().parent
+    return None
 
 
 def default_optuna_storage(tracking_uri: str) -> str:
-    """Optuna's sqlite file beside the MLflow database, so both survive together."""
-    db = sqlite_path(tracking_uri)
-    folder = db.parent if db is not None else PROJECT_ROOT
+    """Optuna's sqlite file beside a local MLflow store, so both live and move together."""
+    folder = tracking_folder(tracking_uri)
+    if folder is None:
+        raise SegmentationError(
+            f"The MLflow tracking store {mask(tracking_uri)} is a server, and the sweep's Optuna "
+            "study belongs in a storage every worker reaches too: set sweep.storage="
+            'postgresql://... or OPTUNA_STORAGE (eval "$(python -m src.team env)" sets both '
+            "for the team servers), or sweep.storage=sqlite:///optuna.db to keep the study on "
+            "this machine."
+        )
     return f"sqlite:///{folder / 'optuna.db'}"
+
+
+@dataclass(frozen=True)
+class Stores:
+    """Where a sweep writes: the MLflow tracking URI and the Optuna storage URL, and why."""
+
+    tracking_uri: str
+    storage: str
+    storage_source: str  # "sweep.storage", "OPTUNA_STORAGE" or "beside the MLflow store"
+
+    def describe(self) -> str:
+        return f"{mask(self.storage)} ({self.storage_source})"
+
+
+def resolve_stores(
+    tracking_uri: str | None, storage: str | None, cwd: Path | None = None
+) -> Stores:
+    """``$MLFLOW_TRACKING_URI`` > ``mlflow.tracking_uri`` > ``<project>/mlflow.db``; the
+    study: ``sweep.storage`` > ``$OPTUNA_STORAGE`` > ``optuna.db`` beside a local MLflow store
+    (a tracking server needs one of the first two). A relative ``journal:`` path is taken from
+    ``cwd``, where the command was started."""
+    uri = resolve_tracking_uri(tracking_uri)
+    if storage:
+        url, source = storage, "sweep.storage"
+    elif os.environ.get("OPTUNA_STORAGE"):
+        url, source = os.environ["OPTUNA_STORAGE"], "OPTUNA_STORAGE"
+    else:
+        url, source = default_optuna_storage(uri), "beside the MLflow store"
+    if url.startswith("journal:") and cwd is not None:
+        path = Path(url.removeprefix("journal:"))
+        url = f"journal:{path if path.is_absolute() else cwd / path}"
+    return Stores(uri, url, source)
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """An empty file (SQLite starts it afresh) or one with SQLite's header."""
+    with path.open("rb") as fh:
+        head = fh.read(16)
+    return head in (b"", b"SQLite format 3\x00")
+
+
+def probe_tracking_store(uri: str, timeout: float = 5.0) -> None:
+    """Fail at start-up, in one message naming the store, when it cannot be used: a tracking
+    server that does not answer (MLflow would retry for minutes), or a sqlite file that is
+    read-only, not a database, or in a read-only folder. A new sqlite store is created here,
+    under a file lock: MLflow's schema migration fails when two processes run it at once."""
+    if uri.startswith(("http://", "https://")):
+        _probe_server(uri, timeout)
+        return
+    db = sqlite_path(uri)
+    if db is None:
+        return
+    check_store_file(db, "MLflow store", TRACKING_SETTING)
+    if db.exists() and not _is_sqlite_file(db):
+        raise SegmentationError(
+            f"The MLflow store {db} is not a SQLite database (the file does not start with "
+            f"SQLite's header). Move it aside (mv {db} {db}.broken) to start a new store, or "
+            "restore it from a backup."
+        )
+    try:
+        with file_lock(lock_path(db, "open")), quiet("mlflow", "alembic"):
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+    except Exception as exc:  # SQLAlchemy and MLflow wrap the sqlite error differently
+        raise store_error(db, "MLflow store", exc, TRACKING_SETTING) from None
+
+
+def _probe_server(uri: str, timeout: float) -> None:
+    from mlflow.utils.credentials import get_default_host_creds
+    from mlflow.utils.rest_utils import http_request
+
+    source = (
+        "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "mlflow.tracking_uri"
+    )
+    try:
+        response = http_request(
+            get_default_host_creds(uri),
+            "/api/2.0/mlflow/experiments/search",
+            "GET",
+            max_retries=0,
+            timeout=timeout,
+            raise_on_status=False,
+            params={"max_results": 1},
+        )
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise SegmentationError(
+            f"The MLflow tracking server {mask(uri)} ({source}) does not answer: {reason}. Start "
+            "it (make team-up for the team servers), or point MLFLOW_TRACKING_URI at a running "
+            "server (unset it to use the local sqlite store)."
+        ) from None
+    if response.status_code in (401, 403):
+        raise SegmentationError(
+            f"The MLflow tracking server {mask(uri)} ({source}) refuses this client (HTTP "
+            f"{response.status_code}): set MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD, or MLFLOW_TRACKING_TOKEN."
+        )
+    if response.status_code != 200:
+        raise SegmentationError(
+            f"{mask(uri)} ({source}) answers HTTP {response.status_code} to MLflow's experiment "
+            "search: is it an MLflow tracking server?"
+        )
+
+
+@contextmanager
+def registry_lock(tracking_uri: str) -> Iterator[None]:
+    """Serialise reading and moving a model's aliases between processes on one sqlite store
+    (two sweeps moving ``champion`` at once otherwise collide on its UNIQUE constraint)."""
+    db = sqlite_path(tracking_uri)
+    if db is None:
+        yield
+        return
+    with file_lock(lock_path(db, "registry")):
+        yield
 
 
 def git_commit() -> str:
@@ -110,14 +255,25 @@ def _join(value: Any) -> Any:
 class Tracker:
     """One parent run per sweep, one child run per trial, all under one experiment."""
 
-    def __init__(self, tracking_uri: str, experiment: str):
+    def __init__(self, tracking_uri: str, experiment: str | None, *, run_id: str | None = None):
+        """``experiment`` is created when missing; with ``run_id`` the tracker joins that
+        existing parent run's experiment instead (a worker never creates the experiment)."""
         self.tracking_uri = tracking_uri
         mlflow.set_tracking_uri(tracking_uri)
         mlflow.set_registry_uri(tracking_uri)
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        self.experiment_name = experiment
-        self.experiment_id = self._experiment_id(experiment)
-        self.parent_id: str | None = None
+        self.parent_id: str | None = run_id
+        if run_id is not None:
+            self.experiment_id = self.client.get_run(run_id).info.experiment_id
+            self.experiment_name = self.client.get_experiment(self.experiment_id).name
+        else:
+            self.experiment_name = experiment
+            self.experiment_id = self._experiment_id(experiment)
+
+    @classmethod
+    def for_run(cls, tracking_uri: str, run_id: str) -> Tracker:
+        """A tracker whose parent run is the existing run ``run_id``, in its experiment."""
+        return cls(tracking_uri, None, run_id=run_id)
 
     def _experiment_id(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)
@@ -142,10 +298,10 @@ class Tracker:
     ) -> Iterator[str]:
         """The sweep's parent run, active for the block; ends FINISHED, FAILED or KILLED.
 
-        ``run_id`` reopens the run of a sweep that resumes. Under ``mlflow run`` (MLFLOW_RUN_ID
-        set) the project's own run is the parent when it belongs to this experiment; when it
-        does not (``mlflow run`` puts it in "Default" unless told otherwise), the sweep gets its
-        own parent run here and the two runs point at each other.
+        ``run_id`` reopens an existing run (the sweep's finaliser, a resume). Under
+        ``mlflow run`` (MLFLOW_RUN_ID set) the project's own run is the parent when it belongs
+        to this experiment; when it does not (``mlflow run`` puts it in "Default" unless told
+        otherwise), the sweep gets its own parent run here and the two runs point at each other.
         """
         self.parent_id = self._open_parent(run_name, run_id)
         self.set_tags(tags)
@@ -160,25 +316,44 @@ class Tracker:
             if mlflow.active_run() is not None:
                 mlflow.end_run(status=status)
 
-    def _open_parent(self, run_name: str, run_id: str | None) -> str:
+    def create_parent(self, run_name: str, tags: Mapping[str, Any]) -> str:
+        """A new parent run (RUNNING) that is not made the fluent API's active run: the
+        processes of a sweep log child runs under it until one reopens it with
+        :meth:`parent_run` to finalise."""
+        self.parent_id = self._new_parent(run_name)
+        self.set_tags(tags)
+        return self.parent_id
+
+    def end_parent(self, status: str) -> None:
+        """End a still RUNNING parent run with ``status`` (a sweep stopped before finalising)."""
+        if (
+            self.parent_id is not None
+            and self.client.get_run(self.parent_id).info.status == "RUNNING"
+        ):
+            self.client.set_terminated(self.parent_id, status)
+
+    def _new_parent(self, run_name: str) -> str:
         project_run = os.environ.get("MLFLOW_RUN_ID")
         if (
-            run_id is None
-            and project_run is not None
+            project_run is not None
             and self.client.get_run(project_run).info.experiment_id == self.experiment_id
         ):
-            run_id = project_run
+            return project_run
+        run_id = self.client.create_run(self.experiment_id, run_name=run_name).info.run_id
+        if project_run is not None:
+            self.set_tags({"mlflow_project_run_id": project_run}, run_id)
+            self.set_tags(
+                {
+                    "sweep_parent_run_id": run_id,
+                    NOTE: f"Started the sweep {run_id} in experiment {self.experiment_name!r}.",
+                },
+                project_run,
+            )
+        return run_id
+
+    def _open_parent(self, run_name: str, run_id: str | None) -> str:
         if run_id is None:
-            run_id = self.client.create_run(self.experiment_id, run_name=run_name).info.run_id
-            if project_run is not None:
-                self.set_tags({"mlflow_project_run_id": project_run}, run_id)
-                self.set_tags(
-                    {
-                        "sweep_parent_run_id": run_id,
-                        NOTE: f"Started the sweep {run_id} in experiment {self.experiment_name!r}.",
-                    },
-                    project_run,
-                )
+            run_id = self._new_parent(run_name)
         # An explicit run id wins over MLFLOW_RUN_ID in the fluent API, so models logged with
         # mlflow.<flavor>.log_model land in this run; the fluent API refuses a run outside its
         # active experiment, so that is this run's experiment.

@@ -1,12 +1,21 @@
 """A child run per trial: what was fitted, how it scored, its radar chart and fitted pipeline.
 
-:class:`TrialLogger` is one of the sweep's trial hooks. Runs are written on the writer thread of
-``src.viz.background.Background`` so the sweep's own thread only fits and scores.
+:class:`TrialLogger` is one of the sweep's trial hooks. The run is created on the writer thread
+of ``src.viz.background.Background`` while the trial fits; when the trial has finished, its
+params, metrics, state and end status are written before the trial returns to Optuna, so a
+trial Optuna records as finished always has its child run (a process killed right after still
+leaves both stores in agreement). The radar chart and the fitted pipeline follow on the writer
+thread while the next trial fits.
+
+A trial whose process died has a RUNNING child run (or none, if it died before the run was
+created); :meth:`TrialLogger.killed` ends it KILLED, creating it if needed, so every Optuna
+trial that tried a configuration has exactly one child run.
 """
 
 from __future__ import annotations
 
 import zipfile
+from concurrent.futures import Future
 from typing import Any
 
 import pandas as pd
@@ -15,9 +24,14 @@ from mlflow.entities import Metric, Param, RunTag
 
 from src.model.pipeline import fitted_params
 from src.result import Choice
-from src.sweep.objective import TrialHooks, TrialRecord
+from src.sweep.objective import FAILED, INTERRUPTED, SURPLUS, TrialHooks, TrialRecord
 from src.tracking.artifacts import TRIAL_PIPELINE, TRIAL_RADAR
 from src.tracking.tracker import MAX_PARAM_LEN, NOTE, Tracker, now_ms
+
+TRIAL_NUMBER_TAG = "optuna_trial_number"
+STUDY_TAG = "optuna_study"
+# MLflow status of a child run per trial state (complete and rejected trials are results).
+RUN_STATUS = {FAILED: "FAILED", INTERRUPTED: "KILLED"}
 
 
 def trial_run_name(number: int, choice: Choice) -> str:
@@ -34,40 +48,51 @@ def trial_params(choice: Choice, pipeline) -> dict[str, Any]:
 
 
 class TrialLogger(TrialHooks):
-    """Writes a child run of the sweep's parent run for every finished trial."""
+    """Writes a child run of the sweep's parent run for every trial of study ``study_name``."""
 
     def __init__(
-        self, tracker: Tracker, background, features: pd.DataFrame, space, artifacts: bool
+        self,
+        tracker: Tracker,
+        background,
+        features: pd.DataFrame,
+        space,
+        artifacts: bool,
+        study_name: str = "",
     ):
         self.tracker = tracker
         self.background = background
         self.features = features
         self.space = space
         self.artifacts = artifacts
-        self.started_ms: dict[int, int] = {}
-        self.run_ids: dict[int, Any] = {}  # trial number -> future of its child run id
+        self.study_name = study_name
+        self.created: dict[int, Future] = {}  # trial number -> future of its new child run id
+        self.run_ids: dict[int, str | None] = {}  # trial number -> child run id, once written
 
     def started(self, number: int, choice: Choice) -> None:
-        self.started_ms[number] = now_ms()
+        self.created[number] = self.background.write(
+            f"trial {number + 1}", self._create, number, choice, now_ms()
+        )
 
     def finished(self, record: TrialRecord) -> None:
+        what = f"trial {record.number + 1}"
+        created = self.created.pop(record.number, None)
+        if created is None:
+            created = self.background.write(
+                what, self._create, record.number, record.choice, now_ms()
+            )
         pipeline = record.outcome.pipeline if record.outcome is not None else self._unfitted(record)
-        radar = None
-        if self.artifacts and record.outcome is not None:
+        written = self.background.write(what, self._record, record, pipeline, created, now_ms())
+        # Durable before Optuna hears of the trial: wait for the run's record.
+        run_id = self.background.result(what, written)
+        self.run_ids[record.number] = run_id
+        if run_id is not None and self.artifacts and record.outcome is not None:
             from src.viz.background import png
 
             profile = self.features.groupby(record.outcome.labels).mean()
             radar = self.background.draw(
-                f"trial {record.number + 1} radar",
-                png,
-                "profiles.radar_chart",
-                profile,
-                population=self.features,
+                f"{what} radar", png, "profiles.radar_chart", profile, population=self.features
             )
-        start = self.started_ms.pop(record.number, now_ms())
-        self.run_ids[record.number] = self.background.write(
-            f"trial {record.number + 1}", self._write, record, pipeline, radar, start, now_ms()
-        )
+            self.background.write(what, self._artifacts, record, run_id, radar)
 
     def _unfitted(self, record: TrialRecord):
         try:
@@ -75,18 +100,28 @@ class TrialLogger(TrialHooks):
         except Exception:  # the configuration itself is broken; the note says why
             return None
 
-    def _write(self, record: TrialRecord, pipeline, radar, start_ms: int, end_ms: int) -> str:
-        client, tracker = self.tracker.client, self.tracker
-        run = client.create_run(
-            tracker.experiment_id,
+    def _identity(self, number: int) -> dict[str, str]:
+        return {
+            "mlflow.parentRunId": self.tracker.parent_id or "",
+            "trial": str(number + 1),
+            TRIAL_NUMBER_TAG: str(number),
+            STUDY_TAG: self.study_name,
+        }
+
+    def _create(self, number: int, choice: Choice, start_ms: int) -> str:
+        return self.tracker.client.create_run(
+            self.tracker.experiment_id,
             start_time=start_ms,
-            run_name=trial_run_name(record.number, record.choice),
-            tags={"mlflow.parentRunId": tracker.parent_id},
-        )
-        run_id = run.info.run_id
+            run_name=trial_run_name(number, choice),
+            tags=self._identity(number),
+        ).info.run_id
+
+    def _record(self, record: TrialRecord, pipeline, created: Future, end_ms: int) -> str | None:
+        client = self.tracker.client
+        run_id = created.result()  # created earlier on this same thread
+        if run_id is None:
+            return None
         tags = {
-            "trial": record.number + 1,
-            "optuna_trial_number": record.number,
             "trial_state": record.state,
             "trial_source": "k refinement" if record.refinement else "sampler",
         }
@@ -106,22 +141,61 @@ class TrialLogger(TrialHooks):
             ],
             tags=[RunTag(k, str(v)) for k, v in tags.items()],
         )
-        if record.outcome is not None and self.artifacts:
-            png = self.background.result(f"trial {record.number + 1} radar", radar)
-            if png is not None:
-                tracker.log_bytes(png, TRIAL_RADAR, run_id)
-            # skops, like the registered model: no pickle in the store (load it with
-            # skops.io.load(path, trusted=src.model.segmentation.TRUSTED_TYPES)).
-            data = skops.io.dumps(record.outcome.pipeline, compression=zipfile.ZIP_DEFLATED)
-            tracker.log_bytes(data, TRIAL_PIPELINE, run_id)
-        client.set_terminated(
-            run_id, "FAILED" if record.state == "failed" else "FINISHED", end_time=end_ms
-        )
+        client.set_terminated(run_id, RUN_STATUS.get(record.state, "FINISHED"), end_time=end_ms)
         return run_id
+
+    def _artifacts(self, record: TrialRecord, run_id: str, radar: Future) -> None:
+        png = self.background.result(f"trial {record.number + 1} radar", radar)
+        if png is not None:
+            self.tracker.log_bytes(png, TRIAL_RADAR, run_id)
+        # skops, like the registered model: no pickle in the store (load it with
+        # skops.io.load(path, trusted=src.model.segmentation.TRUSTED_TYPES)).
+        data = skops.io.dumps(record.outcome.pipeline, compression=zipfile.ZIP_DEFLATED)
+        self.tracker.log_bytes(data, TRIAL_PIPELINE, run_id)
+
+    def run_of(self, number: int) -> str | None:
+        """The child run of trial ``number``, written by this process or another one."""
+        if self.run_ids.get(number):
+            return self.run_ids[number]
+        runs = self.tracker.client.search_runs(
+            [self.tracker.experiment_id],
+            filter_string=(
+                f"tags.`mlflow.parentRunId` = '{self.tracker.parent_id}' "
+                f"and tags.{TRIAL_NUMBER_TAG} = '{number}'"
+            ),
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def killed(self, trial) -> None:
+        """Trial ``trial`` (an Optuna FrozenTrial) died with its process: end its child run
+        KILLED, so MLflow agrees with Optuna's FAIL (a retry gets a run of its own)."""
+        if trial.user_attrs.get("state") == SURPLUS:
+            return
+        note = "its process died (no heartbeat or no such process); the trial is retried"
+        run_id = self.run_of(trial.number)
+        client = self.tracker.client
+        if run_id is None:
+            choice = Choice.of(trial.params) if len(trial.params) == 4 else None
+            name = (
+                trial_run_name(trial.number, choice)
+                if choice is not None
+                else f"trial-{trial.number + 1:03d}"
+            )
+            run_id = client.create_run(
+                self.tracker.experiment_id,
+                run_name=name,
+                tags=self._identity(trial.number),
+            ).info.run_id
+            client.log_batch(run_id, params=[Param(k, str(v)) for k, v in trial.params.items()])
+        client.log_batch(
+            run_id,
+            tags=[RunTag("trial_state", "killed"), RunTag("trial_note", note), RunTag(NOTE, note)],
+        )
+        client.set_terminated(run_id, "KILLED")
 
     def mark_chosen(self, number: int) -> None:
         """Tag the child run of the chosen trial, so the UI can filter on it."""
-        future = self.run_ids.get(number)
-        run_id = None if future is None else self.background.result(f"trial {number + 1}", future)
+        run_id = self.run_of(number)
         if run_id is not None:
             self.tracker.set_tags({"chosen": "true"}, run_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -115,3 +117,62 @@ def test_a_trial_fits_on_the_fit_sample_and_labels_every_customer(features):
     outcome = recorder.records[0].outcome
     assert len(outcome.labels) == len(features)
     assert len(outcome.pipeline[-1].labels_) == len(features.iloc[::3])
+
+
+def test_a_trial_beyond_the_studys_budget_is_surplus_and_proposes_nothing(features):
+    recorder = Recorder()
+    study = study_with([PARAMS])
+    objective = make_objective(features, recorder)
+    study.optimize(objective, n_trials=1)
+    study.optimize(dataclasses.replace(objective, budget=1), n_trials=1)
+    surplus = study.trials[1]
+    assert surplus.state == optuna.trial.TrialState.PRUNED
+    assert surplus.user_attrs["state"] == obj.SURPLUS
+    assert surplus.params == {}
+    assert len(recorder.records) == 1  # no child run, no progress line
+
+
+def test_the_hooks_have_a_finished_trial_before_optuna_does(features):
+    class Inspector(TrialHooks):
+        def finished(self, record):
+            seen.append((study.trials[record.number].state, study.trials[record.number].user_attrs))
+
+    seen = []
+    study = study_with([PARAMS])
+    study.optimize(make_objective(features, Inspector()), n_trials=1)
+    ((state, attrs),) = seen
+    assert state == optuna.trial.TrialState.RUNNING
+    assert "state" not in attrs  # a dead process leaves no result behind unlogged
+    assert study.trials[0].user_attrs["state"] == obj.COMPLETE
+
+
+def test_a_configuration_another_process_is_fitting_is_waited_for_not_refitted(
+    features, monkeypatch, tmp_path
+):
+    import threading
+
+    recorder = Recorder()
+    objective = make_objective(features, recorder)
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    study = optuna.create_study(storage=storage, direction="maximize")
+    study.enqueue_trial(PARAMS)
+    elsewhere = study.ask()  # another process's trial, fitting the same configuration
+    for group, choices in objective.space.choices.items():
+        elsewhere.suggest_categorical(group, choices)
+    elsewhere.suggest_int("k", 3, 3)
+
+    def finish_elsewhere():
+        elsewhere.set_user_attr("metrics", {"silhouette": 0.42, "min_cluster_share": 0.3})
+        elsewhere.set_user_attr("state", obj.COMPLETE)
+        study.tell(elsewhere, 0.42)
+
+    threading.Timer(0.6, finish_elsewhere).start()
+    fits = []
+    real = obj.run_trial
+    monkeypatch.setattr(obj, "run_trial", lambda *a, **k: fits.append(1) or real(*a, **k))
+    objective.poll_seconds = 0.05
+    study.enqueue_trial(PARAMS)
+    study.optimize(objective, n_trials=1)
+    assert fits == []
+    assert recorder.records[0].repeat_of == elsewhere.number
+    assert study.trials[-1].value == pytest.approx(0.42)

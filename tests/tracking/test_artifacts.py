@@ -64,3 +64,22 @@ def test_actions_are_written_as_text(logged):
         text = fh.read()
     first = result.insight.actions["actions"].iloc[0]
     assert "; ".join(first) in text and "(" not in text.splitlines()[1][:2]
+
+
+def test_credentials_in_the_config_are_masked_in_params_and_the_config_artifact(tracking_uri):
+    import pandas as pd
+
+    token_url = "https://ana:tok3n@data.example.org/orders.csv"
+    storage = "postgresql://optuna:pa55@127.0.0.1:5432/optuna"
+    resolved = {"dataset": {"url": token_url}, "sweep": {"storage": storage}}
+    yaml = f"dataset:\n  url: {token_url}\nsweep:\n  storage: {storage}\n"
+    tracker = Tracker(tracking_uri, "masked")
+    features = pd.DataFrame({"recency_days": [1.0, 2.0]})
+    with tracker.parent_run("masked", {}) as run_id:
+        artifacts.log_sweep_start(tracker, resolved, yaml, features, "shop", token_url, None)
+    run = mlflow.get_run(run_id)
+    assert run.data.params["dataset.url"] == "https://ana:***@data.example.org/orders.csv"
+    assert run.data.params["sweep.storage"] == "postgresql://optuna:***@127.0.0.1:5432/optuna"
+    text = mlflow.artifacts.load_text(f"runs:/{run_id}/{artifacts.RESOLVED_CONFIG}")
+    assert "tok3n" not in text and "pa55" not in text and "ana:***@" in text
+    assert all("tok3n" not in d.dataset.source for d in run.inputs.dataset_inputs)

@@ -1,0 +1,115 @@
+"""Where a sweep's stores are and the start-up checks that name a store that cannot be used."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from src.errors import SegmentationError
+from src.tracking.tracker import probe_tracking_store, resolve_stores
+
+as_root = pytest.mark.skipif(
+    os.geteuid() == 0, reason="root writes read-only files: the case cannot happen"
+)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_tracking_server_that_does_not_answer_is_named_at_once():
+    uri = f"http://127.0.0.1:{closed_port()}"
+    started = time.monotonic()
+    with pytest.raises(SegmentationError, match=f"tracking server {uri}.*does not answer"):
+        probe_tracking_store(uri, timeout=2)
+    assert time.monotonic() - started < 10  # MLflow's own retries take minutes
+
+
+def test_a_corrupt_mlflow_store_is_named_with_the_fix(tmp_path):
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(SegmentationError, match=f"{db} is not a SQLite database.*mv {db}"):
+        probe_tracking_store(f"sqlite:///{db}")
+
+
+def test_a_truncated_mlflow_store_with_a_sqlite_header_is_named(tmp_path):
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(b"SQLite format 3\x00" + b"\x01" * 200)
+    with pytest.raises(SegmentationError, match=str(db)):
+        probe_tracking_store(f"sqlite:///{db}")
+
+
+@as_root
+def test_a_read_only_folder_for_the_stores_is_named(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        with pytest.raises(SegmentationError, match=f"folder {folder} .*read-only"):
+            probe_tracking_store(f"sqlite:///{folder / 'mlflow.db'}")
+    finally:
+        folder.chmod(0o700)
+
+
+@as_root
+def test_a_read_only_existing_store_is_named(tmp_path):
+    db = tmp_path / "mlflow.db"
+    probe_tracking_store(f"sqlite:///{db}")
+    db.chmod(0o400)
+    with pytest.raises(SegmentationError, match=f"{db} is read-only"):
+        probe_tracking_store(f"sqlite:///{db}")
+
+
+def _open_store(uri: str, queue) -> None:
+    try:
+        probe_tracking_store(uri)
+        queue.put("ok")
+    except BaseException as exc:  # reported to the test
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_three_processes_creating_one_new_sqlite_store_at_once_all_succeed(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_open_store, args=(uri, queue)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    outcomes = [queue.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(30)
+    assert outcomes == ["ok"] * 3
+    assert MlflowClient(uri).search_experiments()  # the store is whole: Default exists
+
+
+def test_the_study_lives_beside_a_local_mlflow_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
+    stores = resolve_stores(f"sqlite:///{tmp_path / 'mlflow.db'}", None)
+    assert stores.storage == f"sqlite:///{tmp_path / 'optuna.db'}"
+
+
+def test_a_tracking_server_takes_the_study_from_optuna_storage(monkeypatch):
+    monkeypatch.setenv("OPTUNA_STORAGE", "postgresql://u:secret@127.0.0.1:5/optuna")
+    stores = resolve_stores("http://127.0.0.1:5000", None)
+    assert stores.storage == "postgresql://u:secret@127.0.0.1:5/optuna"
+    assert "secret" not in stores.describe()
+
+
+def test_a_tracking_server_without_a_shared_study_storage_is_refused(monkeypatch):
+    """The study must not land in a project-folder optuna.db, apart from the shared store."""
+    monkeypatch.delenv("OPTUNA_STORAGE", raising=False)
+    with pytest.raises(SegmentationError, match="sweep.storage=postgresql"):
+        resolve_stores("http://127.0.0.1:5000", None)
+
+
+def test_sweep_storage_wins_and_a_relative_journal_is_taken_from_the_start_folder(tmp_path):
+    stores = resolve_stores("http://127.0.0.1:5000", "journal:sweep.journal", tmp_path)
+    assert stores.storage == f"journal:{Path(tmp_path) / 'sweep.journal'}"
