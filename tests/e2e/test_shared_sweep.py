@@ -180,6 +180,14 @@ def test_three_processes_fit_exactly_24_configurations_beside_another_sweep(team
     assert_one_child_run_per_trial(client, other_study, other_parent)
 
 
+def running_trial_of(study, proc) -> int | None:
+    """The number of the trial ``proc`` is fitting now, if any."""
+    for t in study.get_trials(states=(TrialState.RUNNING,)):
+        if t.user_attrs.get(WORKER, "").endswith(f":{proc.pid}") and t.params:
+            return t.number
+    return None
+
+
 def test_the_trial_of_a_killed_worker_is_failed_by_heartbeat_and_retried(team, tmp_path):
     name = f"killed-{uuid.uuid4().hex[:8]}"
     common = [
@@ -203,14 +211,14 @@ def test_the_trial_of_a_killed_worker_is_failed_by_heartbeat_and_retried(team, t
         except KeyError:
             time.sleep(0.2)
             continue
-        mine = [
-            t
-            for t in study.get_trials(states=(TrialState.RUNNING,))
-            if t.user_attrs.get(WORKER, "").endswith(f":{victim.pid}") and t.params
-        ]
-        if mine:
-            victim.send_signal(signal.SIGKILL)
-            killed_number = mine[0].number
+        if running_trial_of(study, victim) is not None:
+            # Frozen first, so the trial seen running is still running when the kill lands.
+            victim.send_signal(signal.SIGSTOP)
+            if (number := running_trial_of(study, victim)) is not None:
+                victim.send_signal(signal.SIGKILL)
+                killed_number = number
+            else:
+                victim.send_signal(signal.SIGCONT)
         time.sleep(0.05)
     assert killed_number is not None, "the victim never ran a trial"
     assert victim.wait(timeout=30) == -signal.SIGKILL

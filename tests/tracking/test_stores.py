@@ -19,6 +19,12 @@ as_root = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_from_the_environment(monkeypatch):
+    """These tests pass the store explicitly; $MLFLOW_TRACKING_URI would take precedence."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
