@@ -363,10 +363,16 @@ def _card(ctx: ReportContext, card: SegmentCard) -> str:
     products = ""
     if ctx.products is not None:
         picks = card.products
+        if picks is not None and "lift" in picks.columns:
+            # A pick the segment buys no more than all customers do is not its pick.
+            picks = picks[picks["lift"] > 1]
         products = "<h4>Top products</h4>" + (
             _products_list(picks)
             if picks is not None and not picks.empty
-            else note("No product stands out for this segment.")
+            else note(
+                "No product stands out for this segment: it buys no product more often than "
+                "all customers do, so it has no distinctive picks."
+            )
         )
     return (
         '<article class="card">'

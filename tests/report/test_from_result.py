@@ -183,3 +183,20 @@ def test_write_report_creates_folders_and_returns_path(ctx, tmp_path):
 def test_the_rfm_crosstab_has_a_total_row(ctx, page):
     assert isinstance(ctx.rfm_crosstab, pd.DataFrame)
     assert 'class="total"' in section(page, "rfm")
+
+
+def test_a_segment_that_buys_nothing_more_than_everyone_gets_no_top_products(ctx):
+    first = ctx.cards[0]
+    picks = pd.DataFrame(
+        {"stock_code": ["A1", "B2"], "description": ["MUG", "BAG"], "lift": [0.4, 1.6]}
+    )
+    below = picks.assign(lift=[0.4, 0.9])
+    with_pick = render_report(
+        dataclasses.replace(ctx, cards=(dataclasses.replace(first, products=picks),))
+    )
+    without = render_report(
+        dataclasses.replace(ctx, cards=(dataclasses.replace(first, products=below),))
+    )
+    assert "BAG" in card(with_pick, first.name) and "MUG" not in card(with_pick, first.name)
+    assert "no distinctive picks" in card(without, first.name)
+    assert "MUG" not in card(without, first.name)
