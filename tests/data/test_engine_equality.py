@@ -26,6 +26,7 @@ from src.data.cleaning import RULES, clean_transactions
 from src.data.features import transaction_features
 from src.data.readers import read_transactions
 from src.data.synthetic import generate_transactions
+from tests.conftest import ONLINE_RETAIL_COLUMNS
 
 sys.path.insert(0, str(Path(__file__).parent))
 legacy_ids = importlib.import_module("legacy.ids")
@@ -107,16 +108,7 @@ def test_every_option_gives_the_old_results_on_a_dirty_synthetic_log(synthetic_l
 
 @pytest.mark.real_data
 def test_the_uci_file_reads_the_same(online_retail, online_retail_path):
-    columns = {
-        "invoice_id": "InvoiceNo",
-        "stock_code": "StockCode",
-        "description": "Description",
-        "quantity": "Quantity",
-        "invoice_date": "InvoiceDate",
-        "unit_price": "UnitPrice",
-        "customer_id": "CustomerID",
-        "country": "Country",
-    }
+    columns = ONLINE_RETAIL_COLUMNS
     old = legacy_readers.read_transactions(online_retail_path, columns)
     assert_same_log(old, online_retail)
 
