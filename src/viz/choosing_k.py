@@ -72,15 +72,19 @@ def _metric_vs_k(
 
 
 def elbow_plot(ks, inertias, knee: int | None = None, chosen_k: int | None = None) -> Figure:
-    """Inertia against k; the knee is where extra segments stop buying much tighter clusters."""
+    """Inertia against k; the knee is where extra segments stop buying much tighter clusters.
+
+    Marked like the silhouette figure: the chosen k in red, the knee dotted (the knee alone in
+    red when no k was chosen)."""
+    marks = (chosen_k, "Chosen k", knee) if chosen_k is not None else (knee, "Knee at k", None)
     return _metric_vs_k(
         ks,
         inertias,
-        mark=knee,
-        mark_label="Knee at k",
+        mark=marks[0],
+        mark_label=marks[1],
         best="min",
-        other=chosen_k,
-        other_label="Chosen k",
+        other=marks[2],
+        other_label="Knee at k",
         ylabel="Inertia (within-segment sum of squares)",
         title="Elbow curve",
         note="Lower = tighter segments. Inertia always falls as k grows; look for the bend.",

@@ -354,3 +354,15 @@ def test_figure_to_png_bytes_returns_png_and_closes_the_figure():
     png = style.to_png(fig)
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert len(plt.get_fignums()) == open_before - 1
+
+
+def test_both_k_figures_mark_the_chosen_k_alike():
+    ks, inertia, silhouette = [2, 3, 4, 5], [10.0, 6.0, 5.0, 4.5], [0.3, 0.5, 0.45, 0.4]
+    elbow = choosing_k.elbow_plot(ks, inertia, knee=3, chosen_k=4)
+    sil = choosing_k.silhouette_vs_k(ks, silhouette, best_k=4, knee=3)
+    styles = [
+        {line.get_label(): (line.get_color(), line.get_linestyle()) for line in f.axes[0].lines}
+        for f in (elbow, sil)
+    ]
+    assert styles[0]["Chosen k = 4"] == styles[1]["Chosen k = 4"]
+    assert styles[0]["Knee at k = 3"] == styles[1]["Knee at k = 3"]
