@@ -51,14 +51,16 @@ SMALL = [
 WORKER_NOTE = "another process of the sweep finalises it"
 
 
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without the MLflow and Optuna settings earlier tests in this
+    process may have left (a run id, an experiment id, a store), plus ``values``."""
+    kept = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "OPTUNA_"))}
+    return {**kept, "PYTHONUNBUFFERED": "1", **values}
+
+
 def start_sweep(team, tmp_path: Path, tag: str, *overrides: str) -> subprocess.Popen:
     """One process of a sweep: `python -m src.run +experiment=lrfmc ...` on the team servers."""
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": team.tracking_uri,
-        "OPTUNA_STORAGE": team.optuna_url,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = clean_env(MLFLOW_TRACKING_URI=team.tracking_uri, OPTUNA_STORAGE=team.optuna_url)
     return subprocess.Popen(
         [
             sys.executable,
@@ -247,12 +249,7 @@ def test_the_trial_of_a_killed_worker_is_failed_by_heartbeat_and_retried(team, t
 def test_n_jobs_processes_on_a_journal_file_fit_the_budget_and_this_process_finalises(
     tmp_path,
 ):
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("OPTUNA_STORAGE", None)
+    env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
     journal = tmp_path / "optuna.journal"
     proc = subprocess.run(
         [
