@@ -283,7 +283,9 @@ def test_n_jobs_processes_on_a_journal_file_fit_the_budget_and_this_process_fina
     # benchmark measures it). Each exited cleanly, or the launcher would have said so:
     assert "local worker" not in proc.stdout
     assert "3 processes" in proc.stdout
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # The registry too: MlflowClient's registry otherwise follows this process's global one.
+    client = MlflowClient(uri, registry_uri=uri)
     parent_id = study.user_attrs["mlflow_parent_run_id"]
     assert client.get_run(parent_id).info.status == "FINISHED"
     assert_one_child_run_per_trial(client, study, parent_id)
