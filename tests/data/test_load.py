@@ -8,24 +8,14 @@ import pytest
 from src import columns as schema
 from src.data.load import load_dataset
 from src.errors import SegmentationError
-from tests.data.uci_lines import DATE_STYLES, UCI_COLUMNS, uci_frame, write
-
-
-def summary_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "uid": ["u1", "u2"],
-            "total_transaction": [3, 1],
-            "total_money_spent": [120.0, 15.5],
-            "tran_with_disc": [1, 0],
-            "last_order_date": ["2024-03-01", "2024-01-15"],
-            "created_at": ["2023-06-01", "2024-01-15"],
-            "data_pulled_date": ["2024-03-31", "2024-04-01"],
-        }
-    )
-
-
-SUMMARY_COLUMNS = {c: c for c in schema.SUMMARY_COLUMNS} | {"user_id": "uid"}
+from tests.data.uci_lines import (
+    DATE_STYLES,
+    SUMMARY_COLUMNS,
+    UCI_COLUMNS,
+    summary_frame,
+    uci_frame,
+    write,
+)
 
 
 def feature_frame() -> pd.DataFrame:

@@ -8,7 +8,14 @@ import pytest
 from src import columns as schema
 from src.data.readers import read_customer_summary, read_feature_table, read_transactions
 from src.errors import SegmentationError
-from tests.data.uci_lines import DATE_STYLES, UCI_COLUMNS, uci_frame, write
+from tests.data.uci_lines import (
+    DATE_STYLES,
+    SUMMARY_COLUMNS,
+    UCI_COLUMNS,
+    summary_frame,
+    uci_frame,
+    write,
+)
 
 EXPECTED_DATES = pd.to_datetime(["2010-12-01 08:26", "2010-12-01 08:28", "2011-01-13 17:05"])
 
@@ -127,23 +134,6 @@ def test_log_in_canonical_names_needs_no_mapping(tmp_path):
     )
     tx = read_transactions(write(frame, tmp_path / "log.csv"), None)
     assert tx[schema.AMOUNT].to_list() == [6.0]
-
-
-def summary_frame() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "uid": ["u1", "u2"],
-            "total_transaction": [3, 1],
-            "total_money_spent": [120.0, 15.5],
-            "tran_with_disc": [1, 0],
-            "last_order_date": ["2024-03-01", "2024-01-15"],
-            "created_at": ["2023-06-01", "2024-01-15"],
-            "data_pulled_date": ["2024-03-31", "2024-04-01"],
-        }
-    )
-
-
-SUMMARY_COLUMNS = {c: c for c in schema.SUMMARY_COLUMNS} | {"user_id": "uid"}
 
 
 def test_summary_is_indexed_by_customer(tmp_path):

@@ -1,4 +1,5 @@
-"""Tiny UCI-style logs written to files in every format the readers take."""
+"""Tiny input tables (UCI-style log lines, a per-customer summary) and a writer for every
+file format the readers take."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from src import columns as schema
 from tests.conftest import ONLINE_RETAIL_COLUMNS
 
 UCI_COLUMNS = ONLINE_RETAIL_COLUMNS
@@ -40,3 +42,20 @@ def write(frame: pd.DataFrame, path: Path) -> Path:
     else:
         frame.to_parquet(path, index=False)
     return path
+
+
+def summary_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "uid": ["u1", "u2"],
+            "total_transaction": [3, 1],
+            "total_money_spent": [120.0, 15.5],
+            "tran_with_disc": [1, 0],
+            "last_order_date": ["2024-03-01", "2024-01-15"],
+            "created_at": ["2023-06-01", "2024-01-15"],
+            "data_pulled_date": ["2024-03-31", "2024-04-01"],
+        }
+    )
+
+
+SUMMARY_COLUMNS = {c: c for c in schema.SUMMARY_COLUMNS} | {"user_id": "uid"}
