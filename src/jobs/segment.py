@@ -502,10 +502,12 @@ def finish_sweep(
 def finalise_estimate(options: Config, study, n_customers: int) -> float | None:
     """Seconds the finalise step should take, from the trials' own fit times: the refit on all
     customers, the bootstrap refits for stability and the figures' share, roughly."""
+    from src.sweep.objective import METRICS
+
     fits = [
-        t.user_attrs["metrics"]["fit_seconds"]
+        t.user_attrs[METRICS]["fit_seconds"]
         for t in study.get_trials(deepcopy=False)
-        if "fit_seconds" in t.user_attrs.get("metrics", {})
+        if "fit_seconds" in t.user_attrs.get(METRICS, {})
     ]
     if not fits:
         return None
