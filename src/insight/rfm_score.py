@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 from src.columns import CUSTOMER_ID, FREQUENCY, MONETARY, RECENCY, SEGMENT_NAME
 from src.errors import SegmentationError
@@ -67,8 +68,14 @@ SCORE_SEGMENT = "score_segment"
 def _bin_scores(values: pd.Series, n_bins: int) -> np.ndarray:
     """Equal-count bins 1..n_bins of the (value, customer_id) rank, lowest values in bin 1."""
     n = len(values)
-    keyed = pd.DataFrame({"value": values.to_numpy(), "id": values.index.to_numpy()})
-    order = keyed.sort_values(["value", "id"], kind="stable").index.to_numpy()
+    # polars sorts the (value, id) pairs: pandas' sort on a million string ids took ~9 s.
+    order = (
+        pl.DataFrame({"value": values.to_numpy(), "id": values.index.to_numpy()})
+        .with_row_index("row")
+        .sort(["value", "id"], maintain_order=True)
+        .get_column("row")
+        .to_numpy()
+    )
     bins = np.empty(n, dtype=np.int64)
     bins[order] = np.arange(n) * n_bins // max(n, 1) + 1
     return bins

@@ -32,7 +32,7 @@ from src.model.pipeline import fitted_params
 from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
 from src.sweep import study as sw
-from src.sweep.sample import fit_sample
+from src.sweep.sample import sweep_sample
 from src.sweep.space import SweepSpace
 
 if TYPE_CHECKING:
@@ -70,17 +70,18 @@ def finalise(
     stable enough), see :func:`best_at_k`.
     """
     best = sw.best_choice(study)
-    # The curve and stability are measured like the trials were: fitted on the sweep's sample.
-    sample = fit_sample(data.features, options.sweep.fit_sample_size, options.sweep.seed)
+    # The curve and stability are measured like the trials were: on the sweep's sample.
+    sample, sample_eval = sweep_sample(
+        data.features, X_eval, options.sweep.fit_sample_size, options.sweep.seed
+    )
     curve = sw.k_curve(
-        data.features,
-        X_eval,
+        sample,
+        sample_eval,
         best.choice,
         space,
         options.sweep.silhouette_sample_size,
         options.sweep.seed,
         known=sw.known_k_metrics(study, best.choice),
-        fit_features=sample,
     )
     stabilities = StabilityCache(options, sample, space, best.choice)
     decision = decide_k(options, best, curve, stabilities, sw.known_k_metrics(study, best.choice))

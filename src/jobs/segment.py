@@ -299,6 +299,7 @@ def tracked_sweep(
     from src.errors import deferred
     from src.jobs.stages import Stages
     from src.sweep import shared
+    from src.sweep.sample import fit_sample
     from src.sweep.storage import release_marker
     from src.tracking import artifacts
     from src.tracking.trials import TrialLogger
@@ -320,7 +321,7 @@ def tracked_sweep(
     logger = TrialLogger(
         tracker,
         background,
-        data.features,
+        fit_sample(data.features, options.sweep.fit_sample_size, options.sweep.seed),
         space,
         options.sweep.log_trial_artifacts,
         study.study_name,
@@ -369,11 +370,14 @@ def tracked_sweep(
 
 
 def make_objective(sweep_options: SweepConfig, features, X_eval, space, hooks, reap=None):
-    """Trials fit on the sweep's fit sample (``sweep.fit_sample_size``) and label and score
-    every customer."""
+    """Trials fit and are scored on the sweep's sample (``sweep.fit_sample_size``, see
+    ``src.sweep.sample``); the chosen configuration is refitted on every customer."""
     from src.sweep.objective import Objective
-    from src.sweep.sample import fit_sample
+    from src.sweep.sample import sweep_sample
 
+    features, X_eval = sweep_sample(
+        features, X_eval, sweep_options.fit_sample_size, sweep_options.seed
+    )
     return Objective(
         features,
         X_eval,
@@ -385,7 +389,6 @@ def make_objective(sweep_options: SweepConfig, features, X_eval, space, hooks, r
         hooks=hooks,
         reap=reap,
         poll_seconds=min(sweep_options.poll_interval, 0.5),
-        fit_features=fit_sample(features, sweep_options.fit_sample_size, sweep_options.seed),
     )
 
 
@@ -393,21 +396,24 @@ def sample_trials(options: Config, sweep: Sweep, space, features, X_eval, hooks)
     """Start the local workers, sample this process's share of ``sweep.n_trials`` and wait
     until no trial runs anywhere; returns the objective (the refinement runs it too)."""
     from src.sweep import study as sw
+    from src.sweep.sample import sweep_sample
 
     settings = options.sweep
     study = sweep.study
     budget = sw.Budget(settings.n_trials, space.size(), settings.timeout)
     done = sw.fitted_configurations(study)
     progress = console.Progress(settings.objective.value, budget.target(), done)
+    n_customers = len(features)
+    features, X_eval = sweep_sample(features, X_eval, settings.fit_sample_size, settings.seed)
     objective = make_objective(
         settings, features, X_eval, space, [*hooks, progress], sweep.stale.reap
     )
     sweep.stale.reap(study)  # trials a dead process left running (a resume, a restart)
-    if len(objective.fit_features) < len(features):
+    if len(features) < n_customers:
         console.say(
-            f"  trials fit on a seeded sample of {len(objective.fit_features):,} of "
-            f"{len(features):,} customers (sweep.fit_sample_size) and label all of them; the "
-            "chosen configuration is refitted on all"
+            f"  trials fit and are scored on a seeded sample of {len(features):,} of "
+            f"{n_customers:,} customers (sweep.fit_sample_size); the chosen configuration is "
+            "refitted and scored on all of them"
         )
     console.say(
         f"[{options.experiment_name}] sweeping {max(budget.target() - done, 0)} configuration(s) "

@@ -324,7 +324,7 @@ def test_summary_table_runs_lrfmc_and_explains_missing_product_picks(store):
         assert "stock_code" in fh.read()
 
 
-def test_above_the_fit_sample_size_trials_fit_a_sample_and_every_customer_is_labelled(
+def test_above_the_fit_sample_size_trials_use_a_sample_and_every_customer_is_labelled(
     store, capsys
 ):
     run = run_job(
@@ -337,10 +337,19 @@ def test_above_the_fit_sample_size_trials_fit_a_sample_and_every_customer_is_lab
         )
     )
     out = capsys.readouterr().out
-    assert "trials fit on a seeded sample of 1,000 of 2,500 customers" in out
+    assert "trials fit and are scored on a seeded sample of 1,000 of 2,500 customers" in out
     assert len(run.result.assignments) == len(run.result.features) == 2500
+    # Trial shares are counted on the sample, the chosen model's on every customer.
+    parent = mlflow.get_run(run.parent_run_id)
+    trial_runs = client(store).search_runs(
+        [parent.info.experiment_id], f"tags.mlflow.parentRunId = '{run.parent_run_id}'"
+    )
+    for trial_run in trial_runs:
+        shares = [v for k, v in trial_run.data.metrics.items() if k.startswith("share.")]
+        if shares:
+            assert all(abs(s * 1000 - round(s * 1000)) < 1e-6 for s in shares)
     assert run.result.profile["n_customers"].sum() == 2500
-    stages = mlflow.get_run(run.parent_run_id).data.metrics
+    stages = parent.data.metrics
     assert {"stage_seconds.sweep", "stage_seconds.finalise"} <= set(stages)
     assert "[finalise:" in out
 

@@ -145,6 +145,18 @@ def test_filter_fit_transform_drops_the_flagged_rows():
     assert not flt.inlier_mask_[-6:].any()
 
 
+@pytest.mark.parametrize("contamination", [0.05, "auto"])
+def test_filter_flags_the_rows_an_isolation_forest_predicts_as_outliers(contamination):
+    from sklearn.ensemble import IsolationForest
+
+    X = _bulk_with_outliers()
+    flt = IsolationForestFilter(contamination=contamination, random_state=3).fit(X)
+    forest = IsolationForest(contamination=contamination, random_state=3).fit(X)
+    np.testing.assert_array_equal(flt.inlier_mask_, forest.predict(X) == 1)
+    assert flt.forest_.offset_ == forest.offset_
+    np.testing.assert_array_equal(flt.forest_.predict(X[:20]), forest.predict(X[:20]))
+
+
 def test_filter_transform_returns_every_row_unchanged():
     X = _bulk_with_outliers()
     flt = IsolationForestFilter(contamination=0.05, random_state=0).fit(X)

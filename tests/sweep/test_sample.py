@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from src.sweep.sample import fit_sample
+from src.sweep.sample import fit_sample, sweep_sample
 
 
 def frame(n: int) -> pd.DataFrame:
@@ -34,3 +34,18 @@ def test_the_sample_is_fixed_by_the_seed():
     features = frame(5000)
     assert fit_sample(features, 1000, 3).index.equals(fit_sample(features, 1000, 3).index)
     assert not fit_sample(features, 1000, 3).index.equals(fit_sample(features, 1000, 4).index)
+
+
+def test_the_sweep_sample_keeps_features_and_evaluation_rows_aligned():
+    features = frame(5000)
+    X_eval = np.arange(5000, dtype=float)[:, None] * 2
+    sample, sample_eval = sweep_sample(features, X_eval, 1200, seed=0)
+    assert len(sample) == len(sample_eval) == 1200
+    rows = features.index.get_indexer(sample.index)
+    assert (sample_eval[:, 0] == X_eval[rows, 0]).all()
+
+
+def test_the_sweep_sample_is_everything_below_its_size():
+    features, X_eval = frame(500), np.zeros((500, 1))
+    sample, sample_eval = sweep_sample(features, X_eval, 1000, seed=0)
+    assert sample is features and sample_eval is X_eval

@@ -42,3 +42,35 @@ def test_an_existing_experiment_is_reused(tracking_uri):
 )
 def test_credentials_are_masked(url, masked):
     assert mask_credentials(url) == masked
+
+
+def test_the_dataset_schema_is_the_one_mlflow_would_infer():
+    import numpy as np
+    import pandas as pd
+    from mlflow.types.utils import _infer_schema
+
+    from src.tracking.tracker import table_schema
+
+    n = 3000
+    frame = pd.DataFrame(
+        {
+            "monetary": np.linspace(1.0, 9.0, n),
+            "frequency": np.arange(n),
+            "segment": [f"s{i % 4}" for i in range(n)],
+        }
+    )
+    frame.loc[n - 1, "monetary"] = np.nan  # past the rows the types are read from
+    with pytest.warns(UserWarning, match="integer column"):
+        assert table_schema(frame) == _infer_schema(frame)
+
+
+def test_a_logged_table_has_its_rows_and_schema(tracking_uri):
+    import pandas as pd
+
+    tracker = Tracker(tracking_uri, "inputs")
+    frame = pd.DataFrame({"recency_days": [1.0, 2.0, None], "frequency": [1.0, 2.0, 3.0]})
+    with tracker.parent_run("run", {}) as run_id:
+        tracker.log_input(frame, name="shop", source="synthetic", digest="abc", context="training")
+    (entry,) = mlflow.get_run(run_id).inputs.dataset_inputs
+    assert '"num_rows": 3' in entry.dataset.profile
+    assert '"recency_days", "required": false' in entry.dataset.schema
