@@ -88,24 +88,30 @@ def _parse_playbook(cfg: Mapping) -> dict[str, list[str]]:
 
 
 @dataclass
-class _Lines:
-    """Purchase lines of segmented customers, keyed by integer codes, as a polars frame.
+class ProductLines:
+    """The purchase lines of segmented customers reduced to what product picks count, built
+    once (:func:`product_lines`) and shared by the three product tables.
 
-    ``lines`` has ``cust`` (position in ``customers``), ``seg`` (position in ``segments``),
-    ``prod`` (stock code), ``amount`` and ``description`` when the log has them.
+    Every table is computed from three aggregates of the log, collected together (one pass over
+    the lines and one join to the segments): ``bought``, the distinct (customer, segment,
+    product) triples; ``revenue``, the ``amount`` per (segment, product), or None when the log
+    has no amount; ``names``, each product's most common description, or None.
     """
 
     customers: pd.Index  # segmented customer ids, in the order of ``segments``
     cust_segment: np.ndarray  # segment code per customer
     segments: pd.Index  # segment values; segment codes index into it
-    lines: pl.LazyFrame
-
-    def bought(self) -> pl.LazyFrame:
-        """Distinct (customer, product) pairs."""
-        return self.lines.select("cust", "seg", STOCK_CODE).unique()
+    bought: pl.DataFrame  # cust, seg, stock_code (distinct)
+    revenue: pl.DataFrame | None  # seg, stock_code, revenue
+    names: pl.DataFrame | None  # stock_code, description
 
 
-def _encode(tx: pl.DataFrame | None, segments: pd.Series) -> _Lines:
+def product_lines(tx: pl.DataFrame | ProductLines | None, segments: pd.Series) -> ProductLines:
+    """The purchase lines of ``tx`` (a cleaned log; returns are left out) for the customers of
+    ``segments`` (customer_id -> segment), reduced to :class:`ProductLines`. Given a
+    ``ProductLines`` already, returns it."""
+    if isinstance(tx, ProductLines):
+        return tx
     tx = None if tx is None else as_log(tx)
     if tx is None or STOCK_CODE not in tx.columns or CUSTOMER_ID not in tx.columns:
         raise NoProductData(
@@ -125,8 +131,8 @@ def _encode(tx: pl.DataFrame | None, segments: pd.Series) -> _Lines:
     customers = pl.DataFrame(
         {
             CUSTOMER_ID: pd.Index(segments.index).astype("str").to_numpy(),
-            "cust": np.arange(len(segments), dtype=np.int64),
-            "seg": seg_codes.astype(np.int64),
+            "cust": np.arange(len(segments), dtype=np.uint32),
+            "seg": seg_codes.astype(np.uint32),
         }
     )
     present = tx.columns
@@ -138,24 +144,41 @@ def _encode(tx: pl.DataFrame | None, segments: pd.Series) -> _Lines:
         .join(customers.lazy(), on=CUSTOMER_ID, how="inner")
         .drop(CUSTOMER_ID)
     )
-    return _Lines(pd.Index(segments.index), seg_codes, pd.Index(seg_values), lines)
+    queries = [lines.select("cust", "seg", STOCK_CODE).unique()]
+    if AMOUNT in present:
+        queries.append(lines.group_by("seg", STOCK_CODE).agg(pl.col(AMOUNT).sum().alias("revenue")))
+    if DESCRIPTION in present:
+        queries.append(most_common_description(lines))
+    collected = pl.collect_all(queries)
+    return ProductLines(
+        customers=pd.Index(segments.index),
+        cust_segment=seg_codes,
+        segments=pd.Index(seg_values),
+        bought=collected[0],
+        revenue=collected[1] if AMOUNT in present else None,
+        names=collected[-1] if DESCRIPTION in present else None,
+    )
 
 
-def _top_products(lines: _Lines, top_n: int, min_support: float) -> pd.DataFrame:
+def _with_names(table: pl.LazyFrame, lines: ProductLines) -> pl.LazyFrame:
+    if lines.names is None:
+        return table.with_columns(pl.lit(None, dtype=pl.String).alias(DESCRIPTION))
+    return table.join(lines.names.lazy(), on=STOCK_CODE, how="left", maintain_order="left")
+
+
+def _top_products(lines: ProductLines, top_n: int, min_support: float) -> pd.DataFrame:
     n_customers = len(lines.customers)
     seg_size = pl.DataFrame(
         {
-            "seg": np.arange(len(lines.segments)),
+            "seg": np.arange(len(lines.segments), dtype=np.uint32),
             "size": np.bincount(lines.cust_segment, minlength=len(lines.segments)),
         }
     ).lazy()
-    bought = lines.bought()
+    bought = lines.bought.lazy()
     population = bought.group_by(STOCK_CODE).agg(pl.len().alias("pop_buyers"))
     cells = bought.group_by("seg", STOCK_CODE).agg(pl.len().alias("buyers"))
-    has_amount = AMOUNT in lines.lines.collect_schema().names()
-    if has_amount:
-        revenue = lines.lines.group_by("seg", STOCK_CODE).agg(pl.col(AMOUNT).sum().alias("revenue"))
-        cells = cells.join(revenue, on=["seg", STOCK_CODE], how="left")
+    if lines.revenue is not None:
+        cells = cells.join(lines.revenue.lazy(), on=["seg", STOCK_CODE], how="left")
     else:
         cells = cells.with_columns(pl.lit(None, dtype=pl.Float64).alias("revenue"))
     table = (
@@ -177,12 +200,7 @@ def _top_products(lines: _Lines, top_n: int, min_support: float) -> pd.DataFrame
         .with_columns(pl.int_range(1, pl.len() + 1).over("seg").alias("rank"))
         .filter(pl.col("rank") <= top_n)
     )
-    if DESCRIPTION in lines.lines.collect_schema().names():
-        names = most_common_description(lines.lines)
-        table = table.join(names, on=STOCK_CODE, how="left", maintain_order="left")
-    else:
-        table = table.with_columns(pl.lit(None, dtype=pl.String).alias(DESCRIPTION))
-    out = table.collect()
+    out = _with_names(table, lines).collect()
     return pd.DataFrame(
         {
             SEGMENT: lines.segments.to_numpy()[out["seg"].to_numpy()],
@@ -199,7 +217,7 @@ def _top_products(lines: _Lines, top_n: int, min_support: float) -> pd.DataFrame
 
 
 def segment_top_products(
-    tx: pl.DataFrame | None,
+    tx: pl.DataFrame | ProductLines | None,
     segments: pd.Series,
     top_n: int = 10,
     min_support: float = 0.02,
@@ -212,24 +230,26 @@ def segment_top_products(
     segment over-indexes on without chasing products one customer bought. ``segments`` maps
     customer_id (index) to a segment name or id. Ties in lift are broken by customer share,
     then revenue, then stock code. Columns: segment, rank, stock_code, description, buyers,
-    customer_share, population_share, lift, revenue.
+    customer_share, population_share, lift, revenue. ``tx`` may be a :func:`product_lines`
+    of the log, shared with the other product tables.
     """
-    return _top_products(_encode(tx, segments), top_n, min_support)
+    return _top_products(product_lines(tx, segments), top_n, min_support)
 
 
-def popular_overall(tx: pl.DataFrame | None, segments: pd.Series, top_n: int = 10) -> pd.DataFrame:
+def popular_overall(
+    tx: pl.DataFrame | ProductLines | None, segments: pd.Series, top_n: int = 10
+) -> pd.DataFrame:
     """The products most of the segmented customers bought, whatever their segment: the
     baseline to show beside ``segment_top_products``.
 
     Columns: rank, stock_code, description, buyers, population_share (buyers / segmented
     customers), revenue. Ties broken by revenue, then stock code.
     """
-    lines = _encode(tx, segments)
+    lines = product_lines(tx, segments)
     n_customers = len(lines.customers)
-    columns = lines.lines.collect_schema().names()
-    buyers = lines.bought().group_by(STOCK_CODE).agg(pl.len().alias("buyers"))
-    if AMOUNT in columns:
-        revenue = lines.lines.group_by(STOCK_CODE).agg(pl.col(AMOUNT).sum().alias("revenue"))
+    buyers = lines.bought.lazy().group_by(STOCK_CODE).agg(pl.len().alias("buyers"))
+    if lines.revenue is not None:
+        revenue = lines.revenue.lazy().group_by(STOCK_CODE).agg(pl.col("revenue").sum())
         buyers = buyers.join(revenue, on=STOCK_CODE, how="left")
     else:
         buyers = buyers.with_columns(pl.lit(None, dtype=pl.Float64).alias("revenue"))
@@ -241,12 +261,7 @@ def popular_overall(tx: pl.DataFrame | None, segments: pd.Series, top_n: int = 1
             (pl.col("buyers") / n_customers).alias("population_share"),
         )
     )
-    if DESCRIPTION in columns:
-        names = most_common_description(lines.lines)
-        table = table.join(names, on=STOCK_CODE, how="left", maintain_order="left")
-    else:
-        table = table.with_columns(pl.lit(None, dtype=pl.String).alias(DESCRIPTION))
-    out = table.collect()
+    out = _with_names(table, lines).collect()
     return pd.DataFrame(
         {
             "rank": out["rank"].to_numpy().astype(np.int64),
@@ -260,7 +275,7 @@ def popular_overall(tx: pl.DataFrame | None, segments: pd.Series, top_n: int = 1
 
 
 def customer_recommendations(
-    tx: pl.DataFrame | None,
+    tx: pl.DataFrame | ProductLines | None,
     segments: pd.Series,
     top_n: int = 5,
     candidates: pd.DataFrame | None = None,
@@ -275,7 +290,7 @@ def customer_recommendations(
     of ``segments``, then rank. Columns: customer_id, segment, rank, stock_code, description,
     score.
     """
-    lines = _encode(tx, segments)
+    lines = product_lines(tx, segments)
     if candidates is None:
         candidates = _top_products(lines, top_n=max(4 * top_n, 20), min_support=0.0)
     require(
@@ -294,7 +309,7 @@ def customer_recommendations(
         cand = cand.assign(**{DESCRIPTION: None})
     picks = pl.DataFrame(
         {
-            "seg": cand_seg[known].astype(np.int64),
+            "seg": cand_seg[known].astype(np.uint32),
             "order": np.arange(int(known.sum()), dtype=np.int64),
             STOCK_CODE: cand.loc[known, STOCK_CODE].astype("str").to_numpy(),
             DESCRIPTION: cand.loc[known, DESCRIPTION].to_numpy(dtype=object),
@@ -303,23 +318,24 @@ def customer_recommendations(
         schema_overrides={DESCRIPTION: pl.String},
     )
     customers = pl.DataFrame(
-        {"cust": np.arange(len(lines.customers)), "seg": lines.cust_segment.astype(np.int64)}
+        {
+            "cust": np.arange(len(lines.customers), dtype=np.uint32),
+            "seg": lines.cust_segment.astype(np.uint32),
+        }
     )
     out = (
         customers.lazy()
         .join(picks.lazy(), on="seg", how="inner")
-        .join(lines.bought().select("cust", STOCK_CODE), on=["cust", STOCK_CODE], how="anti")
+        .join(lines.bought.lazy().select("cust", STOCK_CODE), on=["cust", STOCK_CODE], how="anti")
         .sort("cust", "order")
         .with_columns(pl.int_range(1, pl.len() + 1).over("cust").alias("rank"))
         .filter(pl.col("rank") <= top_n)
         .collect()
     )
-    if (
-        DESCRIPTION not in candidates.columns
-        and DESCRIPTION in lines.lines.collect_schema().names()
-    ):
-        names = most_common_description(lines.lines).collect()
-        out = out.drop(DESCRIPTION).join(names, on=STOCK_CODE, how="left", maintain_order="left")
+    if DESCRIPTION not in candidates.columns and lines.names is not None:
+        out = out.drop(DESCRIPTION).join(
+            lines.names, on=STOCK_CODE, how="left", maintain_order="left"
+        )
     cust = out["cust"].to_numpy()
     return pd.DataFrame(
         {

@@ -15,7 +15,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from src.columns import FEATURE_SETS, SEGMENT_NAME
+from src.columns import (
+    AMOUNT,
+    CUSTOMER_ID,
+    DESCRIPTION,
+    FEATURE_SETS,
+    INVOICE_DATE,
+    INVOICE_ID,
+    IS_RETURN,
+    SEGMENT_NAME,
+    STOCK_CODE,
+)
 from src.config.schema import Config, KRule
 from src.data import log_rows
 from src.data.prepare import Prepared
@@ -289,6 +299,13 @@ def draw_figures(background, data, segments: Segments, X_eval, curve, knee, choi
     )
 
 
+# The cleaned log's columns read after the features: product picks (customer, product, its
+# description, amount; returns are flagged when kept) and the value model (dates, amounts).
+INSIGHT_COLUMNS = frozenset(
+    {CUSTOMER_ID, STOCK_CODE, DESCRIPTION, AMOUNT, INVOICE_DATE, IS_RETURN, INVOICE_ID}
+)
+
+
 def build_insight(options: Config, data: Prepared, segments: Segments) -> Insight:
     """RFM-score baseline, playbook and product picks (tables for MLflow and the report)."""
     from src.insight import recommend, rfm_score, rules
@@ -322,18 +339,20 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
                 "Product recommendations need a transaction log with a stock_code column; "
                 f"dataset '{options.dataset.name}' is a per-customer table."
             )
+        # The log's purchase lines reduced once; the three product tables share them.
+        lines = recommend.product_lines(data.transactions, seg_names)
         products = recommend.segment_top_products(
-            data.transactions,
+            lines,
             seg_names,
             top_n=cfg.top_products,
             min_support=cfg.min_support,
         )
         tables["segment_top_products"] = products
         tables["popular_overall"] = recommend.popular_overall(
-            data.transactions, seg_names, top_n=cfg.top_products
+            lines, seg_names, top_n=cfg.top_products
         )
         tables["customer_recommendations"] = recommend.customer_recommendations(
-            data.transactions,
+            lines,
             seg_names,
             top_n=cfg.recommendations_per_customer,
             candidates=products,

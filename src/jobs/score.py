@@ -174,12 +174,17 @@ def crm_export(
 
 def recommendations(scored: Scored, n: int) -> pd.DataFrame:
     """The top-``n`` products each customer has not bought, from their segment's picks."""
-    from src.insight.recommend import customer_recommendations, segment_top_products
+    from src.insight.recommend import (
+        customer_recommendations,
+        product_lines,
+        segment_top_products,
+    )
 
     segments = scored.scores.set_index("customer_id")["segment_name"]
     tx = scored.data.transactions
-    top = segment_top_products(tx, segments, top_n=max(10, n))
-    return customer_recommendations(tx, segments, top_n=n, candidates=top)
+    lines = product_lines(tx, segments)
+    top = segment_top_products(lines, segments, top_n=max(10, n))
+    return customer_recommendations(lines, segments, top_n=n, candidates=top)
 
 
 def log_scoring(scored: Scored, output: Path) -> str:

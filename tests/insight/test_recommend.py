@@ -234,3 +234,18 @@ def test_playbook_accepts_whole_insight_config():
 def test_bad_playbook_entry_is_named():
     with pytest.raises(SegmentationError, match="'Loyal'"):
         playbook_actions({0: "Loyal"}, {"Loyal": {"upsell": True}})
+
+
+def test_the_tables_from_shared_product_lines_equal_those_from_the_log(tx, segments):
+    from src.insight.recommend import product_lines
+
+    lines = product_lines(tx, segments)
+    pd.testing.assert_frame_equal(
+        segment_top_products(lines, segments, min_support=0.0),
+        segment_top_products(tx, segments, min_support=0.0),
+    )
+    pd.testing.assert_frame_equal(popular_overall(lines, segments), popular_overall(tx, segments))
+    pd.testing.assert_frame_equal(
+        customer_recommendations(lines, segments, top_n=2),
+        customer_recommendations(tx, segments, top_n=2),
+    )
