@@ -23,6 +23,7 @@ from src.columns import (
     INVOICE_DATE,
     INVOICE_ID,
     IS_RETURN,
+    SEGMENT_ID,
     SEGMENT_NAME,
     STOCK_CODE,
 )
@@ -61,6 +62,7 @@ class Segments:
     shares: list[float]
     profile: pd.DataFrame  # sizes, means, medians, names, descriptions, levels, z-scores
     names: dict[int, str]
+    assignments: pd.DataFrame  # the model's predict() of every customer (id, name, distance)
 
 
 def finalise(
@@ -125,7 +127,7 @@ def finalise(
         profile=segments.profile,
         names=segments.names,
         features=data.features,
-        assignments=segments.model.predict(data.features).rename_axis("customer_id"),
+        assignments=segments.assignments.rename_axis("customer_id"),
         insight=insight,
         figures=figures,
         model=segments.model,
@@ -246,7 +248,8 @@ def refit(
     features = data.features
     model = SegmentationModel(space.pipeline(choice), list(features.columns)).fit(features)
     model.contract = dict(contract)
-    labels = model.labels(features)
+    assignments = model.predict(features)  # one pass: every customer's segment and distance
+    labels = assignments[SEGMENT_ID].to_numpy()
     metrics, shares = score_labels(
         model.pipeline,
         features[model.feature_names],
@@ -268,7 +271,8 @@ def refit(
     )
     names = {int(seg): str(name) for seg, name in profile[SEGMENT_NAME].items()}
     model.segment_names = names
-    return Segments(model, labels, metrics, shares, profile, names)
+    assignments[SEGMENT_NAME] = model.name_of(labels)
+    return Segments(model, labels, metrics, shares, profile, names, assignments)
 
 
 def draw_figures(background, data, segments: Segments, X_eval, curve, knee, choice, study, options):
@@ -313,7 +317,7 @@ def build_insight(options: Config, data: Prepared, segments: Segments) -> Insigh
     features = data.features
     cfg = options.insight
     seg_names = pd.Series(
-        [segments.names[int(s)] for s in segments.labels], index=features.index, name="segment"
+        segments.model.name_of(segments.labels), index=features.index, name="segment"
     )
     actions = recommend.playbook_actions(segments.names, cfg.playbook or {})
     segment_rules = rules.segment_rules(

@@ -100,7 +100,7 @@ class SegmentationModel:
         out = pd.DataFrame(
             {
                 SEGMENT_ID: labels.astype("int64"),
-                SEGMENT_NAME: [self.segment_names.get(int(s), f"Segment {s}") for s in labels],
+                SEGMENT_NAME: self.name_of(labels),
                 DISTANCE: dist.astype("float64"),
             },
             index=features.index,
@@ -108,6 +108,11 @@ class SegmentationModel:
         if CUSTOMER_ID in features.columns:
             out.insert(0, CUSTOMER_ID, features[CUSTOMER_ID].array)
         return out
+
+    def name_of(self, labels: np.ndarray) -> np.ndarray:
+        """The business name of each segment id in ``labels``."""
+        names = [self.segment_names.get(s, f"Segment {s}") for s in range(self.n_segments)]
+        return np.asarray(names, dtype=object)[np.asarray(labels, dtype="int64")]
 
     def _select(self, features: pd.DataFrame) -> pd.DataFrame:
         return validate_features(features, self.feature_rules)
