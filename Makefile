@@ -4,6 +4,10 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 EXPERIMENT ?= lrfmc
 ARGS ?=
+# The extras `make install` puts in .venv; CI adds spark and value (EXTRAS=test,team,spark,value).
+EXTRAS ?= test,team
+# pytest-xdist processes for `make test` (auto: one per core); PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast lint format ui serve predict eda bench team-up team-down team-status team-env clean
@@ -13,8 +17,7 @@ help:  ## List the targets
 
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,team]"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	@touch $(BIN)/activate
 
 install: $(BIN)/activate  ## Create .venv and install the project with its test tools and PostgreSQL driver
@@ -25,7 +28,7 @@ run: install  ## Run the main job, python -m src.run +experiment=lrfmc (EXPERIME
 test: install  ## Run the whole test suite (lint included)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest $(ARGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(ARGS)
 
 test-fast: install  ## Run the tests without the slow end-to-end ones
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)

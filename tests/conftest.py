@@ -4,6 +4,11 @@ The file is looked up in ``$SEGMENTATION_DATA_DIR`` (default ``../shared/data`` 
 repository; a relative value is taken from the repository root, like the dataset configs do).
 Tests that need it are skipped when it is absent, unless ``REQUIRE_REAL_DATA=1``, which turns
 the skip into a failure (for CI jobs that must exercise the real data).
+
+Under pytest-xdist (``make test`` runs ``-n auto --dist loadgroup``) every test module is one unit
+of work, so its module fixtures are built once; the modules that share an expensive session
+fixture (the team servers, the small sweep) are one unit each, and the slow units are handed out
+first so that no long end-to-end module starts last.
 """
 
 from __future__ import annotations
@@ -26,6 +31,67 @@ ONLINE_RETAIL_COLUMNS = {
     "customer_id": "CustomerID",
     "country": "Country",
 }
+
+
+# Units of work for ``--dist loadgroup`` (``make test``): each test module is one unit, so its
+# module fixtures are built once; the modules sharing an expensive session fixture are one unit,
+# on one worker: the team servers (one PostgreSQL cluster and MLflow server) and the small sweep
+# of ``sweep_result``. A new module using one of these fixtures belongs here too (otherwise it
+# still passes, at the cost of a second set-up on the other worker).
+SHARED_UNITS = {
+    "tests/e2e/test_team_servers.py": "team-servers",
+    "tests/e2e/test_shared_sweep.py": "team-servers",
+    "tests/jobs/test_score.py": "sweep-result",
+    "tests/jobs/test_finalise.py": "sweep-result",
+    "tests/report/test_from_result.py": "sweep-result",
+    "tests/tracking/test_registry.py": "sweep-result",
+    "tests/tracking/test_artifacts.py": "sweep-result",
+}
+SHARED_FIXTURES = {"team": "team-servers", "sweep_result": "sweep-result"}
+# Handed out first: the unit whose tests run several sweep processes against the servers.
+FIRST_UNITS = ("team-servers",)
+
+
+def unit_of(nodeid: str) -> str:
+    module = nodeid.split("::", 1)[0]
+    return SHARED_UNITS.get(module, module)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """``--dist loadgroup`` by the units above. pytest-xdist 3.8's own loadgroup no longer
+    groups on pytest 9.2 (it renames node ids, which pytest 9.2 ignores: pytest-xdist#1386), so
+    its module scheduler is given this suite's units instead, in collection order."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SuiteUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return SuiteUnits(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On an xdist worker of ``--dist loadgroup``, the collection the scheduler hands out:
+    the team-server unit first, then the units with slow end-to-end tests, then the rest (each
+    in its own order), so that no long unit starts last."""
+    if not (hasattr(config, "workerinput") and config.getoption("loadgroup", False)):
+        return
+    for item in items:
+        for fixture, unit in SHARED_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()) and unit_of(item.nodeid) != unit:
+                item.warn(pytest.PytestWarning(f"add {item.path.name} to SHARED_UNITS[{unit}]"))
+    slow = {unit_of(i.nodeid) for i in items if i.get_closest_marker("slow")}
+
+    def order(indexed: tuple[int, pytest.Item]) -> tuple[int, int]:
+        index, item = indexed
+        unit = unit_of(item.nodeid)
+        return (0 if unit in FIRST_UNITS else 1 if unit in slow else 2, index)
+
+    items[:] = [item for _, item in sorted(enumerate(items), key=order)]
 
 
 def real_data_dir() -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from dataclasses import replace
 
 import pandas as pd
@@ -35,9 +36,12 @@ def spark():
         pytest.skip(missing)
     from src.data import spark as engine
 
+    # SparkContext installs its own SIGINT handler; later tests in this process expect Python's.
+    handler = signal.getsignal(signal.SIGINT)
     session = engine.session()
     yield session
     session.stop()
+    signal.signal(signal.SIGINT, handler)
 
 
 def both(dataset, cleaning, features, snapshot=None):
