@@ -336,7 +336,9 @@ def queue_whole_space(study: optuna.Study, space: SweepSpace, seed: int) -> int:
     several times before it finds the last ones (on 27 configurations, 135 proposals reached
     25 of them), each repeat an Optuna trial and a child run of its own. A trial that did not
     give a result (interrupted, surplus) is queued again. The random order keeps a sweep cut
-    short by ``sweep.timeout`` or Ctrl-C spread over the space.
+    short by ``sweep.timeout`` or Ctrl-C spread over the space. Processes of one sweep that
+    queue at the same moment may queue a configuration twice (Optuna's queue has no atomic
+    check); the later copy becomes a repeat or a surplus trial, never a second fit.
     """
     taken = set()
     for t in study.get_trials(deepcopy=False):
