@@ -5,6 +5,7 @@ configuration."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
@@ -30,6 +31,7 @@ from src.sweep.objective import (
     REPEAT_OF,
     STATE,
     counts_as_configuration,
+    is_result,
     run_trial,
 )
 from src.sweep.space import SweepSpace
@@ -285,10 +287,15 @@ def sample(
     Stops earlier on the timeout, or when the sampler only proposes configurations already
     tried (``_MAX_PROPOSALS_PER_CONFIGURATION`` proposals per configuration still wanted). A
     process whose part is done waits for the others' running trials and samples again when one
-    of them fails or turns out a repeat, or runs a trial's retry (``shared.settle``).
+    of them fails or turns out a repeat, or runs a trial's retry (``shared.settle``). A budget
+    that covers the whole space queues every configuration not tried yet instead of sampling
+    (``queue_whole_space``).
     """
     target = budget.target()
     wanted = max(target - fitted_configurations(study), 0)
+    space = getattr(objective, "space", None)
+    if wanted > 0 and target >= budget.space_size and isinstance(space, SweepSpace):
+        queue_whole_space(study, space, getattr(objective, "seed", 0))
     proposals = {"left": max(wanted, 1) * _MAX_PROPOSALS_PER_CONFIGURATION}
     deadline = None if budget.timeout is None else time.monotonic() + budget.timeout
 
@@ -318,6 +325,40 @@ def sample(
         if not shared.settle(study, target, reap, poll, can_sample()):
             return
         wanted = 1
+
+
+def queue_whole_space(study: optuna.Study, space: SweepSpace, seed: int) -> int:
+    """Queue every configuration of ``space`` that no trial has tried, is trying or waits to
+    try, in a seeded random order; returns how many.
+
+    For a budget that covers the whole space: every configuration gets fitted, so which one the
+    sampler proposes next no longer matters, and TPE on a small space proposes most of them
+    several times before it finds the last ones (on 27 configurations, 135 proposals reached
+    25 of them), each repeat an Optuna trial and a child run of its own. A trial that did not
+    give a result (interrupted, surplus) is queued again. The random order keeps a sweep cut
+    short by ``sweep.timeout`` or Ctrl-C spread over the space. Processes of one sweep that
+    queue at the same moment may queue a configuration twice (Optuna's queue has no atomic
+    check); the later copy becomes a repeat or a surplus trial, never a second fit.
+    """
+    taken = set()
+    for t in study.get_trials(deepcopy=False):
+        if t.state == TrialState.WAITING:
+            params = t.system_attrs.get("fixed_params", t.params)
+        elif t.state == TrialState.RUNNING or is_result(t):
+            params = t.params
+        else:
+            continue
+        if len(params) == len(SWEPT_GROUPS) + 1:
+            taken.add(Choice.of(params))
+    grid = space.grid()
+    untried = [
+        choice
+        for values in itertools.product(*(grid[g] for g in (*SWEPT_GROUPS, "k")))
+        if (choice := Choice.of(dict(zip((*SWEPT_GROUPS, "k"), values, strict=True)))) not in taken
+    ]
+    for i in np.random.default_rng(seed).permutation(len(untried)):
+        study.enqueue_trial(untried[i].as_dict())
+    return len(untried)
 
 
 def queue_k_refinement(study: optuna.Study, space: SweepSpace) -> int:

@@ -1,11 +1,13 @@
 """A child run per trial: what was fitted, how it scored, its radar chart and fitted pipeline.
 
-:class:`TrialLogger` is one of the sweep's trial hooks. The run is created on the writer thread
+:class:`TrialLogger` is one of the sweep's trial hooks. The run is created on the records thread
 of ``src.viz.background.Background`` while the trial fits; when the trial has finished, its
-params, metrics, state and end status are written before the trial returns to Optuna, so a
-trial Optuna records as finished always has its child run (a process killed right after still
-leaves both stores in agreement). The radar chart and the fitted pipeline follow on the writer
-thread while the next trial fits.
+params, metrics, state and end status are written on that thread and waited for before the trial
+returns to Optuna, so a trial Optuna records as finished always has its child run (a process
+killed right after still leaves both stores in agreement). The radar chart and the fitted
+pipeline follow on the artifacts thread while the next trial fits; the records thread never
+waits behind them (the radar chart waits for the drawing process, the pipeline for its skops
+dump and upload).
 
 A trial whose process died has a RUNNING child run (or none, if it died before the run was
 created); :meth:`TrialLogger.killed` ends it KILLED, creating it if needed, so every Optuna
@@ -67,9 +69,11 @@ class TrialLogger(TrialHooks):
         self.study_name = study_name
         self.created: dict[int, Future] = {}  # trial number -> future of its new child run id
         self.run_ids: dict[int, str | None] = {}  # trial number -> child run id, once written
+        # Params of configurations logged without a fit (repeats, failures), built once each.
+        self._configured: dict[Choice, dict[str, Any]] = {}
 
     def started(self, number: int, choice: Choice) -> None:
-        self.created[number] = self.background.write(
+        self.created[number] = self.background.record(
             f"trial {number + 1}", self._create, number, choice, now_ms()
         )
 
@@ -77,11 +81,14 @@ class TrialLogger(TrialHooks):
         what = f"trial {record.number + 1}"
         created = self.created.pop(record.number, None)
         if created is None:
-            created = self.background.write(
+            created = self.background.record(
                 what, self._create, record.number, record.choice, now_ms()
             )
-        pipeline = record.outcome.pipeline if record.outcome is not None else self._unfitted(record)
-        written = self.background.write(what, self._record, record, pipeline, created, now_ms())
+        if record.outcome is not None:
+            params = trial_params(record.choice, record.outcome.pipeline)
+        else:
+            params = self._configured_params(record.choice)
+        written = self.background.record(what, self._record, record, params, created, now_ms())
         # Durable before Optuna hears of the trial: wait for the run's record.
         run_id = self.background.result(what, written)
         self.run_ids[record.number] = run_id
@@ -94,11 +101,15 @@ class TrialLogger(TrialHooks):
             )
             self.background.write(what, self._artifacts, record, run_id, radar)
 
-    def _unfitted(self, record: TrialRecord):
-        try:
-            return self.space.pipeline(record.choice)
-        except Exception:  # the configuration itself is broken; the note says why
-            return None
+    def _configured_params(self, choice: Choice) -> dict[str, Any]:
+        """The params of an unfitted configuration (the sampler repeats a few of them often)."""
+        if choice not in self._configured:
+            try:
+                pipeline = self.space.pipeline(choice)
+            except Exception:  # the configuration itself is broken; the note says why
+                pipeline = None
+            self._configured[choice] = trial_params(choice, pipeline)
+        return self._configured[choice]
 
     def _identity(self, number: int) -> dict[str, str]:
         return {
@@ -116,7 +127,9 @@ class TrialLogger(TrialHooks):
             tags=self._identity(number),
         ).info.run_id
 
-    def _record(self, record: TrialRecord, pipeline, created: Future, end_ms: int) -> str | None:
+    def _record(
+        self, record: TrialRecord, params: dict[str, Any], created: Future, end_ms: int
+    ) -> str | None:
         client = self.tracker.client
         run_id = created.result()  # created earlier on this same thread
         if run_id is None:
@@ -135,10 +148,7 @@ class TrialLogger(TrialHooks):
         client.log_batch(
             run_id,
             metrics=[Metric(k, float(v), end_ms, 0) for k, v in metrics.items() if pd.notna(v)],
-            params=[
-                Param(k, str(v)[:MAX_PARAM_LEN])
-                for k, v in trial_params(record.choice, pipeline).items()
-            ],
+            params=[Param(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()],
             tags=[RunTag(k, str(v)) for k, v in tags.items()],
         )
         client.set_terminated(run_id, RUN_STATUS.get(record.state, "FINISHED"), end_time=end_ms)

@@ -1,8 +1,13 @@
-"""Figures rendered in a separate process while the sweep computes.
+"""Figures rendered in a separate process while the sweep computes, and the threads that
+write to the tracking store meanwhile.
 
 Matplotlib holds the GIL for most of its drawing, so rendering on a thread slows the fits and
 silhouettes of the main thread; a worker process draws on the other core instead. Everything
 here is a top-level function of picklable arguments, returning PNG bytes (or None).
+
+Two writer threads: one for records a caller waits for (a trial's child run, which must be in
+the store before Optuna hears of the trial), one for artifacts nobody waits for (a trial's radar
+chart, which waits for its drawing, and its pipeline). A record never queues behind artifacts.
 """
 
 from __future__ import annotations
@@ -55,7 +60,7 @@ def optuna_png(figure: str, trials: list, directions: list[str]) -> bytes | None
 
 
 class Background:
-    """A drawing process plus a writer thread that logs what it draws.
+    """A drawing process plus a writer thread that logs what it draws, and a records thread.
 
     Failures never stop a sweep: they are collected and reported as warnings at the end.
     """
@@ -63,6 +68,7 @@ class Background:
     def __init__(self, draw_in_process: bool = True):
         self.failures: list[str] = []
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifacts")
+        self.records = ThreadPoolExecutor(max_workers=1, thread_name_prefix="records")
         self.drawer = None
         if draw_in_process:
             ctx = multiprocessing.get_context("spawn")
@@ -79,6 +85,11 @@ class Background:
         """Run an I/O job (e.g. an MLflow artifact upload) on the writer thread."""
         return self.writer.submit(self._guard, what, fn, *args)
 
+    def record(self, what: str, fn, *args) -> Future:
+        """Run a store write that someone will wait for (e.g. a trial's child run) on the
+        records thread: in order with the other records, never behind an artifact job."""
+        return self.records.submit(self._guard, what, fn, *args)
+
     def result(self, what: str, future: Future) -> Any:
         try:
             return future.result()
@@ -94,6 +105,7 @@ class Background:
             return None
 
     def close(self) -> list[str]:
+        self.records.shutdown(wait=True)
         self.writer.shutdown(wait=True)
         if self.drawer is not None:
             self.drawer.shutdown(wait=True)

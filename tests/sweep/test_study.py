@@ -105,3 +105,25 @@ def test_resume_reopens_the_latest_study_of_the_experiment(tmp_path, setup):
     again = sw.open_study(storage, "exp", "fp", "silhouette", make, 0, True)
     assert again.study_name == first.study_name
     assert sw.fitted_configurations(again) == 2
+
+
+def test_a_budget_covering_the_whole_space_fits_each_configuration_once(setup):
+    space, objective = setup
+    study = new_study(space)  # TPE would propose most of the 8 configurations several times
+    sw.sample(study, objective, sw.Budget(100, space.size()))
+    assert sw.fitted_configurations(study) == space.size() == 8
+    assert len(study.trials) == 8
+
+
+def test_queueing_the_space_skips_what_is_tried_or_queued(setup):
+    space, objective = setup
+    study = new_study(space)
+    tried = {"outliers": "none", "scaler": "robust", "model": "kmeans", "k": 3}
+    study.enqueue_trial(tried)
+    study.optimize(objective, n_trials=1)
+    study.enqueue_trial({**tried, "k": 4})
+    assert sw.queue_whole_space(study, space, seed=0) == space.size() - 2
+    queued = [t.system_attrs["fixed_params"] for t in study.trials if t.state.name == "WAITING"]
+    assert len(queued) == space.size() - 1
+    assert tried not in queued
+    assert len({tuple(sorted(p.items())) for p in queued}) == len(queued)
