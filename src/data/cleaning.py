@@ -202,11 +202,20 @@ class FlaggedLog:
             (kept_customer.drop_nulls().n_unique()).alias("_customers_out"),
         ]
 
-    def report_of_customers(self, per_customer: pl.DataFrame) -> CleaningReport:
+    def kept_column(self) -> pl.Expr:
+        """The per-line flag whose per-customer sum says which customers keep a line."""
+        return pl.col(KEEP).alias(_KEPT)
+
+    def report_of_customers(
+        self, per_customer: pl.DataFrame, totals: pl.DataFrame | None = None
+    ) -> CleaningReport:
         """The report from per-customer sums of ``count_columns()`` (one row per customer id,
-        the missing id as null), as a one-pass aggregation over the lines collects them."""
+        the missing id as null), as a one-pass aggregation over the lines collects them; or
+        from their ``totals`` over all lines (one row, with ``ROWS``) and per-customer sums of
+        ``kept_column()`` only."""
         names = [ROWS, *[c.meta.output_name() for c in self.count_columns()]]
-        values = per_customer.select(pl.col(names).sum()).row(0, named=True)
+        summed = per_customer if totals is None else totals
+        values = summed.select(pl.col(names).sum()).row(0, named=True)
         known = per_customer.filter(pl.col(schema.CUSTOMER_ID).is_not_null())
         values[_CUSTOMERS] = known.height
         values["_customers_out"] = known.filter(pl.col(_KEPT) > 0).height
