@@ -398,35 +398,30 @@ class _LinesToCompare:
     @classmethod
     def of(cls, tx: pl.LazyFrame, present, flags, match: bool) -> _LinesToCompare:
         columns = [c for c in present if not c.startswith("_bad_")]
-        # Any hash does: equal lines get equal hashes, and equal hashes are then compared.
-        line_hash = functools.reduce(
-            operator.xor,
-            [pl.col(c).hash(seed=_REPEAT_SEED + i) for i, c in enumerate(columns)],
-        ).alias("_hash")
+        line_hash = _hash_of(columns).alias("_hash")
         queries = [tx.select(line_hash)]
         keys = match_keys(present)
         if match:
             prelim = tx.with_columns(pl.lit(False).alias(_REPEAT)).with_columns(*flags)
-            queries.append(prelim.filter(_cancelling(prelim, present)).select(keys).unique())
+            cancelling = prelim.filter(_cancelling(prelim, present))
+            queries.append(cancelling.select(_hash_of(keys, 1000).alias("_key")).unique())
         found = pl.collect_all(queries)
         hashes = found[0]["_hash"].sort()
         shared = hashes.filter(hashes == hashes.shift(1)).unique()
-        wanted = line_hash.is_in(shared.implode())
-        frame = tx
-        if match:
-            marked = found[1].with_columns(pl.lit(True).alias("_touched"))
-            frame = tx.join(marked.lazy(), on=keys, how="left", nulls_equal=True)
-            wanted = wanted | pl.col("_touched").fill_null(False)
         alike = line_hash.is_in(shared.implode()).alias("_alike")
+        wanted = [alike]
+        if match:
+            # The lines of keys with a cancelling line (and of any key whose hash collides
+            # with one: they have no cancelling line, so the exact keys below leave them out).
+            wanted.append(_hash_of(keys, 1000).is_in(found[1]["_key"].implode()).alias("_touched"))
         lines = (
-            frame.filter(wanted)
-            .select(_ROW, *present, *(["_touched"] if match else []), alike)
+            tx.filter(pl.any_horizontal(wanted))
+            .select(_ROW, *present, *wanted)
             .collect()
             .sort(_ROW)
         )
-        alike = lines.filter(pl.col("_alike"))
-        repeated = alike.filter(~pl.struct(columns).is_first_distinct())[_ROW]
-        repeat = pl.col(_ROW).is_in(repeated.implode())
+        repeated = lines.filter(pl.col("_alike")).filter(~pl.struct(columns).is_first_distinct())
+        repeat = pl.col(_ROW).is_in(repeated[_ROW].implode())
         if not match:
             return cls(repeat)
         touched = (
@@ -443,6 +438,13 @@ class _LinesToCompare:
             cancel_keys, on=keys, how="semi", nulls_equal=True, maintain_order="left"
         )
         return cls(repeat, touched.collect())
+
+
+def _hash_of(columns: Sequence[str], seed: int = 0) -> pl.Expr:
+    """One hash of a line's ``columns`` (one hash per column, combined): equal values give
+    equal hashes, and any two lines with equal hashes are then compared, so any hash does."""
+    hashes = [pl.col(c).hash(seed=_REPEAT_SEED + seed + i) for i, c in enumerate(columns)]
+    return functools.reduce(operator.xor, hashes)
 
 
 _REPEAT_SEED = 20_240_102
