@@ -42,6 +42,8 @@ per-customer one of the features, and a log is read, cleaned and aggregated in o
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
@@ -200,11 +202,20 @@ class FlaggedLog:
             (kept_customer.drop_nulls().n_unique()).alias("_customers_out"),
         ]
 
-    def report_of_customers(self, per_customer: pl.DataFrame) -> CleaningReport:
+    def kept_column(self) -> pl.Expr:
+        """The per-line flag whose per-customer sum says which customers keep a line."""
+        return pl.col(KEEP).alias(_KEPT)
+
+    def report_of_customers(
+        self, per_customer: pl.DataFrame, totals: pl.DataFrame | None = None
+    ) -> CleaningReport:
         """The report from per-customer sums of ``count_columns()`` (one row per customer id,
-        the missing id as null), as a one-pass aggregation over the lines collects them."""
+        the missing id as null), as a one-pass aggregation over the lines collects them; or
+        from their ``totals`` over all lines (one row, with ``ROWS``) and per-customer sums of
+        ``kept_column()`` only."""
         names = [ROWS, *[c.meta.output_name() for c in self.count_columns()]]
-        values = per_customer.select(pl.col(names).sum()).row(0, named=True)
+        summed = per_customer if totals is None else totals
+        values = summed.select(pl.col(names).sum()).row(0, named=True)
         known = per_customer.filter(pl.col(schema.CUSTOMER_ID).is_not_null())
         values[_CUSTOMERS] = known.height
         values["_customers_out"] = known.filter(pl.col(_KEPT) > 0).height
@@ -294,10 +305,11 @@ def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) ->
             off("non_positive_price", "no unit_price column")
         else:
             drops["non_positive_price"] = ~(pl.col(schema.UNIT_PRICE) > 0).fill_null(False)
+    match = options.returns is Returns.match and _can_match(present, skipped)
     if "duplicates" not in skipped:
         # Identical lines get identical flags from every rule, so "a repeat of an earlier line
         # that survived rules 1-4" is "a repeat of an earlier line" among the survivors.
-        drops["duplicates"] = ~pl.struct(present).is_first_distinct()
+        drops["duplicates"] = pl.col(_REPEAT)
     if "non_product_codes" not in skipped:
         if schema.STOCK_CODE not in present:
             off("non_product_codes", "no stock_code column")
@@ -313,10 +325,17 @@ def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) ->
             alive = alive & ~drops[rule]
     if net:
         flags.append(returns.alias(schema.IS_RETURN))
-    frame = tx.with_columns(*flags, alive.alias(KEEP))
-    match = options.returns is Returns.match and _can_match(present, skipped)
+    flags.append(alive.alias(KEEP))
+    if "duplicates" in skipped and not match:
+        return FlaggedLog(tx.with_columns(*flags), present, net, skipped, notes)
+    # Repeated lines (and with returns=match the lines it may change) are found in a few
+    # streaming passes and known by their position in the log.
+    tx = tx.with_row_index(_ROW)
+    compare = _LinesToCompare.of(tx, present, flags, match)
+    frame = tx.with_columns(compare.repeat.alias(_REPEAT)).with_columns(*flags)
     if match:
-        frame = _match_cancellations(frame, present)
+        frame = _match_cancellations(frame, compare, present)
+    frame = frame.drop(_ROW, _REPEAT)
     return FlaggedLog(frame, present, net, skipped, notes, matched=match)
 
 
@@ -341,46 +360,119 @@ def match_order(present: Sequence[str]) -> list[str]:
     return [schema.INVOICE_DATE, *tie]
 
 
-def _match_cancellations(frame: pl.LazyFrame, present: list[str]) -> pl.LazyFrame:
+def _cancelling(frame: pl.LazyFrame, present: Sequence[str]) -> pl.Expr:
+    """The lines of a flagged log that cancel purchases with returns=match (module docstring),
+    repeats aside: removed by rule 2 or 3, fewer than zero units, a customer and a date."""
+    units = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
+    names = frame.collect_schema().names()
+    removed = [
+        pl.col(_REMOVED.format(r))
+        for r in ("cancellations", "non_positive_quantity")
+        if _REMOVED.format(r) in names
+    ]
+    return (
+        pl.any_horizontal(removed)
+        & (pl.col(units) < 0).fill_null(False)
+        & pl.col(schema.CUSTOMER_ID).is_not_null()
+        & pl.col(schema.INVOICE_DATE).is_not_null()
+    )
+
+
+@dataclass
+class _LinesToCompare:
+    """The few lines the cleaning must look at together, collected in one streaming pass.
+
+    ``repeat`` flags the lines that repeat an earlier line, every column of ``present`` equal
+    (``_bad_*`` conversion flags aside: they are all false on a log that reads); what
+    ``~pl.struct(present).is_first_distinct()`` says, without holding every column of every
+    line in memory for it (on a log of 19M lines that took 3 GB). A first pass hashes each
+    line (one hash per column, combined); only the lines whose hash is not unique (repeats,
+    their originals and any collision) are compared column by column, in log order.
+    With returns=match, ``lines`` also holds every line of the customer x product keys that
+    have a cancelling line (``_cancels``), in log order, with the rules' flags.
+    """
+
+    repeat: pl.Expr
+    lines: pl.DataFrame | None = None
+
+    @classmethod
+    def of(cls, tx: pl.LazyFrame, present, flags, match: bool) -> _LinesToCompare:
+        columns = [c for c in present if not c.startswith("_bad_")]
+        line_hash = _hash_of(columns).alias("_hash")
+        queries = [tx.select(line_hash)]
+        keys = match_keys(present)
+        if match:
+            prelim = tx.with_columns(pl.lit(False).alias(_REPEAT)).with_columns(*flags)
+            cancelling = prelim.filter(_cancelling(prelim, present))
+            queries.append(cancelling.select(_hash_of(keys, 1000).alias("_key")).unique())
+        found = pl.collect_all(queries)
+        hashes = found[0]["_hash"].sort()
+        shared = hashes.filter(hashes == hashes.shift(1)).unique()
+        alike = line_hash.is_in(shared.implode()).alias("_alike")
+        wanted = [alike]
+        if match:
+            # The lines of keys with a cancelling line (and of any key whose hash collides
+            # with one: they have no cancelling line, so the exact keys below leave them out).
+            wanted.append(_hash_of(keys, 1000).is_in(found[1]["_key"].implode()).alias("_touched"))
+        lines = (
+            tx.filter(pl.any_horizontal(wanted))
+            .select(_ROW, *present, *wanted)
+            .collect()
+            .sort(_ROW)
+        )
+        repeated = lines.filter(pl.col("_alike")).filter(~pl.struct(columns).is_first_distinct())
+        repeat = pl.col(_ROW).is_in(repeated[_ROW].implode())
+        if not match:
+            return cls(repeat)
+        touched = (
+            lines.lazy()
+            .filter(pl.col("_touched"))
+            .drop("_touched", "_alike")
+            .with_columns(repeat.alias(_REPEAT))
+            .with_columns(*flags)
+        )
+        cancels = (_cancelling(touched, present) & ~pl.col(_REPEAT)).alias("_cancels")
+        touched = touched.with_columns(cancels)
+        cancel_keys = touched.filter(pl.col("_cancels")).select(keys).unique()
+        touched = touched.join(
+            cancel_keys, on=keys, how="semi", nulls_equal=True, maintain_order="left"
+        )
+        return cls(repeat, touched.collect())
+
+
+def _hash_of(columns: Sequence[str], seed: int = 0) -> pl.Expr:
+    """One hash of a line's ``columns`` (one hash per column, combined): equal values give
+    equal hashes, and any two lines with equal hashes are then compared, so any hash does."""
+    hashes = [pl.col(c).hash(seed=_REPEAT_SEED + seed + i) for i, c in enumerate(columns)]
+    return functools.reduce(operator.xor, hashes)
+
+
+_REPEAT_SEED = 20_240_102
+_REPEAT = "_repeat"
+
+
+def _match_cancellations(
+    frame: pl.LazyFrame, compare: _LinesToCompare, present: list[str]
+) -> pl.LazyFrame:
     """returns=match on a flagged log (module docstring): the ``cancelled_purchases`` flag, the
     reduced quantity and amount of partly cancelled purchases, and their counts.
 
     Written with polars window expressions (no library matches cancellations to purchases):
     per customer and product, a purchase's units still to take back are the cancelled units
     minus the units of the later eligible purchases (a reversed cumulative sum).
+
+    Only the lines of a customer x product that has a cancellation can change, often a few
+    percent of the log: the windows run on those lines alone (``compare.lines``, in memory),
+    and their adjustments are joined back onto the lazy log by position (``_ROW``); the rest
+    pass through.
     """
     units = schema.QUANTITY if schema.QUANTITY in present else schema.AMOUNT
     value = pl.col(units)
     keys = match_keys(present)
-    removed = [
-        pl.col(_REMOVED.format(r))
-        for r in ("cancellations", "non_positive_quantity")
-        if _REMOVED.format(r) in frame.collect_schema().names()
-    ]
     date = pl.col(schema.INVOICE_DATE)
-    cancels = (
-        pl.any_horizontal(removed)
-        & (value < 0).fill_null(False)
-        & pl.col(schema.CUSTOMER_ID).is_not_null()
-        & date.is_not_null()
-        & pl.struct(present).is_first_distinct()
-    )
-    # Only the lines of a customer x product that has a cancellation can change, often a few
-    # percent of the log: the windows run on those lines alone (a semi join), and the rest
-    # pass through. Each step's columns are materialised before the next step's windows use
-    # them: an expression inside .over() is evaluated once per group.
-    # Matching reads the lines twice (which keys have a cancellation, then those keys' lines):
-    # the columns it needs are collected once here, so the flags (duplicates included, which
-    # cannot stream anyway) are not computed once per read; the adjustments of the matched
-    # lines are then joined back onto the lazy log by line number.
-    base = frame.with_row_index(_ROW)
-    needed = dict.fromkeys(
-        [_ROW, *keys, *match_order(present), units, KEEP]
-        + ([schema.AMOUNT] if schema.AMOUNT in present else [])
-    )
-    lines = base.select(*needed, cancels.alias("_cancels")).collect().lazy()
-    cancel_keys = lines.filter(pl.col("_cancels")).select(keys).unique()
-    touched = lines.join(cancel_keys, on=keys, how="semi", nulls_equal=True)
+    touched = compare.lines.lazy()
+    # Each step's columns are materialised before the next step's windows use them: an
+    # expression inside .over() is evaluated once per group.
     is_cancel = pl.col("_cancels")
     windows = touched.with_columns(
         pl.when(is_cancel).then(-value).otherwise(0.0).sum().over(keys).alias("_cancelled_units"),
@@ -420,22 +512,24 @@ def _match_cancellations(frame: pl.LazyFrame, present: list[str]) -> pl.LazyFram
         pl.col("_cancelled_units") > pl.col("_bought_total") + _UNIT_TOLERANCE
     )
     changed = [units, *([schema.AMOUNT] if len(changes) > 1 else []), KEEP]
-    adjusted = steps.select(
-        _ROW,
-        *changes,
-        (pl.col(KEEP) & ~gone).alias(KEEP),
-        (pl.col(KEEP) & gone).alias(_REMOVED.format(MATCHED)),
-        reduced.alias(_REDUCED),
-        unmatched.alias(_UNMATCHED),
+    adjusted = (
+        steps.select(
+            _ROW,
+            *changes,
+            (pl.col(KEEP) & ~gone).alias(KEEP),
+            (pl.col(KEEP) & gone).alias(_REMOVED.format(MATCHED)),
+            reduced.alias(_REDUCED),
+            unmatched.alias(_UNMATCHED),
+        )
+        .collect()
+        .lazy()
     )
     # Back onto every line, in the log's order; lines of keys with no cancellation keep theirs.
-    joined = base.join(
-        adjusted.collect().lazy(), on=_ROW, how="left", maintain_order="left", suffix="_matched"
-    )
+    joined = frame.join(adjusted, on=_ROW, how="left", maintain_order="left", suffix="_matched")
     return joined.with_columns(
         *[pl.coalesce(f"{c}_matched", c).alias(c) for c in changed],
         *[pl.col(c).fill_null(False) for c in (_REMOVED.format(MATCHED), _REDUCED, _UNMATCHED)],
-    ).drop(_ROW, *[f"{c}_matched" for c in changed])
+    ).drop(*[f"{c}_matched" for c in changed])
 
 
 # Units below this are rounding left-overs (amount-only logs sum money in floats).

@@ -234,7 +234,8 @@ def to_datetime(
     """Dates as Datetime("us"), time zones dropped (wall-clock time kept).
 
     ``careful=False`` parses the text as it is (no trimming, no spellings of "missing"): the
-    fast path, whose ``bad`` rows send a reader back to the careful one before any error.
+    fast path, whose ``bad`` rows (or, with one pattern, a strict parse that raises) send a
+    reader back to the careful one before any error.
     """
     value = pl.col(source)
     if isinstance(dtype, pl.Datetime):
@@ -244,6 +245,11 @@ def to_datetime(
     if dtype == pl.Date:
         return Converted(canonical, source, value.cast(pl.Datetime(TIME_UNIT)))
     raw = text(source) if careful else value.cast(pl.String)
+    if not careful and len(formats) == 1:
+        # One pattern: a strict parse is the check (a value it cannot parse raises, and the
+        # reader reads again on the careful path, whose check names the values).
+        date = raw.str.to_datetime(formats[0], strict=True, time_unit=TIME_UNIT)
+        return Converted(canonical, source, date)
     parsed = [raw.str.to_datetime(f, strict=False, time_unit=TIME_UNIT) for f in formats]
     date = parsed[0] if len(parsed) == 1 else pl.coalesce(parsed)
     expected = f"the format {formats[0]!r}" if explicit else _styles_text(formats)

@@ -143,6 +143,8 @@ class FeaturePlan:
     aggregates: pl.LazyFrame
     features: FeaturesConfig
     snapshot: pd.Timestamp | None  # explicit snapshot, or None for the default rule
+    # One row: the sums of the ``totals`` columns over every line, and the lines (``ROWS``).
+    totals: pl.LazyFrame | None = None
 
 
 def plan_features(
@@ -152,6 +154,7 @@ def plan_features(
     keep: pl.Expr | None = None,
     counts: Sequence[pl.Expr] = (),
     count_after: bool = False,
+    totals: Sequence[pl.Expr] = (),
 ) -> FeaturePlan:
     """The per-customer aggregates behind the features, as one lazy query on a log.
 
@@ -159,6 +162,9 @@ def plan_features(
     rules' ``_keep`` flag for a raw log, so reading, cleaning and features are one pass);
     ``counts`` are per-line columns summed per customer alongside; ``count_after`` adds the
     kept lines dated on or after the snapshot (``AFTER``), and those after today (``FUTURE``).
+    ``totals`` are per-line columns summed over the whole log instead (``FeaturePlan.totals``,
+    a second query on the same lines for ``pl.collect_all``): a plain sum costs far less
+    than one per customer, so counts only a total is asked of go there.
 
     Every aggregation is a plain one on a column masked to null where the line does not
     count: polars' fast group-by path (a filter inside an aggregation takes a per-group one).
@@ -221,17 +227,17 @@ def plan_features(
             pl.col(_DISCOUNTED).sum(),
             *([pl.col(_DAYS).unique().drop_nulls()] if cfg.frequency is FrequencyDef.days else []),
         )
-        order_of = pl.when(pl.col(_BOUGHT)).then(pl.col(INVOICE_ID))
+        # Each row of per_order is a distinct (customer, invoice): a customer's distinct
+        # invoices with a purchase are its rows with one.
+        an_order = pl.col(_BOUGHT) & pl.col(INVOICE_ID).is_not_null()
         per_customer = per_order.group_by(CUSTOMER_ID).agg(
             *([pl.col(LAST_KEPT).max()] if snapshot is None else []),
             pl.col(_LAST).max(),
-            (order_of.n_unique() - order_of.is_null().any().cast(pl.UInt32)).alias(_ORDERS),
+            an_order.sum().alias(_ORDERS),
             pl.col(_SPEND).sum(),
             pl.col(_FIRST).min(),
             *([pl.col(_SIGNUP).min()] if SIGNUP_DATE in present else []),
-            (pl.col(_BOUGHT) & pl.col(INVOICE_ID).is_not_null() & (pl.col(_DISCOUNTED) > 0))
-            .sum()
-            .alias(_DISCOUNTED),
+            (an_order & (pl.col(_DISCOUNTED) > 0)).sum().alias(_DISCOUNTED),
             *(
                 [pl.col(_DAYS).explode().drop_nulls().n_unique()]
                 if cfg.frequency is FrequencyDef.days
@@ -242,7 +248,10 @@ def plan_features(
         )
     else:
         per_customer = lines.group_by(CUSTOMER_ID).agg(aggs)
-    return FeaturePlan(per_customer, cfg, snapshot)
+    summed = None
+    if totals:
+        summed = tx.select(*[t.sum() for t in totals], pl.len().alias(ROWS))
+    return FeaturePlan(per_customer, cfg, snapshot, summed)
 
 
 def last_kept(aggregates: pl.DataFrame) -> datetime | None:

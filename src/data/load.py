@@ -24,6 +24,7 @@ from src.data.dataset import Dataset
 from src.data.options import typed_options
 from src.data.readers import (
     canonical_summary,
+    collect,
     read_customer_summary,
     read_feature_table,
     read_table,
@@ -49,8 +50,8 @@ class InMemoryLog:
     def read(self, **kwargs) -> pl.DataFrame:
         return self.data
 
-    def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs) -> pl.DataFrame:
-        return query(self.frame).collect(**kwargs)
+    def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs):
+        return collect(query(self.frame), **kwargs)
 
 
 def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:

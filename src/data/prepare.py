@@ -231,22 +231,32 @@ def customer_table(
     def run(snap, count_after):
         plans = []
 
-        def query(frame: pl.LazyFrame) -> pl.LazyFrame:
+        def query(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
             flagged = flag_rules(frame, cleaning_cfg)
-            counts = [*flagged.count_columns(), *bad_columns(frame, keys=[CUSTOMER_ID])]
+            # The report's counts and the conversion checks are totals over the lines; per
+            # customer only which customers keep a line.
+            totals = [*flagged.count_columns(), *bad_columns(frame, keys=[CUSTOMER_ID])]
             plan = plan_features(
-                flagged.frame, features_cfg, snap, pl.col(KEEP), counts, count_after
+                flagged.frame,
+                features_cfg,
+                snap,
+                pl.col(KEEP),
+                [flagged.kept_column()],
+                count_after,
+                totals=totals,
             )
             plans.append(plan)
             flagged_logs.append(flagged)
-            return plan.aggregates
+            return [plan.aggregates, plan.totals]
 
         engine = "streaming" if streaming else "auto"
-        aggregates = dataset.log.run(query, keys=[CUSTOMER_ID], engine=engine)
+        aggregates, totals = dataset.log.run(query, keys=[CUSTOMER_ID], engine=engine)
+        line_totals.append(totals)
         return plans[-1], aggregates
 
+    line_totals: list[pl.DataFrame] = []
     result = features_at_snapshot(run, snapshot)
-    report = flagged_logs[-1].report_of_customers(result.aggregates)
+    report = flagged_logs[-1].report_of_customers(result.aggregates, line_totals[-1])
     report = report.with_ignored(result.ignored, result.note)
     warnings = [*result.warnings, *feature_warnings(result.table, dataset.kind)]
     return CustomerTable(result.table, report, result.snapshot, warnings)

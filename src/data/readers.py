@@ -240,8 +240,7 @@ def column_names(src: Source) -> list[str]:
 
 def _csv_sample(src: Source, column: str, n: int = 200) -> list[str | None]:
     """The first values of one column, from the first bytes of the first file."""
-    head = _head(src.first)
-    rows = list(csv.reader(io.StringIO(head), delimiter=src.delimiter or ","))
+    rows = _head_rows(_head(src.first), src.delimiter or ",")
     if len(rows) < 2:
         return []
     header, body = rows[0], rows[1:-1] if len(rows) > 2 else rows[1:]
@@ -249,6 +248,12 @@ def _csv_sample(src: Source, column: str, n: int = 200) -> list[str | None]:
         return []
     i = header.index(column)
     return [r[i] for r in body[:n] if len(r) > i]
+
+
+@functools.lru_cache(maxsize=8)
+def _head_rows(head: str, delimiter: str) -> list[list[str]]:
+    """The rows of a file's first bytes (parsed once per file: a read samples several columns)."""
+    return list(csv.reader(io.StringIO(head), delimiter=delimiter))
 
 
 def _read_excel(src: Source, string_columns: Iterable[str]) -> pl.DataFrame:
@@ -344,28 +349,39 @@ class LogScan:
 
     def run(
         self,
-        query: Callable[[pl.LazyFrame], pl.LazyFrame],
+        query: Callable[[pl.LazyFrame], pl.LazyFrame | list[pl.LazyFrame]],
         keys: Sequence[str] = (),
         **kwargs,
-    ) -> pl.DataFrame:
+    ) -> pl.DataFrame | list[pl.DataFrame]:
         """``query(frame)`` collected: an aggregation grouped by ``keys`` that carries the sums
-        of ``bad_columns(frame, keys)``. Ids among ``keys`` are checked on the distinct keys."""
+        of ``bad_columns(frame, keys)``. Ids among ``keys`` are checked on the distinct keys.
+
+        ``query`` may return several queries on ``frame`` (collected together, the source read
+        once): the first is the one grouped by ``keys``, and the sums may be in any of them.
+        """
         return self._collect(query, keys, **kwargs)
 
-    def _collect(self, query, keys: Sequence[str] = (), **kwargs) -> pl.DataFrame:
+    def _collect(self, query, keys: Sequence[str] = (), **kwargs):
         try:
-            result = query(self.frame).collect(**kwargs)
-        except pl.exceptions.ComputeError as exc:
+            results = collect(query(self.frame), **kwargs)
+        except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
+            # The fast path's strict parses raise on a value they cannot take: read carefully.
             if not self.careful:
                 return replace(self, careful=True)._collect(query, keys, **kwargs)
             raise _read_error(self.src, exc) from exc
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise _read_error(self.src, exc) from exc
+        result = results[0] if isinstance(results, list) else results
+        sums = {
+            column: frame[column]
+            for frame in (results if isinstance(results, list) else [results])
+            for column in frame.columns
+        }
         counts = {}
         for c in self.checked:
             column = _BAD.format(c.canonical)
-            if column in result.columns:
-                counts[c.canonical] = int(result[column].sum())
+            if column in sums:
+                counts[c.canonical] = int(sums[column].sum())
             elif c.canonical in keys:  # a shortcut id checked on its distinct values
                 keys_ = result.select(pl.col(c.canonical).drop_nulls().unique())
                 full = keys_.select(convert.id_expr(c.canonical, pl.String).alias("f"))
@@ -373,7 +389,7 @@ class LogScan:
         if any(counts.values()) and not self.careful:
             return replace(self, careful=True)._collect(query, keys, **kwargs)
         self.raise_problems(counts)
-        return result
+        return results
 
     def raise_problems(self, counts: Mapping[str, int]) -> None:
         """The first conversion error the checks counted, with examples from the file."""
@@ -399,6 +415,16 @@ class LogScan:
                         "column (convert it upstream), or give dataset.date_format."
                     )
             raise error
+
+
+def collect(
+    queries: pl.LazyFrame | Sequence[pl.LazyFrame], **kwargs
+) -> pl.DataFrame | list[pl.DataFrame]:
+    """A query collected, or several together (``pl.collect_all``: a source they share is
+    read once)."""
+    if isinstance(queries, pl.LazyFrame):
+        return queries.collect(**kwargs)
+    return pl.collect_all(list(queries), **kwargs)
 
 
 def bad_columns(frame: pl.LazyFrame, keys: Sequence[str] = ()) -> list[pl.Expr]:
@@ -494,7 +520,13 @@ def _date_formats(
 ) -> tuple[str, ...]:
     if date_format or dtype != pl.String:
         return convert.date_formats([], date_format)
-    return convert.date_formats(_sample(src, column), None)
+    return _sampled_date_formats(tuple(_sample(src, column)))
+
+
+@functools.lru_cache(maxsize=32)
+def _sampled_date_formats(sample: tuple[str | None, ...]) -> tuple[str, ...]:
+    """``convert.date_formats`` of a sample (the same file's sample gives the same patterns)."""
+    return convert.date_formats(sample, None)
 
 
 def scan_transactions(

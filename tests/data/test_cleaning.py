@@ -268,6 +268,25 @@ def test_cleaning_a_lazy_log_reads_it_once_and_gives_the_same_result():
     assert lazy_report.to_dict() == eager_report.to_dict()
 
 
+def same_hash(columns, seed=0) -> pl.Expr:
+    """A stand-in for ``cleaning._hash_of`` under which every line collides."""
+    return pl.col(columns[0]).hash(seed=seed) * 0
+
+
+def test_lines_whose_hashes_collide_are_still_told_apart(monkeypatch):
+    # Repeats are found by hashing lines; any hash shared by distinct lines must not make one
+    # of them a repeat. With every line hashed alike, the result must not change.
+    from src.data import cleaning
+
+    log = pl.from_pandas(dirty_log().drop(columns="note"))
+    expected, expected_report = clean_transactions(log)
+    monkeypatch.setattr(cleaning, "_hash_of", same_hash)
+    cleaned, report = clean_transactions(log)
+    assert cleaned.equals(expected)
+    assert report.to_dict() == expected_report.to_dict()
+    assert report.to_frame().loc["duplicates", "rows_removed"] == 1
+
+
 # -- returns=match (the default): a cancellation takes back the purchase it cancels ----------
 
 
@@ -287,6 +306,20 @@ def order_log(rows) -> pl.DataFrame:
         (pl.datetime(2024, 1, 1) + pl.duration(days=pl.col("day"))).alias(schema.INVOICE_DATE),
         (pl.col(schema.QUANTITY) * 2.0).alias(schema.AMOUNT),
     )
+
+
+def test_matching_is_the_same_when_every_key_hash_collides(monkeypatch):
+    # The lines returns=match looks at are picked by a hash of their customer x product: keys
+    # that only share a hash with a cancelled one are looked at too, and must stay as they are.
+    from src.data import cleaning
+
+    log = order_log([("1", "A", 5, 0), ("C2", "A", -3, 1), ("3", "B", 4, 0), ("4", "B", 1, 2)])
+    expected, expected_report = clean_transactions(log)
+    monkeypatch.setattr(cleaning, "_hash_of", same_hash)
+    cleaned, report = clean_transactions(log)
+    assert cleaned.equals(expected)
+    assert report.to_dict() == expected_report.to_dict()
+    assert cleaned.filter(pl.col(schema.STOCK_CODE) == "B")[schema.QUANTITY].to_list() == [4, 1]
 
 
 def test_default_cleaning_removes_a_fully_cancelled_order():
