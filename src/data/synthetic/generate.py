@@ -183,7 +183,8 @@ def _sample_days(
 
 
 def _count_at_most(edges: np.ndarray, values: np.ndarray, per_edge: int = 16) -> np.ndarray:
-    """``np.searchsorted(edges, values, side="right")`` for sorted, non-negative ``edges``.
+    """``np.searchsorted(edges, values, side="right")`` for sorted edges from 0 to a positive
+    last edge, and values in that range.
 
     A guide table (the first candidate index per bucket of equal width, ``per_edge`` buckets
     per edge) starts each value next to its answer, and a few vectorised steps finish it: the
@@ -192,10 +193,13 @@ def _count_at_most(edges: np.ndarray, values: np.ndarray, per_edge: int = 16) ->
     every line).
     """
     n_buckets = per_edge * len(edges)
-    scale = n_buckets / edges[-1] if edges[-1] > 0 else 0.0
-    first = np.searchsorted(edges, np.arange(n_buckets + 1) / scale if scale else [0.0], "right")
-    # One bucket lower than the value's own, so rounding in the bucket number never overshoots.
-    bucket = np.clip((values * scale).astype(np.int64) - 1, 0, len(first) - 1)
+    scale = n_buckets / edges[-1]
+    first = np.searchsorted(edges, np.arange(n_buckets + 1) / scale, side="right")
+    # Bucket b starts at the first index of bucket b - 1, so rounding in the bucket number
+    # never starts a value past its answer.
+    first = np.concatenate(([0], first[:-1]))
+    bucket = (values * scale).astype(np.int64)
+    np.minimum(bucket, n_buckets, out=bucket)
     found = first[bucket]
     padded = np.append(edges, np.inf)
     ahead = np.flatnonzero(padded[found] <= values)
@@ -842,6 +846,18 @@ _DICTIONARY_COLUMNS = [
 ]
 
 
+# Min/max statistics where a reader may filter on them; text columns go without (they cost a
+# sixth of the writing and no query of this project filters on them).
+_STATISTICS_COLUMNS = [
+    INVOICE_DATE,
+    QUANTITY,
+    UNIT_PRICE,
+    AMOUNT,
+    DISCOUNT,
+    SIGNUP_DATE,
+]
+
+
 class _ParquetSink:
     """Row groups appended to one Parquet file on a background thread.
 
@@ -871,6 +887,7 @@ class _ParquetSink:
                 table.schema,
                 compression="zstd",
                 use_dictionary=_DICTIONARY_COLUMNS,
+                write_statistics=_STATISTICS_COLUMNS,
                 store_schema=False,
             )
         self.writer.write_table(table, row_group_size=len(table))
