@@ -804,30 +804,40 @@ def write_log(
             f"chunk_customers must be at least 1, got {chunk_customers}; e.g. 1000000."
         )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise SegmentationError(
+            f"output {path} is a folder; give a .parquet file path, e.g. {path / 'shop.parquet'}."
+        )
     digits = max(6, len(str(n_customers - 1)))
     segments = pl.Series(SEGMENTS, dtype=pl.String)
     labels = []
     first_invoice = _FIRST_INVOICE
-    with _ParquetSink(path) as sink:
-        for chunk, first in enumerate(range(0, n_customers, chunk_customers)):
-            log = _draw_log(
-                min(chunk_customers, n_customers - first),
-                chunk_seed(seed, chunk),
-                start,
-                end,
-                dirty,
-                segment_shares,
-            )
-            ids = _customer_ids(len(log.customers), first, digits)
-            lookups = _lookups(log, ids, first_invoice)
-            for at in range(0, len(log.written), ROW_GROUP_LINES):
-                sink.write(_frame(log, lookups, log.written[at : at + ROW_GROUP_LINES]))
-            first_invoice += len(log.orders)
-            segment = segments.gather(log.customers.segment.astype(np.int64))
-            labels.append(pl.DataFrame({CUSTOMER_ID: ids, "segment": segment}))
-            del log, lookups
-    pl.concat(labels).write_parquet(labels_path(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _ParquetSink(path) as sink:
+            for chunk, first in enumerate(range(0, n_customers, chunk_customers)):
+                log = _draw_log(
+                    min(chunk_customers, n_customers - first),
+                    chunk_seed(seed, chunk),
+                    start,
+                    end,
+                    dirty,
+                    segment_shares,
+                )
+                ids = _customer_ids(len(log.customers), first, digits)
+                lookups = _lookups(log, ids, first_invoice)
+                for at in range(0, len(log.written), ROW_GROUP_LINES):
+                    sink.write(_frame(log, lookups, log.written[at : at + ROW_GROUP_LINES]))
+                first_invoice += len(log.orders)
+                segment = segments.gather(log.customers.segment.astype(np.int64))
+                labels.append(pl.DataFrame({CUSTOMER_ID: ids, "segment": segment}))
+                del log, lookups
+        pl.concat(labels).write_parquet(labels_path(path))
+    except OSError as exc:
+        raise SegmentationError(
+            f"cannot write the synthetic log to {path} ({exc}). Give output= a writable "
+            ".parquet file path (not a folder), e.g. output=data/shop.parquet."
+        ) from exc
     return path, labels_path(path)
 
 
