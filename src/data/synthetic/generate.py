@@ -5,8 +5,10 @@ scored by how well it recovers the planted segments) and carries the kinds of di
 online-retail export has (guest orders, cancellations, returns, free lines, duplicates, postage
 and fee lines), so the cleaning step is exercised on every run.
 
-Generation is vectorised over customers, orders and lines; Python only loops over segments,
-so a million customers take well under a minute.
+Generation is vectorised over customers, orders and lines; Python only loops over segments.
+Every random draw is made as numbers first (``_draw_log``); the text columns are then gathered
+from text built once per customer, order and product, for all lines (``generate_transactions``)
+or one Parquet row group at a time (``write_log``, whose memory is that of one chunk's draws).
 """
 
 from __future__ import annotations
