@@ -18,6 +18,7 @@ mapping).
 
 from __future__ import annotations
 
+import ctypes
 import sys
 import time
 
@@ -26,6 +27,23 @@ from omegaconf import OmegaConf
 from src.errors import SegmentationError, report_user_errors
 
 _DEFAULT_CHUNK = 1_000_000
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters (glibc malloc.h)
+
+
+def _reuse_freed_memory() -> None:
+    """Let glibc keep freed blocks for reuse instead of giving each back to the kernel.
+
+    The generator's numpy temporaries are hundreds of MB each; by default every one is a
+    fresh mmap whose pages the kernel must zero again, a third of the run's CPU time at a
+    million customers. Serving them from the heap reuses the pages; the peak stays that of
+    the largest live set. A no-op where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    except (OSError, AttributeError):
+        pass
 
 
 @report_user_errors
@@ -49,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     chunk = int(given.pop("chunk_customers", _DEFAULT_CHUNK))
     cfg = dataset_config({"type": "synthetic", **given})
+    _reuse_freed_memory()
     started = time.perf_counter()
     log, labels = write_log(
         output,

@@ -5,14 +5,18 @@ scored by how well it recovers the planted segments) and carries the kinds of di
 online-retail export has (guest orders, cancellations, returns, free lines, duplicates, postage
 and fee lines), so the cleaning step is exercised on every run.
 
-Generation is vectorised over customers, orders and lines; Python only loops over segments,
-so a million customers take well under a minute.
+Generation is vectorised over customers, orders and lines; Python only loops over segments.
+Every random draw is made as numbers first (``_draw_log``); the text columns are then gathered
+from text built once per customer, order and product, for all lines (``generate_transactions``)
+or one Parquet row group at a time (``write_log``, whose memory is that of one chunk's draws).
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Self
@@ -177,14 +181,41 @@ def _sample_days(
     """Demand-weighted day in [lo, hi] (inclusive) by inverting the cumulative day weights."""
     before = np.concatenate(([0.0], cum))
     u = before[lo] + rng.random(len(lo)) * (before[hi + 1] - before[lo])
-    return np.minimum(np.searchsorted(cum, u, side="right"), hi)
+    return np.minimum(_count_at_most(cum, u), hi)
+
+
+def _count_at_most(edges: np.ndarray, values: np.ndarray, per_edge: int = 16) -> np.ndarray:
+    """``np.searchsorted(edges, values, side="right")`` for sorted edges from 0 to a positive
+    last edge, and values in that range.
+
+    A guide table (the first candidate index per bucket of equal width, ``per_edge`` buckets
+    per edge) starts each value next to its answer, and a few vectorised steps finish it: the
+    same indices as numpy's binary search, at a fraction of its cost for millions of values
+    over a few thousand edges (numpy offers no guided search; this is the inverse-CDF draw of
+    every line).
+    """
+    n_buckets = per_edge * len(edges)
+    scale = n_buckets / edges[-1]
+    first = np.searchsorted(edges, np.arange(n_buckets + 1) / scale, side="right")
+    # Bucket b starts at the first index of bucket b - 1, so rounding in the bucket number
+    # never starts a value past its answer.
+    first = np.concatenate(([0], first[:-1]))
+    bucket = (values * scale).astype(np.int64)
+    np.minimum(bucket, n_buckets, out=bucket)
+    found = first[bucket]
+    padded = np.append(edges, np.inf)
+    ahead = np.flatnonzero(padded[found] <= values)
+    while len(ahead):
+        found[ahead] += 1
+        ahead = ahead[padded[found[ahead]] <= values[ahead]]
+    return found
 
 
 def _snap_days(cum: np.ndarray, weight: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Move days the shop is shut to the next open day."""
     before = np.concatenate(([0.0], cum))
     u = before[day] + 0.5 * weight[day]
-    return np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
+    return np.minimum(_count_at_most(cum, u), len(cum) - 1)
 
 
 def _minutes_of_day(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -238,6 +269,21 @@ class _Columns:
         return cls(
             **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
         )
+
+    @classmethod
+    def take_stacked(cls, parts: list[Self], idx: np.ndarray) -> Self:
+        """``concat(parts).take(idx)`` without stacking the parts first."""
+        ends = np.cumsum([len(p) for p in parts])
+        part = np.searchsorted(ends, idx, side="right")
+        columns = {}
+        for f in fields(cls):
+            arrays = [getattr(p, f.name) for p in parts]
+            column = np.empty(len(idx), dtype=np.result_type(*arrays))
+            for k, array in enumerate(arrays):
+                here = part == k
+                column[here] = array[idx[here] - (ends[k] - len(array))]
+            columns[f.name] = column
+        return cls(**columns)
 
     def __len__(self) -> int:
         return len(getattr(self, fields(self)[0].name))
@@ -359,6 +405,23 @@ def _product_probabilities(cat: _Catalogue) -> np.ndarray:
     return np.array(rows)
 
 
+def _repeated_in_order(key: np.ndarray, order: np.ndarray, n_lines: np.ndarray) -> np.ndarray:
+    """Lines whose key an earlier line of the same order already has (lines grouped by order).
+
+    Equal keys only occur inside one order, so each line is compared with the lines before it
+    in its order, one lag at a time: a handful of passes over a shrinking set, where a sort of
+    all keys would cost far more at millions of lines.
+    """
+    position = np.arange(len(key)) - (np.cumsum(n_lines) - n_lines)[order]
+    repeated = np.zeros(len(key), dtype=bool)
+    lag, idx = 1, np.flatnonzero(position >= 1)
+    while len(idx):
+        repeated[idx] |= key[idx] == key[idx - lag]
+        lag += 1
+        idx = idx[position[idx] >= lag]
+    return repeated
+
+
 def _product_lines(
     orders: _Orders,
     cust: _Customers,
@@ -381,21 +444,18 @@ def _product_lines(
     cdf = np.cumsum(_product_probabilities(cat), axis=1)
     cdf[:, -1] = 1.0
     shifted = (cdf + np.arange(len(cdf))[:, None]).ravel()
-    product = np.searchsorted(shifted, group + rng.random(len(order)), side="right")
+    product = _count_at_most(shifted, group + rng.random(len(order)))
     product = np.clip(product - group * cat.n_products, 0, cat.n_products - 1)
 
-    key = order * cat.n_products + product
-    by_key = np.argsort(key, kind="stable")  # nearly sorted already, so this is cheap
-    repeated = np.zeros(len(key), dtype=bool)
-    repeated[by_key[1:][key[by_key[1:]] == key[by_key[:-1]]]] = True
-    keep = ~repeated
+    keep = ~_repeated_in_order(order * cat.n_products + product, order, n_lines)
     order, product = order[keep], product[keep]
 
     qty = rng.geometric(1.0 / mean_qty[order]).astype(np.float64)
     bulk = rng.random(len(order)) < 0.02
     qty = np.where(bulk, qty * rng.choice(np.array([6.0, 12.0, 24.0]), size=len(order)), qty)
     price = cat.price[product]
-    price = np.where(qty >= 24, np.round(price * 0.85, 2), price)
+    wholesale = qty >= 24
+    price[wholesale] = np.round(price[wholesale] * 0.85, 2)
     return _Lines(order=order, product=product.astype(np.int32), quantity=qty, price=price)
 
 
@@ -489,8 +549,8 @@ def _add_dirt(
 ) -> tuple[_Orders, _Lines]:
     """Free and fee lines, cancellations, returns and exact duplicates on top of the purchases."""
     last_minute = (n_days - 1) * 1440 + _CLOSE_MINUTE - 1
-    purchase_lines = _Lines.concat([lines, _free_and_fee_lines(orders, lines, cat, rng)])
-    all_orders, all_lines = [orders], [purchase_lines]
+    purchase_lines = [lines, _free_and_fee_lines(orders, lines, cat, rng)]
+    all_orders, all_lines = [orders], list(purchase_lines)
     offset = len(orders)
     for share, kind in ((CANCEL_LINE_SHARE, _CANCELLATION), (RETURN_LINE_SHARE, _RETURN)):
         new_orders, new_lines = _reversals(orders, lines, share, kind, last_minute, rng)
@@ -498,8 +558,10 @@ def _add_dirt(
         offset += len(new_orders)
         all_orders.append(new_orders)
         all_lines.append(new_lines)
-    n_dup = round(DUPLICATE_ROW_SHARE * len(purchase_lines))
-    all_lines.append(purchase_lines.take(rng.integers(0, len(purchase_lines), size=n_dup)))
+    n_purchase_lines = sum(len(part) for part in purchase_lines)
+    n_dup = round(DUPLICATE_ROW_SHARE * n_purchase_lines)
+    picked = rng.integers(0, n_purchase_lines, size=n_dup)
+    all_lines.append(_Lines.take_stacked(purchase_lines, picked))
     return _Orders.concat(all_orders), _Lines.concat(all_lines)
 
 
@@ -530,6 +592,31 @@ def generate_transactions(
     one chunk of a larger log (``write_log``): customer ``i`` is ``C`` + ``first_customer + i``
     padded to ``id_digits`` (default: at least 6 digits).
     """
+    log = _draw_log(n_customers, seed, start, end, dirty, segment_shares)
+    ids = _customer_ids(len(log.customers), first_customer, id_digits)
+    frame = _frame(log, _lookups(log, ids, first_invoice), log.written)
+    labels = pd.Series(
+        pd.Categorical.from_codes(log.customers.segment, categories=list(SEGMENTS)),
+        index=pd.Index(ids.to_numpy(), dtype="str", name=CUSTOMER_ID),
+        name="segment",
+    )
+    return SyntheticData(transactions=frame, labels=labels, snapshot_date=default_snapshot(frame))
+
+
+@dataclass
+class _Log:
+    """A drawn log before its columns are spelled out."""
+
+    customers: _Customers
+    orders: _Orders  # one per invoice
+    lines: _Lines
+    written: np.ndarray  # indices into lines in the order they are written: invoice by invoice
+    invoice_rank: np.ndarray  # per order: its invoice number less the first one
+    window_start: pd.Timestamp
+    n_days: int
+
+
+def _check_count(n_customers) -> int:
     if isinstance(n_customers, bool) or not isinstance(n_customers, int | np.integer):
         raise SegmentationError(
             f"n_customers must be a whole number, got {n_customers!r}. Pass e.g. n_customers=5000."
@@ -538,6 +625,19 @@ def generate_transactions(
         raise SegmentationError(
             f"n_customers must be at least 1, got {n_customers}. Pass e.g. n_customers=5000."
         )
+    return int(n_customers)
+
+
+def _draw_log(
+    n_customers: int,
+    seed: int,
+    start: str,
+    end: str,
+    dirty: bool,
+    segment_shares: Mapping[str, float] | None,
+) -> _Log:
+    """Every random draw of a log, as numbers: customers, orders, lines and the line order."""
+    n_customers = _check_count(n_customers)
     shares = _resolve_shares(segment_shares)
     window_start, n_days = _resolve_window(start, end)
     rng = np.random.default_rng(seed)
@@ -546,7 +646,7 @@ def generate_transactions(
     cum = np.cumsum(weight)
     month_of_day = pd.date_range(window_start, periods=n_days, freq="D").month.to_numpy()
 
-    cust = _draw_customers(int(n_customers), shares, n_days, rng)
+    cust = _draw_customers(n_customers, shares, n_days, rng)
     orders = _draw_customer_orders(cust, cum, weight, rng)
     if dirty:
         n_guest = round(GUEST_ORDER_SHARE * len(orders))
@@ -554,40 +654,39 @@ def generate_transactions(
     # Chronological orders make every later row-level gather nearly sequential.
     orders = orders.take(_stable_order(orders.time))
     lines = _product_lines(orders, cust, month_of_day, cat, rng)
+    n_product_lines = len(lines)
     if dirty:
         orders, lines = _add_dirt(orders, lines, cat, n_days, rng)
 
     invoice_rank = _invoice_ranks(orders)
-    lines = lines.take(_stable_order(invoice_rank[lines.order]))  # invoice by invoice
-    ids = _customer_ids(len(cust), first_customer, id_digits)
-    frame = _assemble(
-        orders, lines, invoice_rank + first_invoice, ids, cust, window_start, n_days, cat
-    )
-    del orders, lines, invoice_rank
-    snapshot = default_snapshot(frame)
-    labels = pd.Series(
-        pd.Categorical.from_codes(cust.segment, categories=list(SEGMENTS)),
-        index=pd.Index(ids.to_numpy(), dtype="str", name=CUSTOMER_ID),
-        name="segment",
-    )
-    return SyntheticData(transactions=frame, labels=labels, snapshot_date=snapshot)
+    # Product lines come first and are already in invoice order; only the dirt is sorted in.
+    written = _stable_order_after(invoice_rank[lines.order], n_product_lines)
+    return _Log(cust, orders, lines, written, invoice_rank, window_start, n_days)
+
+
+def _stable_order_after(key: np.ndarray, n_sorted: int) -> np.ndarray:
+    """``argsort(key, kind="stable")`` when ``key[:n_sorted]`` is already non-decreasing.
+
+    The rest is sorted on its own and merged in after the equal keys of the sorted head, which
+    is what a stable sort of the whole does; much cheaper when the head is most of the keys.
+    """
+    head, tail = key[:n_sorted], key[n_sorted:]
+    if np.any(head[1:] < head[:-1]):
+        return _stable_order(key)
+    tail_order = _stable_order(tail)
+    at = np.searchsorted(head, tail[tail_order], side="right") + np.arange(len(tail))
+    order = np.empty(len(key), dtype=np.int64)
+    from_tail = np.zeros(len(key), dtype=bool)
+    from_tail[at] = True
+    order[at] = n_sorted + tail_order
+    order[~from_tail] = np.arange(n_sorted)
+    return order
 
 
 def _customer_ids(n: int, first: int = 0, digits: int | None = None) -> pl.Series:
     width = digits or max(6, len(str(first + n - 1)))
     number = pl.int_range(first, first + n).cast(pl.String).str.zfill(width)
     return pl.select(pl.lit("C") + number).to_series()
-
-
-def _gather(labels, idx: np.ndarray, missing: np.ndarray | None = None) -> pl.Series:
-    """``labels[idx]`` (``missing``: no value); text labels are shared, not copied per line."""
-    positions = pl.Series(idx, dtype=pl.UInt32)
-    if missing is not None:
-        positions = pl.select(pl.when(pl.Series(missing)).then(None).otherwise(positions))
-        positions = positions.to_series()
-    if not isinstance(labels, pl.Series):
-        labels = pl.Series(labels, dtype=pl.String)
-    return labels.gather(positions)
 
 
 def _invoice_ranks(orders: _Orders) -> np.ndarray:
@@ -599,55 +698,73 @@ def _invoice_ranks(orders: _Orders) -> np.ndarray:
     return rank
 
 
-def _assemble(
-    orders: _Orders,
-    lines: _Lines,
-    invoice_number: np.ndarray,
-    customer_ids: pl.Series,
-    cust: _Customers,
-    window_start: pd.Timestamp,
-    n_days: int,
-    cat: _Catalogue,
-) -> pl.DataFrame:
-    """The log's columns from orders and lines (already laid out invoice by invoice).
+@dataclass(frozen=True)
+class _Lookups:
+    """What a line's columns are gathered from: per customer, per order and per product.
 
-    Columns are built one at a time and each line-level temporary is dropped as soon as its
-    column exists, which keeps the peak near the size of the finished frame.
+    Text is built once per customer, order or product and gathered by position, never spelled
+    per line; guests point at a trailing null customer.
     """
-    number = pl.Series(invoice_number).cast(pl.String)
-    cancelled = pl.Series(orders.kind == _CANCELLATION)
-    invoice_text = pl.select(pl.when(cancelled).then(pl.lit("C") + number).otherwise(number))
-    del number, cancelled
-    order = lines.order
-    out: dict[str, pl.Series] = {}
 
-    owner = orders.customer[order]
-    guest = owner < 0
-    np.maximum(owner, 0, out=owner)
-    out[CUSTOMER_ID] = _gather(customer_ids, owner, guest)
-    snapshot = np.datetime64(window_start.date(), "D") + np.timedelta64(n_days, "D")
-    signup = (snapshot - cust.signup_age.astype("timedelta64[D]")).astype("datetime64[us]")
-    out[SIGNUP_DATE] = _gather(pl.Series(signup), owner, guest)
-    del owner, guest
-    out[INVOICE_ID] = _gather(invoice_text.to_series(), order)
-    del invoice_text
-    minutes = orders.time[order].astype("timedelta64[m]")
-    base = np.datetime64(window_start.date(), "m")
-    out[INVOICE_DATE] = pl.Series((base + minutes).astype("datetime64[us]"))
-    del minutes
-    out[STOCK_CODE] = _gather(cat.stock_code, lines.product)
-    out[DESCRIPTION] = _gather(cat.description, lines.product)
-    out[QUANTITY] = pl.Series(lines.quantity)
-    out[UNIT_PRICE] = pl.Series(lines.price)
-    amount = lines.quantity * lines.price
-    rate = np.where(orders.kind == _PURCHASE, orders.rate, 0.0)[order]
-    rate *= amount
-    out[DISCOUNT] = pl.Series(np.round(rate, 2))
-    del rate
-    out[AMOUNT] = pl.Series(amount)
-    del amount
-    out[COUNTRY] = _gather([c for c, _ in COUNTRIES], orders.country[order])
-    return pl.DataFrame([out[c].alias(c) for c in TRANSACTION_COLUMNS])
+    customer_id: pl.Series  # per customer, then null
+    signup_date: pl.Series  # per customer, then null
+    owner: np.ndarray  # per order: customer position, len(customers) for a guest
+    invoice_id: pl.Series  # per order
+    invoice_date: np.ndarray  # per order, datetime64[us]
+    rate: np.ndarray  # per order: the discount rate of a purchase, else 0
+    country: np.ndarray  # per order: index into COUNTRIES
+    stock_code: pl.Series  # per catalogue entry
+    description: pl.Series
+    countries: pl.Series
+
+
+def _lookups(log: _Log, customer_ids: pl.Series, first_invoice: int) -> _Lookups:
+    orders, cat = log.orders, _catalogue()
+    snapshot = np.datetime64(log.window_start.date(), "D") + np.timedelta64(log.n_days, "D")
+    signup = (snapshot - log.customers.signup_age.astype("timedelta64[D]")).astype("datetime64[us]")
+    null = pl.Series([None])
+    number = pl.Series(log.invoice_rank + first_invoice).cast(pl.String)
+    cancelled = pl.Series(orders.kind == _CANCELLATION)
+    invoice_id = pl.select(pl.when(cancelled).then(pl.lit("C") + number).otherwise(number))
+    base = np.datetime64(log.window_start.date(), "m")
+    return _Lookups(
+        customer_id=pl.concat([customer_ids, null.cast(pl.String)], rechunk=True),
+        signup_date=pl.concat([pl.Series(signup), null.cast(pl.Datetime("us"))], rechunk=True),
+        owner=np.where(orders.customer < 0, len(customer_ids), orders.customer),
+        invoice_id=invoice_id.to_series(),
+        invoice_date=(base + orders.time.astype("timedelta64[m]")).astype("datetime64[us]"),
+        rate=np.where(orders.kind == _PURCHASE, orders.rate, 0.0),
+        country=orders.country,
+        stock_code=pl.Series(cat.stock_code, dtype=pl.String),
+        description=pl.Series(cat.description, dtype=pl.String),
+        countries=pl.Series([c for c, _ in COUNTRIES], dtype=pl.String),
+    )
+
+
+def _frame(log: _Log, lookups: _Lookups, rows: np.ndarray) -> pl.DataFrame:
+    """The log's columns for the lines at ``rows``, in that order."""
+    order = log.lines.order[rows]
+    product = log.lines.product[rows]
+    quantity = log.lines.quantity[rows]
+    price = log.lines.price[rows]
+    amount = quantity * price
+    discount = lookups.rate[order]
+    discount *= amount
+    owner = lookups.owner[order]
+    columns = {
+        CUSTOMER_ID: lookups.customer_id.gather(owner),
+        INVOICE_ID: lookups.invoice_id.gather(order),
+        INVOICE_DATE: pl.Series(lookups.invoice_date[order]),
+        STOCK_CODE: lookups.stock_code.gather(product),
+        DESCRIPTION: lookups.description.gather(product),
+        QUANTITY: pl.Series(quantity),
+        UNIT_PRICE: pl.Series(price),
+        AMOUNT: pl.Series(amount),
+        DISCOUNT: pl.Series(np.round(discount, 2)),
+        SIGNUP_DATE: lookups.signup_date.gather(owner),
+        COUNTRY: lookups.countries.gather(lookups.country[order]),
+    }
+    return pl.DataFrame([columns[c].alias(c) for c in TRANSACTION_COLUMNS])
 
 
 def chunk_seed(seed: int, chunk: int) -> int:
@@ -676,47 +793,125 @@ def write_log(
 ) -> tuple[Path, Path]:
     """Write a synthetic log to Parquet, ``chunk_customers`` customers at a time.
 
-    Memory stays that of one chunk, whatever ``n_customers``. Chunk ``k`` draws from
-    ``chunk_seed(seed, k)`` and numbers its customers and invoices after the previous chunks';
-    with one chunk (``n_customers <= chunk_customers``) the file holds exactly
-    ``generate_transactions(n_customers, seed, ...)``. The planted segments go to
-    ``labels_path(path)`` (``customer_id``, ``segment``). Returns both paths.
+    Memory stays that of one chunk's draws, whatever ``n_customers``: the lines are spelled out
+    and written ``ROW_GROUP_LINES`` at a time, as Parquet row groups, while the next ones are
+    built. Chunk ``k`` draws from ``chunk_seed(seed, k)`` and numbers its customers and
+    invoices after the previous chunks'; with one chunk (``n_customers <= chunk_customers``)
+    the file holds exactly ``generate_transactions(n_customers, seed, ...)``. The planted
+    segments go to ``labels_path(path)`` (``customer_id``, ``segment``). Returns both paths.
     """
-    import pyarrow.parquet as pq
-
+    n_customers = _check_count(n_customers)
     if chunk_customers < 1:
         raise SegmentationError(
             f"chunk_customers must be at least 1, got {chunk_customers}; e.g. 1000000."
         )
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise SegmentationError(
+            f"output {path} is a folder; give a .parquet file path, e.g. {path / 'shop.parquet'}."
+        )
     digits = max(6, len(str(n_customers - 1)))
-    writer = labels = None
+    segments = pl.Series(SEGMENTS, dtype=pl.String)
+    labels = []
     first_invoice = _FIRST_INVOICE
     try:
-        for chunk, first in enumerate(range(0, n_customers, chunk_customers)):
-            data = generate_transactions(
-                min(chunk_customers, n_customers - first),
-                chunk_seed(seed, chunk),
-                start,
-                end,
-                dirty,
-                segment_shares,
-                first_customer=first,
-                first_invoice=first_invoice,
-                id_digits=digits,
-            )
-            first_invoice += data.transactions[INVOICE_ID].str.strip_prefix("C").n_unique()
-            table = data.transactions.to_arrow()
-            writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
-            writer.write_table(table, row_group_size=1 << 20)
-            del table, data.transactions
-            segment = pl.from_pandas(
-                data.labels.astype("str").rename_axis(CUSTOMER_ID).reset_index()
-            )
-            labels = segment if labels is None else pl.concat([labels, segment])
-    finally:
-        if writer is not None:
-            writer.close()
-    labels.write_parquet(labels_path(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _ParquetSink(path) as sink:
+            for chunk, first in enumerate(range(0, n_customers, chunk_customers)):
+                log = _draw_log(
+                    min(chunk_customers, n_customers - first),
+                    chunk_seed(seed, chunk),
+                    start,
+                    end,
+                    dirty,
+                    segment_shares,
+                )
+                ids = _customer_ids(len(log.customers), first, digits)
+                lookups = _lookups(log, ids, first_invoice)
+                for at in range(0, len(log.written), ROW_GROUP_LINES):
+                    sink.write(_frame(log, lookups, log.written[at : at + ROW_GROUP_LINES]))
+                first_invoice += len(log.orders)
+                segment = segments.gather(log.customers.segment.astype(np.int64))
+                labels.append(pl.DataFrame({CUSTOMER_ID: ids, "segment": segment}))
+                del log, lookups
+        pl.concat(labels).write_parquet(labels_path(path))
+    except OSError as exc:
+        raise SegmentationError(
+            f"cannot write the synthetic log to {path} ({exc}). Give output= a writable "
+            ".parquet file path (not a folder), e.g. output=data/shop.parquet."
+        ) from exc
     return path, labels_path(path)
+
+
+ROW_GROUP_LINES = 1 << 20
+# Columns with few distinct values per row group, where a Parquet dictionary pays; ids and
+# times are nearly unique per line and are written plain (smaller and cheaper that way).
+_DICTIONARY_COLUMNS = [
+    STOCK_CODE,
+    DESCRIPTION,
+    QUANTITY,
+    UNIT_PRICE,
+    AMOUNT,
+    DISCOUNT,
+    SIGNUP_DATE,
+    COUNTRY,
+]
+
+
+# Min/max statistics where a reader may filter on them; text columns go without (they cost a
+# sixth of the writing and no query of this project filters on them).
+_STATISTICS_COLUMNS = [
+    INVOICE_DATE,
+    QUANTITY,
+    UNIT_PRICE,
+    AMOUNT,
+    DISCOUNT,
+    SIGNUP_DATE,
+]
+
+
+class _ParquetSink:
+    """Row groups appended to one Parquet file on a background thread.
+
+    Hand-written because neither pyarrow's ``ParquetWriter`` (it encodes on the calling thread)
+    nor polars (its sinks take a lazy query, not frames built one by one) overlaps encoding the
+    last row group with building the next. At most two row groups wait, so memory stays bounded.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer = None
+        self.pending: collections.deque[Future] = collections.deque()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet")
+
+    def write(self, frame: pl.DataFrame) -> None:
+        while len(self.pending) >= 2:
+            self.pending.popleft().result()
+        table = frame.to_arrow(compat_level=pl.CompatLevel.newest())
+        self.pending.append(self.pool.submit(self._write, table))
+
+    def _write(self, table) -> None:
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(
+                self.path,
+                table.schema,
+                compression="zstd",
+                use_dictionary=_DICTIONARY_COLUMNS,
+                write_statistics=_STATISTICS_COLUMNS,
+                store_schema=False,
+            )
+        self.writer.write_table(table, row_group_size=len(table))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown()
+            if self.writer is not None:
+                self.writer.close()

@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from src.columns import CUSTOMER_ID, INVOICE_ID
 from src.config import PROJECT_ROOT
 from src.data.load import load_dataset
-from src.data.synthetic import generate_transactions
+from src.data.synthetic import generate, generate_transactions
 from src.data.synthetic.generate import labels_path, write_log
+from src.errors import SegmentationError
 
 
 def test_one_chunk_writes_exactly_the_generated_log(tmp_path):
@@ -24,6 +26,26 @@ def test_one_chunk_writes_exactly_the_generated_log(tmp_path):
     written = pl.read_parquet(labels)
     assert written[CUSTOMER_ID].to_list() == list(data.labels.index)
     assert written["segment"].to_list() == list(data.labels.astype(str))
+
+
+def test_row_groups_of_a_chunk_together_are_exactly_the_generated_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(generate, "ROW_GROUP_LINES", 1000)
+    log, _ = write_log(tmp_path / "shop.parquet", n_customers=300, seed=5)
+    groups = pq.ParquetFile(log).metadata
+    assert groups.num_row_groups > 1
+    assert max(groups.row_group(i).num_rows for i in range(groups.num_row_groups)) == 1000
+    assert pl.read_parquet(log).equals(generate_transactions(300, seed=5).transactions)
+
+
+def test_a_folder_as_output_is_a_user_error(tmp_path):
+    with pytest.raises(SegmentationError, match="is a folder"):
+        write_log(tmp_path, n_customers=10)
+
+
+def test_an_unwritable_output_is_a_user_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SegmentationError, match="cannot write the synthetic log"):
+        write_log(tmp_path / "file" / "shop.parquet", n_customers=10)
 
 
 @pytest.fixture(scope="module")
