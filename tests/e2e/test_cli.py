@@ -113,6 +113,12 @@ def test_migrate_without_before_names_the_option(run_cli):
     assert_user_error(proc, "before is required", "before=...")
 
 
+def test_migrate_with_an_impossible_before_date_names_it_before_loading_a_model(run_cli):
+    proc = run_cli("src.migrate", "before=2024-13-01", "model_uri=models:/no-such-model@champion")
+    assert proc.returncode == 2, proc.stderr
+    assert_user_error(proc, "before='2024-13-01' is not a date", "YYYY-MM-DD")
+
+
 def test_predict_on_a_corrupt_store_names_the_file(run_cli, tmp_path):
     db = tmp_path / "mlflow.db"  # the store run_cli points MLFLOW_TRACKING_URI at
     db.write_bytes(b"not a database" * 100)
