@@ -37,7 +37,9 @@ class InvalidParameterError(SegmentationError, ValueError):
 
 
 def report_user_errors(func: F) -> F:
-    """Turn a SegmentationError escaping a CLI entry point into a message and exit code 2."""
+    """Turn a SegmentationError escaping a CLI entry point into a message and exit code 2; a
+    required option left without a value (``???`` in the config) likewise."""
+    from omegaconf.errors import MissingMandatoryValue
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -46,8 +48,21 @@ def report_user_errors(func: F) -> F:
         except SegmentationError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
+        except MissingMandatoryValue as exc:
+            print(f"error: {missing_value_message(exc)}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
 
     return wrapper  # type: ignore[return-value]
+
+
+def missing_value_message(exc: Exception) -> str:
+    """What to type for a required option that has no value (OmegaConf's MissingMandatoryValue
+    names the key; its own text is a traceback-style paragraph about structured configs)."""
+    key = getattr(exc, "full_key", None) or getattr(exc, "key", None) or "an option"
+    return (
+        f"{key} is required and has no value. Give it on the command line ({key}=...); "
+        "`--cfg job` prints the composed config and `--help` the options."
+    )
 
 
 class _Interrupts:

@@ -38,11 +38,13 @@ def migrate(cfg: DictConfig) -> Migration:
     from src.insight.migration import entries_and_exits, migration_matrix
     from src.jobs.score import scoring_inputs
     from src.tracking.serving import load_segmentation_model
+    from src.tracking.tracker import probe_tracking_store, resolve_tracking_uri
     from src.viz.heatmaps import migration_heatmap
 
     options: MigrateConfig = OmegaConf.to_object(cfg)
     before = parse_date_option(options.before, "before")  # bad dates fail before anything loads
     parse_date_option(options.after, "after")
+    probe_tracking_store(resolve_tracking_uri(options.tracking_uri), writable=options.log_to_mlflow)
     model = load_segmentation_model(options.model_uri, options.tracking_uri)
     contract = DataContract.from_dict(model.contract)
     dataset_cfg, cleaning_cfg = scoring_inputs(options, contract)

@@ -106,8 +106,11 @@ def score(cfg: DictConfig) -> Scored:
     from src.data.prepare import Prepared, features_at, load_clean
     from src.tracking.registry import model_version
     from src.tracking.serving import load_segmentation_model
+    from src.tracking.tracker import probe_tracking_store, resolve_tracking_uri
 
     options: PredictConfig = OmegaConf.to_object(cfg)
+    # A store that cannot be read (or written, when the scoring is logged) is named up front.
+    probe_tracking_store(resolve_tracking_uri(options.tracking_uri), writable=options.log_to_mlflow)
     model = load_segmentation_model(options.model_uri, options.tracking_uri)
     contract = DataContract.from_dict(model.contract)
     notes = contract_differences(options, contract)

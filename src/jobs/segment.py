@@ -77,13 +77,12 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
     from src.model.evaluation import EvaluationSpace
     from src.model.validation import feature_rules, validate_features
     from src.sweep.space import sweep_space
-    from src.tracking.tracker import probe_tracking_store, resolve_stores
+    from src.tracking.tracker import open_stores
     from src.viz.background import Background
 
     options = load_options(cfg)
     reports = report_paths(options)
-    stores = resolve_stores(options.mlflow.tracking_uri, options.sweep.storage, original_cwd())
-    probe_tracking_store(stores.tracking_uri)
+    stores = open_stores(options.mlflow.tracking_uri, options.sweep.storage, original_cwd())
     started = time.perf_counter()
     stages = Stages()
     with handle_interrupts(), resume_hint_on_interrupt(options.sweep):

@@ -131,24 +131,21 @@ def _is_sqlite_file(path: Path) -> bool:
     return head in (b"", b"SQLite format 3\x00")
 
 
-def probe_tracking_store(uri: str, timeout: float = 5.0) -> None:
+def probe_tracking_store(uri: str, timeout: float = 5.0, *, writable: bool = True) -> None:
     """Fail at start-up, in one message naming the store, when it cannot be used: a tracking
     server that does not answer (MLflow would retry for minutes), or a sqlite file that is
-    read-only, not a database, or in a read-only folder. A new sqlite store is created here,
-    under a file lock: MLflow's schema migration fails when two processes run it at once."""
+    not a database, or (``writable``: the command will write to it) read-only or in a
+    read-only folder. A new sqlite store is created here, under a file lock: MLflow's schema
+    migration fails when two processes run it at once."""
     if uri.startswith(("http://", "https://")):
         _probe_server(uri, timeout)
         return
     db = sqlite_path(uri)
     if db is None:
         return
-    check_store_file(db, "MLflow store", TRACKING_SETTING)
-    if db.exists() and not _is_sqlite_file(db):
-        raise SegmentationError(
-            f"The MLflow store {db} is not a SQLite database (the file does not start with "
-            f"SQLite's header). Move it aside (mv {db} {db}.broken) to start a new store, or "
-            "restore it from a backup."
-        )
+    if writable or not db.exists():
+        check_store_file(db, "MLflow store", TRACKING_SETTING)
+    _check_sqlite_header(db, "MLflow store")
     try:
         with file_lock(lock_path(db, "open")), quiet("mlflow", "alembic"):
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
@@ -156,6 +153,33 @@ def probe_tracking_store(uri: str, timeout: float = 5.0) -> None:
             client.search_registered_models(max_results=1)
     except Exception as exc:  # SQLAlchemy and MLflow wrap the sqlite error differently
         raise store_error(db, "MLflow store", exc, TRACKING_SETTING) from None
+
+
+def _check_sqlite_header(db: Path, what: str) -> None:
+    if db.is_file() and not _is_sqlite_file(db):
+        raise SegmentationError(
+            f"The {what} {db} is not a SQLite database (the file does not start with "
+            f"SQLite's header). Move it aside (mv {db} {db}.broken) to start a new store, or "
+            "restore it from a backup."
+        )
+
+
+def open_stores(tracking_uri: str | None, storage: str | None, cwd: Path | None = None) -> Stores:
+    """The sweep's stores (:func:`resolve_stores`), each checked before any data is read: the
+    tracking store probed first (a server that does not answer is named as such, not as a
+    missing study storage), then a local study file (sqlite or journal) checked for what
+    :func:`src.sweep.storage.open_storage` would otherwise find only after the data loaded."""
+    from src.sweep.storage import journal_file, sqlite_file
+
+    probe_tracking_store(resolve_tracking_uri(tracking_uri))
+    stores = resolve_stores(tracking_uri, storage, cwd)
+    study_file = sqlite_file(stores.storage) or journal_file(stores.storage)
+    if study_file is not None:
+        what = "Optuna store" if sqlite_file(stores.storage) else "Optuna journal"
+        check_store_file(study_file, what, "sweep.storage")
+        if sqlite_file(stores.storage):
+            _check_sqlite_header(study_file, what)
+    return stores
 
 
 def _probe_server(uri: str, timeout: float) -> None:

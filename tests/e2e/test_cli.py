@@ -107,6 +107,26 @@ def test_predict_rejects_an_unknown_output_format(run_cli):
     assert_user_error(proc, "segments.xlsx", ".parquet")
 
 
+def test_migrate_without_before_names_the_option(run_cli):
+    proc = run_cli("src.migrate", "model_uri=models:/x@champion")
+    assert proc.returncode == 2, proc.stderr
+    assert_user_error(proc, "before is required", "before=...")
+
+
+def test_migrate_with_an_impossible_before_date_names_it_before_loading_a_model(run_cli):
+    proc = run_cli("src.migrate", "before=2024-13-01", "model_uri=models:/no-such-model@champion")
+    assert proc.returncode == 2, proc.stderr
+    assert_user_error(proc, "before='2024-13-01' is not a date", "YYYY-MM-DD")
+
+
+def test_predict_on_a_corrupt_store_names_the_file(run_cli, tmp_path):
+    db = tmp_path / "mlflow.db"  # the store run_cli points MLFLOW_TRACKING_URI at
+    db.write_bytes(b"not a database" * 100)
+    proc = run_cli("src.predict", f"output={tmp_path / 'segments.csv'}")
+    assert proc.returncode == 2, proc.stderr
+    assert_user_error(proc, f"The MLflow store {db} is not a SQLite database", "mv ")
+
+
 def test_help_answers_without_importing_mlflow_or_optuna(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "src.run", "--help"],

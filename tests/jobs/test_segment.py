@@ -10,7 +10,12 @@ import pytest
 from src.config import compose_config
 from src.config.schema import KRange, SweepConfig
 from src.errors import SegmentationError
-from src.jobs.segment import check_sweep_fits_data, fail_when_every_trial_failed, load_options
+from src.jobs.segment import (
+    check_sweep_fits_data,
+    fail_when_every_trial_failed,
+    load_options,
+    report_paths,
+)
 from src.sweep.objective import FAILED, REASON, STATE
 from src.sweep.space import sweep_space
 
@@ -92,3 +97,18 @@ def test_the_cleaned_log_keeps_only_what_the_insight_tables_and_value_read():
     assert data.transactions.columns == ["customer_id", "stock_code", "amount", "invoice_date"]
     assert set(data.transactions.columns) <= INSIGHT_COLUMNS
     assert dataset.transactions is data.transactions
+
+
+def test_a_report_path_naming_a_folder_is_refused_before_any_work(tmp_path):
+    options = load_options(compose_config("config", f"report.path={tmp_path}"))
+    with pytest.raises(SegmentationError, match=f"report.path={tmp_path} is a folder"):
+        report_paths(options)
+
+
+def test_a_report_path_naming_an_existing_file_says_it_will_be_replaced(tmp_path, capsys):
+    existing = tmp_path / "report.html"
+    existing.write_text("an earlier report")
+    options = load_options(compose_config("config", f"report.path={existing}"))
+    assert report_paths(options) == (existing,)
+    assert f"will replace the existing file {existing}" in capsys.readouterr().out
+    assert existing.read_text() == "an earlier report"  # nothing written before the sweep

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from src.config import PROJECT_ROOT
 from src.errors import SegmentationError
-from src.tracking.tracker import probe_tracking_store, resolve_stores
-
-as_root = pytest.mark.skipif(
-    os.geteuid() == 0, reason="root writes read-only files: the case cannot happen"
-)
+from src.tracking.tracker import open_stores, probe_tracking_store, resolve_stores
+from tests.read_only import read_only
 
 
 @pytest.fixture(autouse=True)
@@ -53,25 +54,94 @@ def test_a_truncated_mlflow_store_with_a_sqlite_header_is_named(tmp_path):
         probe_tracking_store(f"sqlite:///{db}")
 
 
-@as_root
+def test_a_tracking_server_that_does_not_answer_is_named_before_the_study_storage():
+    """Without sweep.storage a server would also need a study storage; the dead server is the
+    problem to name first."""
+    uri = f"http://127.0.0.1:{closed_port()}"
+    with pytest.raises(SegmentationError, match=f"tracking server {uri}.*does not answer"):
+        open_stores(uri, None)
+
+
+def test_a_corrupt_study_store_is_named_before_any_data_is_read(tmp_path):
+    (tmp_path / "optuna.db").write_bytes(b"not a database" * 100)
+    with pytest.raises(SegmentationError, match=f"Optuna store {tmp_path / 'optuna.db'} is not"):
+        open_stores(f"sqlite:///{tmp_path / 'mlflow.db'}", None)
+
+
+# Run in a process of its own: for root the path is read-only only inside that process's mount
+# namespace (tests/read_only.py), and the start-up checks must meet it as the CLI would.
+PROBE = """
+import sys
+from src.errors import SegmentationError
+from src.tracking.tracker import open_stores, probe_tracking_store
+try:
+    if sys.argv[2] == "read":
+        probe_tracking_store(sys.argv[1], writable=False)
+    else:
+        open_stores(sys.argv[1], None)
+except SegmentationError as exc:
+    sys.exit(f"error: {exc}")
+"""
+
+
+def probe_in_process(
+    prefix: list[str], uri: str, use: str = "sweep"
+) -> subprocess.CompletedProcess:
+    """The start-up checks of a sweep (``use="sweep"``) or of a command that only reads the
+    store (``"read"``), in a process of their own."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "OPTUNA_STORAGE")
+    }
+    return subprocess.run(
+        [*prefix, sys.executable, "-c", PROBE, uri, use],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_a_read_only_folder_for_the_stores_is_named(tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
-    folder.chmod(0o500)
-    try:
-        with pytest.raises(SegmentationError, match=f"folder {folder} .*read-only"):
-            probe_tracking_store(f"sqlite:///{folder / 'mlflow.db'}")
-    finally:
-        folder.chmod(0o700)
+    with read_only(folder) as prefix:
+        proc = probe_in_process(prefix, f"sqlite:///{folder / 'mlflow.db'}")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert re.search(f"folder {folder} .*is read-only", proc.stderr), proc.stderr
+    assert not (folder / "mlflow.db").exists()
 
 
-@as_root
 def test_a_read_only_existing_store_is_named(tmp_path):
     db = tmp_path / "mlflow.db"
     probe_tracking_store(f"sqlite:///{db}")
-    db.chmod(0o400)
-    with pytest.raises(SegmentationError, match=f"{db} is read-only"):
-        probe_tracking_store(f"sqlite:///{db}")
+    with read_only(db) as prefix:
+        proc = probe_in_process(prefix, f"sqlite:///{db}")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert f"The MLflow store {db} is read-only" in proc.stderr, proc.stderr
+
+
+def test_a_read_only_study_store_is_named_before_any_data_is_read(tmp_path):
+    """Optuna itself would say "exceeding max length" once the data had loaded."""
+    from src.sweep.storage import open_storage
+
+    db = tmp_path / "optuna.db"
+    open_storage(f"sqlite:///{db}")
+    with read_only(db) as prefix:
+        proc = probe_in_process(prefix, f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert f"The Optuna store {db} is read-only" in proc.stderr, proc.stderr
+
+
+def test_a_read_only_store_is_enough_for_a_command_that_only_reads_it(tmp_path):
+    db = tmp_path / "mlflow.db"
+    probe_tracking_store(f"sqlite:///{db}")
+    with read_only(db) as prefix:
+        proc = probe_in_process(prefix, f"sqlite:///{db}", use="read")
+    assert proc.returncode == 0, proc.stderr
 
 
 def _open_store(uri: str, queue) -> None:
