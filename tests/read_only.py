@@ -36,7 +36,7 @@ def _read_only_prefix(path: Path) -> list[str]:
             [*prefix, "sh", "-c", f'! touch "{path}" 2>/dev/null'],
             capture_output=True,
             text=True,
-            timeout=30,
+            timeout=300,
         )
         if probe.returncode == 0:
             return prefix

@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess:
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=900,
     )
 
 

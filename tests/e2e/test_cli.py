@@ -23,7 +23,7 @@ def run_cli(tmp_path):
             env=env,
             capture_output=True,
             text=True,
-            timeout=180,
+            timeout=900,
         )
 
     return run
@@ -133,7 +133,7 @@ def test_help_answers_without_importing_mlflow_or_optuna(tmp_path):
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     imported = {line.split("|")[-1].strip().split(".")[0] for line in proc.stderr.splitlines()}

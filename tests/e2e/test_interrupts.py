@@ -94,7 +94,7 @@ def test_ctrl_c_mid_sweep_exits_130_with_the_parent_killed_and_both_stores_agree
     proc.send_signal(signal.SIGINT)
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)  # an impatient second Ctrl-C
-    stdout, stderr = proc.communicate(timeout=120)
+    stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
     assert "sweep.resume=true" in stdout

@@ -48,7 +48,7 @@ def test_predict_with_the_contract_scores_the_training_customers_alike(trained, 
         env={**os.environ, "MLFLOW_TRACKING_URI": uri},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "warning" not in proc.stdout

@@ -314,7 +314,7 @@ def test_batch_scoring_cli_scores_a_pre_move_champion(pre_move_store, tmp_path):
         env=venv_env(pre_move_store),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert proc.returncode == 0, proc.stderr
     assert len(pd.read_csv(out)) == 800
@@ -337,7 +337,7 @@ def test_batch_scoring_cli_refuses_a_model_that_is_not_a_segmentation_model(trac
         env=venv_env(tracking_uri),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert proc.returncode == 2
     assert "is not a segmentation model" in proc.stderr

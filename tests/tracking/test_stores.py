@@ -98,7 +98,7 @@ def probe_in_process(
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,
     )
 
 
