@@ -396,7 +396,7 @@ class LogScan:
                     # The generic advice (one dataset.date_format) cannot read two styles.
                     found = str(error).removesuffix(c.fix).rstrip()
                     error = SegmentationError(
-                        f"{found} The column mixes date styles: its first values are in "
+                        f"{found} The column mixes date styles: most of its first values are in "
                         f"{first}, but of the values shown {styles}. A column must use one "
                         "style, and no single dataset.date_format reads two: convert the column "
                         "to one style upstream."
