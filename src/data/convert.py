@@ -280,8 +280,8 @@ def date_formats(sample: Sequence[str | None], date_format: str | None) -> tuple
 
     An explicit ``date_format`` is used alone. Otherwise the first style whose patterns parse
     every sampled value wins, with only the patterns the sample needs (first the most common);
-    a sample no single style covers keeps every style, so that the full read reports the
-    values that break it (see ``describe_bad_dates``).
+    for a sample no single style covers, the style most of its values are in, so that the full
+    read reports the values in another style (see ``describe_bad_dates``).
     """
     if date_format:
         return (date_format,)
@@ -293,7 +293,14 @@ def date_formats(sample: Sequence[str | None], date_format: str | None) -> tuple
         used = _patterns_needed(values, family)
         if used is not None:
             return used
-    return ISO_FORMATS + MONTH_FIRST_FORMATS
+    # No one style covers the sample: the style most of it is in, so that the full read names
+    # the values of the other style (a column mixing styles is refused wherever the mix starts).
+    return max(DATE_STYLES.values(), key=lambda family: _parsed_by(values, family))
+
+
+def _parsed_by(values: pl.Series, family: Sequence[str]) -> int:
+    parsed = [values.str.to_datetime(f, strict=False, time_unit=TIME_UNIT) for f in family]
+    return int(pl.select(pl.coalesce(parsed)).to_series().is_not_null().sum())
 
 
 def _patterns_needed(values: pl.Series, family: Sequence[str]) -> tuple[str, ...] | None:

@@ -409,10 +409,13 @@ class LogScan:
                 styles = convert.describe_bad_dates(values)
                 if styles:
                     first = c.problem.removeprefix("value(s) that are not dates in ")
+                    # The generic advice (one dataset.date_format) cannot read two styles.
+                    found = str(error).removesuffix(c.fix).rstrip()
                     error = SegmentationError(
-                        f"{error} The column mixes date styles: its first values are in "
-                        f"{first}, but of the values shown {styles}. Use one style for the whole "
-                        "column (convert it upstream), or give dataset.date_format."
+                        f"{found} The column mixes date styles: most of its first values are in "
+                        f"{first}, but of the values shown {styles}. A column must use one "
+                        "style, and no single dataset.date_format reads two: convert the column "
+                        "to one style upstream."
                     )
             raise error
 

@@ -14,10 +14,26 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 FIGURE_MODULES = ("profiles", "choosing_k", "scatter", "optuna", "eda", "heatmaps")
+
+
+def exit_with(parent: int) -> None:
+    """Drawing-process initializer: end this process once ``parent`` is gone. A sweep killed
+    with SIGKILL cannot shut its pool down, and the pool's worker would otherwise wait for work
+    forever (holding the terminal's or the caller's output pipes open)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def warm_up() -> None:
@@ -72,7 +88,9 @@ class Background:
         self.drawer = None
         if draw_in_process:
             ctx = multiprocessing.get_context("spawn")
-            self.drawer = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+            self.drawer = ProcessPoolExecutor(
+                max_workers=1, mp_context=ctx, initializer=exit_with, initargs=(os.getpid(),)
+            )
             self.drawer.submit(warm_up)
 
     def draw(self, what: str, fn, *args, **kwargs) -> Future:

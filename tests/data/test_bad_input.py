@@ -202,6 +202,17 @@ def test_mixed_date_styles_say_which_styles(tmp_path):
     assert "style" in message
 
 
+def test_a_mix_of_date_styles_in_the_first_lines_is_refused_too(tmp_path):
+    """Wherever the mix starts, the column is refused alike (it was read when the sample
+    happened to hold both styles), and the advice is not a date_format that cannot read both."""
+    rows = [*lines(2), *lines(2, date="6/2/2011 10:00"), *lines(3)]
+    with pytest.raises(SegmentationError) as error:
+        read_transactions(csv_file(tmp_path, rows), COLUMNS)
+    message = str(error.value)
+    assert "mixes date styles" in message and "6/2/2011 10:00" in message
+    assert "e.g. dataset.date_format" not in message
+
+
 def test_xlsx_sheet_option_picks_the_sheet(tmp_path):
     path = tmp_path / "log.xlsx"
     frame = pd.DataFrame(
