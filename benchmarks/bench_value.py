@@ -157,11 +157,12 @@ def synthetic(n: int, cfg: ValueConfig) -> dict[str, float]:
     return out
 
 
-def from_log(path: Path, cfg: ValueConfig) -> dict[str, float]:
+def from_log(path: Path, cfg: ValueConfig, clean: bool = True) -> dict[str, float]:
     """The value step on a log written by ``python -m src.data.synthetic ... output=PATH``.
 
-    The log is read and cleaned as a job does (default cleaning), timed apart as not the
-    extra's; the snapshot is midnight after the last line. The planted segments beside it
+    The log is read and cleaned as a job does (default cleaning; ``clean=False`` for a log
+    cleaned beforehand, so the process's peak memory is the value step's), timed apart as not
+    the extra's; the snapshot is midnight after the last line. The planted segments beside it
     (``<name>.labels.parquet``) are the segmentation.
     """
     import polars as pl
@@ -171,7 +172,9 @@ def from_log(path: Path, cfg: ValueConfig) -> dict[str, float]:
     from src.data.readers import read_transactions
 
     t = time.perf_counter()
-    cleaned, _ = clean_transactions(read_transactions(path, None), CleaningConfig())
+    cleaned = read_transactions(path, None)
+    if clean:
+        cleaned, _ = clean_transactions(cleaned, CleaningConfig())
     snapshot = pd.Timestamp(cleaned["invoice_date"].max()).normalize() + pd.Timedelta(days=1)
     labels = pl.read_parquet(path.with_name(path.name.removesuffix(".parquet") + ".labels.parquet"))
     ids = labels["customer_id"].cast(pl.String).to_pandas()
@@ -185,8 +188,8 @@ def from_log(path: Path, cfg: ValueConfig) -> dict[str, float]:
     rss_before = _peak_rss_gb()
     out = stages(cleaned, snapshot, planted, cfg, by_segment=True)
     out["lines"] = len(cleaned)
-    out["read and clean the log (not the extra's)"] = prepared
-    out["peak RSS after cleaning (GB)"] = rss_before
+    out["read (and clean) the log (not the extra's)"] = prepared
+    out["peak RSS before the value step (GB)"] = rss_before
     out["peak RSS at the end (GB)"] = _peak_rss_gb()
     return out
 
@@ -225,6 +228,9 @@ def main() -> None:
         default=[],
         help="Parquet logs written by python -m src.data.synthetic (labels beside them)",
     )
+    parser.add_argument(
+        "--cleaned", action="store_true", help="the --log files are cleaned already"
+    )
     args = parser.parse_args()
     print(
         f"Python {platform.python_version()}, {platform.machine()}, pymc-marketing "
@@ -256,7 +262,9 @@ def main() -> None:
         )
     for path in args.log:
         holdout = "no holdout" if args.no_holdout else f"{cfg.holdout_months}-month holdout"
-        _print(f"Synthetic shop from {path} ({holdout})", from_log(path, cfg))
+        _print(
+            f"Synthetic shop from {path} ({holdout})", from_log(path, cfg, clean=not args.cleaned)
+        )
 
 
 if __name__ == "__main__":
