@@ -3,6 +3,8 @@ Online Retail (4,338 customers) and on synthetic shops of up to a million custom
 
     .venv/bin/python benchmarks/bench_value.py                    # size, imports, UCI
     .venv/bin/python benchmarks/bench_value.py --synthetic 100000 1000000
+    .venv/bin/python -m src.data.synthetic n_customers=1000000 output=/tmp/shop_1m.parquet
+    /usr/bin/time -v .venv/bin/python benchmarks/bench_value.py --skip-uci --log /tmp/shop_1m.parquet
     /usr/bin/time -v .venv/bin/python benchmarks/bench_value.py --only-uci   # whole process
 
 Install size sums the files of every distribution the extra pulls in that the base install does
@@ -87,7 +89,7 @@ def import_seconds(statement: str, repeat: int) -> float:
     return min(runs)
 
 
-def stages(log, snapshot, assignments, cfg: ValueConfig) -> dict[str, float]:
+def stages(log, snapshot, assignments, cfg: ValueConfig, by_segment=False) -> dict[str, float]:
     from src.value.customer import customer_value
     from src.value.holdout import temporal_holdout
     from src.value.models import fit_value_models
@@ -108,7 +110,7 @@ def stages(log, snapshot, assignments, cfg: ValueConfig) -> dict[str, float]:
     values = customer_value(summary, params, cfg)
     out["P(alive), purchases, CLV per customer"] = time.perf_counter() - t
     t = time.perf_counter()
-    segment_value(values, assignments.reindex(values.index), cfg.at_risk_p_alive)
+    table = segment_value(values, assignments.reindex(values.index), cfg.at_risk_p_alive)
     out["per segment"] = time.perf_counter() - t
     if cfg.holdout_months:
         t = time.perf_counter()
@@ -116,6 +118,9 @@ def stages(log, snapshot, assignments, cfg: ValueConfig) -> dict[str, float]:
         out["holdout (split, refit, predict)"] = time.perf_counter() - t
     out["total"] = sum(out.values())
     out["customers"] = len(summary)
+    if by_segment:
+        for name, p_alive in table.set_index("segment_name")["mean_p_alive"].items():
+            out[f"mean P(alive), {name}"] = p_alive
     return out
 
 
@@ -152,10 +157,60 @@ def synthetic(n: int, cfg: ValueConfig) -> dict[str, float]:
     return out
 
 
+def from_log(path: Path, cfg: ValueConfig, clean: bool = True) -> dict[str, float]:
+    """The value step on a log written by ``python -m src.data.synthetic ... output=PATH``.
+
+    The log is read and cleaned as a job does (default cleaning; ``clean=False`` for a log
+    cleaned beforehand, so the process's peak memory is the value step's), timed apart as not
+    the extra's; the snapshot is midnight after the last line. The planted segments beside it
+    (``<name>.labels.parquet``) are the segmentation.
+    """
+    import polars as pl
+
+    from src.config.schema import CleaningConfig
+    from src.data.cleaning import clean_transactions
+    from src.data.readers import read_transactions
+
+    t = time.perf_counter()
+    cleaned = read_transactions(path, None)
+    if clean:
+        cleaned, _ = clean_transactions(cleaned, CleaningConfig())
+    snapshot = pd.Timestamp(cleaned["invoice_date"].max()).normalize() + pd.Timedelta(days=1)
+    labels = pl.read_parquet(path.with_name(path.name.removesuffix(".parquet") + ".labels.parquet"))
+    ids = labels["customer_id"].cast(pl.String).to_pandas()
+    segments = labels["segment"].to_pandas()
+    codes = {name: i for i, name in enumerate(sorted(segments.unique()))}
+    planted = pd.DataFrame(
+        {"segment_id": segments.map(codes).to_numpy(), "segment_name": segments.to_numpy()},
+        index=pd.Index(ids, name="customer_id"),
+    )
+    prepared = time.perf_counter() - t
+    rss_before = _peak_rss_gb()
+    out = stages(cleaned, snapshot, planted, cfg, by_segment=True)
+    out["lines"] = len(cleaned)
+    out["read (and clean) the log (not the extra's)"] = prepared
+    out["peak RSS before the value step (GB)"] = rss_before
+    out["peak RSS at the end (GB)"] = _peak_rss_gb()
+    return out
+
+
+def _peak_rss_gb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+
+
 def _print(title: str, figures: dict[str, float]) -> None:
     print(f"\n{title}")
     for key, value in figures.items():
-        shown = f"{value:,.0f}" if key in ("customers", "lines") else f"{value:.2f} s"
+        if key in ("customers", "lines"):
+            shown = f"{value:,.0f}"
+        elif key.startswith("mean P(alive)"):
+            shown = f"{value:.3f}"
+        elif key.endswith("(GB)"):
+            shown = f"{value:.2f}"
+        else:
+            shown = f"{value:.2f} s"
         print(f"  {key:<45} {shown:>12}")
 
 
@@ -166,6 +221,16 @@ def main() -> None:
     parser.add_argument("--only-uci", action="store_true")
     parser.add_argument("--no-holdout", action="store_true")
     parser.add_argument("--skip-uci", action="store_true")
+    parser.add_argument(
+        "--log",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="Parquet logs written by python -m src.data.synthetic (labels beside them)",
+    )
+    parser.add_argument(
+        "--cleaned", action="store_true", help="the --log files are cleaned already"
+    )
     args = parser.parse_args()
     print(
         f"Python {platform.python_version()}, {platform.machine()}, pymc-marketing "
@@ -194,6 +259,11 @@ def main() -> None:
         _print(
             f"Synthetic shop, {n:,} customers (no holdout)",
             synthetic(n, ValueConfig(enabled=True, holdout_months=0)),
+        )
+    for path in args.log:
+        holdout = "no holdout" if args.no_holdout else f"{cfg.holdout_months}-month holdout"
+        _print(
+            f"Synthetic shop from {path} ({holdout})", from_log(path, cfg, clean=not args.cleaned)
         )
 
 
