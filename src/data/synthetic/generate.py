@@ -847,14 +847,7 @@ ROW_GROUP_LINES = 1 << 20
 # Columns with few distinct values per row group, where a Parquet dictionary pays; ids and
 # times are nearly unique per line and are written plain (smaller and cheaper that way).
 _DICTIONARY_COLUMNS = [
-    STOCK_CODE,
-    DESCRIPTION,
-    QUANTITY,
-    UNIT_PRICE,
-    AMOUNT,
-    DISCOUNT,
-    SIGNUP_DATE,
-    COUNTRY,
+    c for c in TRANSACTION_COLUMNS if c not in (CUSTOMER_ID, INVOICE_ID, INVOICE_DATE)
 ]
 
 
