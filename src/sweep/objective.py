@@ -22,8 +22,9 @@ import os
 import socket
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -74,14 +75,48 @@ def counts_as_configuration(t: optuna.trial.FrozenTrial) -> bool:
     )
 
 
+# How long a trial failed for its process died holds its place for the retry the reaper queues
+# next (Optuna fails the trial, then its stale-trial callback adds the retry: two storage calls).
+RETRY_GRACE_SECONDS = 15.0
+
+
+def retries_on_the_way(trials: Iterable[optuna.trial.FrozenTrial]) -> int:
+    """Sampled trials whose process died mid-fit and whose retry is not in the study yet.
+
+    They keep their place in the budget: without it another process could sample a new
+    configuration in between, and the retry, queued a moment later, would find the budget
+    spent and be pruned as surplus. The place is held for ``RETRY_GRACE_SECONDS`` after the
+    failure (no retry comes once ``sweep.max_retry`` is used up, or when the reaper died).
+    """
+    trials = list(trials)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", ())}
+    return sum(
+        t.state == TrialState.FAIL
+        and STATE not in t.user_attrs  # died before it recorded anything
+        and t.user_attrs.get(KIND) != K_REFINEMENT
+        and t.number not in retried
+        and _seconds_since(t.datetime_complete) < RETRY_GRACE_SECONDS
+        for t in trials
+    )
+
+
+def _seconds_since(moment: datetime | None) -> float:
+    """Seconds since a trial's timestamp: naive local time (RDB storages) or aware (journal)."""
+    if moment is None:
+        return float("inf")
+    return (datetime.now(moment.tzinfo) - moment).total_seconds()
+
+
 def configurations_ahead(trial: optuna.Trial) -> int:
     """The configurations fitted plus the sampled trials still running with a lower number:
     the trial runs only while that is under the study's budget.
 
     Trial numbers are dense and unique across processes, so the lower number goes first when
     two processes start trials at once; a running trial that turns out a repeat or fails frees
-    its place, and the processes waiting in ``shared.settle`` sample again.
+    its place, and the processes waiting in ``shared.settle`` sample again. A trial whose process
+    died keeps its place for its retry (``retries_on_the_way``).
     """
+    trials = trial.study.get_trials(deepcopy=False)
     ahead = sum(
         counts_as_configuration(t)
         or (
@@ -90,9 +125,9 @@ def configurations_ahead(trial: optuna.Trial) -> int:
             and t.user_attrs.get(KIND) != K_REFINEMENT
             and REPEAT_OF not in t.user_attrs
         )
-        for t in trial.study.get_trials(deepcopy=False)
+        for t in trials
     )
-    return ahead
+    return ahead + retries_on_the_way(trials)
 
 
 @dataclass

@@ -34,7 +34,13 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from src.errors import interruptible
-from src.sweep.objective import K_REFINEMENT, KIND, WORKER, counts_as_configuration
+from src.sweep.objective import (
+    K_REFINEMENT,
+    KIND,
+    WORKER,
+    counts_as_configuration,
+    retries_on_the_way,
+)
 
 PHASE = "phase"
 SAMPLING = "sampling"
@@ -121,8 +127,8 @@ def settle(
     """Wait while trials run in other processes; True when this process has trials to run again.
 
     It has when a failed trial's retry waits in the queue, or (``can_sample``, with ``target``
-    distinct configurations wanted) when the fitted ones plus those still running fall short.
-    False once nothing runs anywhere.
+    distinct configurations wanted) when the fitted ones plus those still running or about to
+    be retried fall short. False once nothing runs anywhere and no retry is on its way.
     """
     while True:
         reap(study)
@@ -130,11 +136,12 @@ def settle(
         if any(t.state == TrialState.WAITING for t in trials):
             return True
         running = [t for t in trials if t.state == TrialState.RUNNING]
+        coming = retries_on_the_way(trials)  # queued in a moment, run here or elsewhere
         if can_sample and target is not None:
             fitted = sum(counts_as_configuration(t) for t in trials)
-            if fitted + sum(_is_sampled(t) for t in running) < target:
+            if fitted + coming + sum(_is_sampled(t) for t in running) < target:
                 return True
-        if not running:
+        if not running and not coming:
             return False
         with interruptible():
             time.sleep(poll)

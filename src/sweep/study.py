@@ -32,6 +32,7 @@ from src.sweep.objective import (
     STATE,
     counts_as_configuration,
     is_result,
+    retries_on_the_way,
     run_trial,
 )
 from src.sweep.space import SweepSpace
@@ -304,7 +305,7 @@ def sample(
         trials = study.get_trials(deepcopy=False)
         fitted = sum(counts_as_configuration(t) for t in trials)
         running = sum(t.state == TrialState.RUNNING and is_sampled(t) for t in trials)
-        if fitted + running >= target or proposals["left"] <= 0:
+        if fitted + running + retries_on_the_way(trials) >= target or proposals["left"] <= 0:
             study.stop()
 
     def can_sample() -> bool:

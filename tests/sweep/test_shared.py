@@ -13,8 +13,17 @@ import pytest
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
 
-from src.sweep import shared
-from src.sweep.objective import K_REFINEMENT, KIND, METRICS, STATE, WORKER, worker_id
+from src.sweep import objective, shared
+from src.sweep.objective import (
+    FAILED,
+    K_REFINEMENT,
+    KIND,
+    METRICS,
+    STATE,
+    WORKER,
+    retries_on_the_way,
+    worker_id,
+)
 from src.sweep.storage import open_storage, try_claim
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
@@ -92,10 +101,46 @@ def test_settle_waits_for_trials_running_elsewhere(study):
     assert again is False
 
 
-def test_settle_samples_again_when_a_running_trial_that_filled_the_budget_fails(study):
+def fail_with_error(study, trial) -> None:
+    """What the objective does when a fit raises: record the state, then fail the trial."""
+    trial.set_user_attr(STATE, FAILED)
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def test_a_configuration_that_failed_with_an_error_counts_towards_the_budget(study):
+    trial = running_trial(study, worker_id())
+    threading.Timer(0.3, lambda: fail_with_error(study, trial)).start()
+    assert shared.settle(study, target=1, reap=lambda s: None, poll=0.05) is False
+    assert study.trials[0].state == TrialState.FAIL
+
+
+def test_settle_samples_again_when_a_dead_trial_that_filled_the_budget_is_not_retried(
+    study, monkeypatch
+):
+    monkeypatch.setattr(objective, "RETRY_GRACE_SECONDS", 0.3)
     trial = running_trial(study, worker_id())
     threading.Timer(0.3, lambda: study.tell(trial, state=TrialState.FAIL)).start()
     assert shared.settle(study, target=1, reap=lambda s: None, poll=0.05) is True
+
+
+def test_a_trial_whose_process_died_keeps_its_place_for_its_retry(study):
+    """Optuna fails a stale trial and queues its retry in two steps; a process sampling in
+    between must not take the place, or the retry would find the budget spent."""
+    trial = running_trial(study, worker_id())
+    study.tell(trial, state=TrialState.FAIL)  # failed by a reaper; the retry is not queued yet
+    failed = study.trials[0]
+    assert retries_on_the_way(study.trials) == 1
+    threading.Timer(0.5, lambda: shared.StaleTrials(max_retry=2)(study, failed)).start()
+
+    assert shared.settle(study, target=1, reap=lambda s: None, poll=0.05) is True
+
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert retries_on_the_way(study.trials) == 0
+
+
+def test_a_trial_that_failed_with_an_error_holds_no_place(study):
+    fail_with_error(study, running_trial(study, worker_id()))
+    assert retries_on_the_way(study.trials) == 0
 
 
 def test_a_helper_takes_over_the_claim_a_dead_finaliser_left(study, tmp_path):
