@@ -6,7 +6,8 @@ as ``LazyFrame.explain(engine="streaming")`` shows it, for any options of the co
     python benchmarks/explain_features.py dataset=synthetic_parquet \\
         dataset.path=/tmp/shop_20k.parquet features=lrfmc cleaning.returns=drop
 
-The query also runs (on the given file), so use a small log: the plan does not depend on size.
+The query also runs (on the given file), so use a small log: the plan does not depend on size
+(give ``partitions=1``-sized logs; a log split into customer partitions prints one plan each).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from src.data.prepare import customer_table
 
 
 def main(overrides: list[str]) -> None:
-    collect = readers.LogScan._collect
+    collect = readers.LogScan._collect_on_path
 
     def explained(self, query, keys=(), **kwargs):
-        print(query(self.frame).explain(engine="streaming"))
+        queries = query(self.frame)
+        for plan in queries if isinstance(queries, list) else [queries]:
+            print(plan.explain(engine="streaming"))
         return collect(self, query, keys, **kwargs)
 
-    readers.LogScan._collect = explained
+    readers.LogScan._collect_on_path = explained
     cfg = compose_config("config", *overrides)
     customer_table(
         OmegaConf.to_object(cfg.dataset),

@@ -4,9 +4,11 @@
 Any ``dataset``/``cleaning``/``features`` option or key of ``conf/`` can be given as for
 ``python -m src.run`` (``dataset=transactions dataset.path=orders.parquet``,
 ``cleaning=classic``, ``features=lrfmc``, ``snapshot_date=2011-12-10``); plus ``output`` (a
-``.parquet`` or ``.csv`` file, required) and ``streaming=true`` (polars' streaming engine, for
-logs larger than memory). The log is read, cleaned and aggregated in one query; only the
-per-customer table is kept. The cleaning counts and any data warnings are printed.
+``.parquet`` or ``.csv`` file, required), ``streaming=true`` (polars' streaming engine, for
+logs larger than memory) and ``partitions=<n>`` (split the customers into n parts, one pass
+over the log each; default: one part per 20,000,000 lines). The log is read, cleaned and
+aggregated in one query per part; only the per-customer table is kept. The cleaning counts and
+any data warnings are printed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from src.errors import SegmentationError, report_user_errors
 
-_OWN_KEYS = ("output", "streaming")
+_OWN_KEYS = ("output", "streaming", "partitions")
 
 
 def _split(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -60,6 +62,12 @@ def main(argv: list[str] | None = None) -> None:
     except (HydraException, OmegaConfBaseException) as exc:
         cause = exc.__cause__ or exc
         raise SegmentationError(f"bad option: {str(cause).strip().splitlines()[0]}") from None
+    partitions = own.get("partitions")
+    if partitions is not None and not partitions.strip().isdigit():
+        raise SegmentationError(
+            f"partitions={partitions} is not a whole number. Give the number of parts to split "
+            "the customers into, e.g. partitions=8, or leave it out."
+        )
     started = time.perf_counter()
     table = customer_table(
         dataset,
@@ -68,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         cfg.snapshot_date,
         base_dir=Path.cwd(),
         streaming=own.get("streaming", "false").lower() in ("1", "true", "yes"),
+        partitions=None if partitions is None else int(partitions),
     )
     if table.cleaning is not None:
         for step in table.cleaning.steps:
@@ -82,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     else:
         frame.to_csv(path, index=False)
     snapshot = "" if table.snapshot is None else f" at snapshot {table.snapshot.date()}"
+    parts = f" ({table.partitions} customer partitions)" if table.partitions > 1 else ""
     print(
         f"wrote {path}: {len(frame):,} customers x {len(table.features.columns)} features"
-        f"{snapshot} in {time.perf_counter() - started:.1f} s"
+        f"{snapshot} in {time.perf_counter() - started:.1f} s{parts}"
     )
 
 

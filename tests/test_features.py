@@ -47,6 +47,8 @@ def test_writes_the_table_customer_features_returns(tmp_path, suffix):
         (["output=x.txt"], "must end in .parquet or .csv"),
         (["dataset=nowhere", "output=x.parquet"], "dataset/nowhere"),
         (["features"], "key=value"),
+        (["partitions=two", "output=x.parquet"], "partitions=two is not a whole number"),
+        (["partitions=0", "output=x.parquet"], "partitions=0 is not allowed"),
     ],
 )
 def test_errors_are_one_line(args, message):
@@ -54,3 +56,17 @@ def test_errors_are_one_line(args, message):
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_log_read_in_customer_partitions_writes_the_same_table(tmp_path):
+    from src.data.synthetic.generate import write_log
+
+    log = tmp_path / "shop.parquet"
+    write_log(log, n_customers=300, seed=5)
+    dataset = ["dataset=synthetic_parquet", f"dataset.path={log}", "features=lrfmc"]
+    whole, split = tmp_path / "whole.parquet", tmp_path / "split.parquet"
+    assert run(*dataset, f"output={whole}").returncode == 0
+    proc = run(*dataset, "partitions=3", f"output={split}")
+    assert proc.returncode == 0, proc.stderr
+    assert "(3 customer partitions)" in proc.stdout
+    pd.testing.assert_frame_equal(pd.read_parquet(split), pd.read_parquet(whole))

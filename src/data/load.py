@@ -50,8 +50,14 @@ class InMemoryLog:
     def read(self, **kwargs) -> pl.DataFrame:
         return self.data
 
+    def lines(self) -> int:
+        return self.data.height
+
     def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs):
         return collect(query(self.frame), **kwargs)
+
+    def run_parts(self, query: Callable[[pl.LazyFrame, int], list], parts: int, keys=(), **kw):
+        return [collect(query(self.frame, part), **kw) for part in range(parts)]
 
 
 def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:

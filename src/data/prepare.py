@@ -24,6 +24,12 @@ from src.errors import SegmentationError
 
 MIN_CUSTOMERS = 10
 _FINGERPRINT_SEED = 20_240_101
+# ``customer_table`` splits a log of more lines than this into customer partitions, one pass
+# each: a pass holds state in proportion to its lines (about 130 bytes a line with the default
+# cleaning and LRFMC: each line's hash for the duplicates rule, the lines of products with a
+# cancellation, one group per order), so a partition of this many lines stays near 3 GB.
+LINES_PER_PARTITION = 20_000_000
+_PARTITION_SEED = 20_240_103
 
 
 @dataclass
@@ -173,6 +179,7 @@ class CustomerTable:
     snapshot: pd.Timestamp | None
     warnings: list[str] = field(default_factory=list)
     fingerprint: str | None = None  # of the raw lines, when the engine computed one
+    partitions: int = 1  # customer partitions the log was read in, one pass each
 
 
 def resolve_options(dataset, cleaning, features):
@@ -202,6 +209,21 @@ def resolve_options(dataset, cleaning, features):
     )
 
 
+def partitions_for(lines: int) -> int:
+    """How many customer partitions ``customer_table`` splits a log of ``lines`` lines into."""
+    return max(1, -(-lines // LINES_PER_PARTITION))
+
+
+def in_partition(part: int, parts: int) -> pl.Expr:
+    """The lines of customer partition ``part`` of ``parts`` (the missing id is one customer).
+
+    Every cleaning rule and feature looks at the lines of one customer at a time (a repeat
+    shares its customer with the line it repeats; cancellations take back purchases of their
+    customer), so the partitions' results add up to the whole log's.
+    """
+    return pl.col(CUSTOMER_ID).hash(seed=_PARTITION_SEED) % parts == part
+
+
 def customer_table(
     dataset_cfg: DatasetConfig,
     cleaning_cfg: CleaningConfig,
@@ -209,10 +231,15 @@ def customer_table(
     snapshot: str | pd.Timestamp | None = None,
     base_dir: Path | None = None,
     streaming: bool = False,
+    partitions: int | None = None,
 ) -> CustomerTable:
     """The per-customer feature table in one query: read, clean and aggregate the log without
     keeping the cleaned lines (``streaming``: polars' streaming engine, for logs larger than
-    memory). With ``dataset.engine=spark`` Spark does it (``src.data.spark``)."""
+    memory). With ``dataset.engine=spark`` Spark does it (``src.data.spark``).
+
+    ``partitions`` (default: one per ``LINES_PER_PARTITION`` lines of the log) splits the
+    customers by a hash of their id and runs the query once per part, each pass reading the
+    whole log but holding the state of its customers only; the table is the same."""
     if dataset_cfg.engine is Engine.spark:
         from src.data import spark
 
@@ -222,16 +249,25 @@ def customer_table(
     from src.data.load import open_dataset
     from src.data.readers import bad_columns
 
+    if partitions is not None and partitions < 1:
+        raise SegmentationError(
+            f"partitions={partitions} is not allowed: the customers are split into at least "
+            "one part. Leave it out (one part per 20,000,000 lines) or give e.g. partitions=4."
+        )
     dataset = open_dataset(dataset_cfg, base_dir=base_dir)
     if dataset.log is None:
         features, snap = features_at(dataset, features_cfg, snapshot)
         return CustomerTable(features, None, snap, feature_warnings(features, dataset.kind))
+    if partitions is None:
+        partitions = partitions_for(dataset.log.lines())
     flagged_logs = []
 
     def run(snap, count_after):
         plans = []
 
-        def query(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
+        def query(frame: pl.LazyFrame, part: int) -> list[pl.LazyFrame]:
+            if partitions > 1:
+                frame = frame.filter(in_partition(part, partitions))
             flagged = flag_rules(frame, cleaning_cfg)
             # The report's counts and the conversion checks are totals over the lines; per
             # customer only which customers keep a line.
@@ -250,8 +286,10 @@ def customer_table(
             return [plan.aggregates, plan.totals]
 
         engine = "streaming" if streaming else "auto"
-        aggregates, totals = dataset.log.run(query, keys=[CUSTOMER_ID], engine=engine)
-        line_totals.append(totals)
+        parts = dataset.log.run_parts(query, partitions, keys=[CUSTOMER_ID], engine=engine)
+        aggregates = pl.concat([a for a, _ in parts], how="vertical_relaxed")
+        totals = pl.concat([t for _, t in parts], how="vertical_relaxed")
+        line_totals.append(totals.select(pl.all().sum()))
         return plans[-1], aggregates
 
     line_totals: list[pl.DataFrame] = []
@@ -259,7 +297,7 @@ def customer_table(
     report = flagged_logs[-1].report_of_customers(result.aggregates, line_totals[-1])
     report = report.with_ignored(result.ignored, result.note)
     warnings = [*result.warnings, *feature_warnings(result.table, dataset.kind)]
-    return CustomerTable(result.table, report, result.snapshot, warnings)
+    return CustomerTable(result.table, report, result.snapshot, warnings, partitions=partitions)
 
 
 def customer_features(

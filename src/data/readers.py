@@ -347,6 +347,14 @@ class LogScan:
         lines = self._collect(lambda frame: frame, **kwargs)
         return lines.drop([c for c in lines.columns if c.startswith(_BAD.format(""))])
 
+    def lines(self) -> int:
+        """How many lines the log has: from the metadata of Parquet files, a fast count of
+        the others' lines."""
+        try:
+            return int(self.raw.select(pl.len()).collect().item())
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise _read_error(self.src, exc) from exc
+
     def run(
         self,
         query: Callable[[pl.LazyFrame], pl.LazyFrame | list[pl.LazyFrame]],
@@ -361,13 +369,37 @@ class LogScan:
         """
         return self._collect(query, keys, **kwargs)
 
+    def run_parts(
+        self,
+        query: Callable[[pl.LazyFrame, int], list[pl.LazyFrame]],
+        parts: int,
+        keys: Sequence[str] = (),
+        **kwargs,
+    ) -> list[list[pl.DataFrame]]:
+        """``run`` of ``query(frame, part)`` for each part in turn. Every part is read on one
+        path: when one needs the careful path, all are read again on it, so that a part
+        selected by a value (e.g. a hash of the customer id) means the same lines in each."""
+        scan, results = self, []
+        for part in range(parts):
+            found, used = scan._collect_on_path(
+                lambda frame, part=part: query(frame, part), keys, **kwargs
+            )
+            if used.careful and not scan.careful:
+                return used.run_parts(query, parts, keys, **kwargs)
+            results.append(found)
+        return results
+
     def _collect(self, query, keys: Sequence[str] = (), **kwargs):
+        return self._collect_on_path(query, keys, **kwargs)[0]
+
+    def _collect_on_path(self, query, keys: Sequence[str] = (), **kwargs):
+        """(the collected results, the scan that read them: this one or its careful path)."""
         try:
             results = collect(query(self.frame), **kwargs)
         except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
             # The fast path's strict parses raise on a value they cannot take: read carefully.
             if not self.careful:
-                return replace(self, careful=True)._collect(query, keys, **kwargs)
+                return replace(self, careful=True)._collect_on_path(query, keys, **kwargs)
             raise _read_error(self.src, exc) from exc
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise _read_error(self.src, exc) from exc
@@ -387,9 +419,9 @@ class LogScan:
                 full = keys_.select(convert.id_expr(c.canonical, pl.String).alias("f"))
                 counts[c.canonical] = int((full["f"] != keys_[c.canonical]).fill_null(True).sum())
         if any(counts.values()) and not self.careful:
-            return replace(self, careful=True)._collect(query, keys, **kwargs)
+            return replace(self, careful=True)._collect_on_path(query, keys, **kwargs)
         self.raise_problems(counts)
-        return results
+        return results, self
 
     def raise_problems(self, counts: Mapping[str, int]) -> None:
         """The first conversion error the checks counted, with examples from the file."""

@@ -14,7 +14,13 @@ from src import columns as schema
 from src.data import customer_features
 from src.data.cleaning import RULES
 from src.data.load import dataset_config
-from src.data.prepare import customer_table, prepare_data, resolve_options
+from src.data.prepare import (
+    customer_table,
+    in_partition,
+    partitions_for,
+    prepare_data,
+    resolve_options,
+)
 
 CLEANING = {
     "default": {},
@@ -98,3 +104,40 @@ def test_ids_the_shortcut_cannot_handle_take_the_careful_path(tmp_path, odd):
     features = customer_features(dataset, "none", "rfm")
     expected = {str(i) for i in range(10, 30)} | ({"17"} if odd != "NA" else set())
     assert set(features.index) == expected
+
+
+@pytest.mark.parametrize("cleaning", ["default", "net", "no_duplicates_rule"])
+def test_a_log_split_into_customer_partitions_gives_the_same_table(shop_file, cleaning):
+    dataset, clean, feats = resolve_options(shop_file, CLEANING[cleaning], "lrfmc")
+    whole = customer_table(dataset, clean, feats, partitions=1)
+    split = customer_table(dataset, clean, feats, partitions=3)
+    pd.testing.assert_frame_equal(split.features, whole.features, check_exact=True)
+    assert split.cleaning.to_dict() == whole.cleaning.to_dict()
+    assert split.snapshot == whole.snapshot
+
+
+def test_partitions_cover_every_customer_once(shop_file):
+    lines = pl.read_parquet(shop_file["path"], columns=["customer_id"])
+    parts = [lines.filter(in_partition(p, 3)) for p in range(3)]
+    assert sum(p.height for p in parts) == lines.height
+    assert all(p.height for p in parts)  # the hash spreads the customers
+    ids = [set(p["customer_id"].drop_nulls()) for p in parts]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+
+def test_every_partition_takes_the_careful_path_when_one_needs_it(tmp_path):
+    # Ids written as floats take the fast path's shortcut; one id with a space does not.
+    ids = [f"{i}.0" for i in range(10, 60)] + [" 17"]
+    dataset = write_csv(tmp_path / "log.csv", ids)
+    whole = customer_features(dataset, "none", "rfm")
+    dataset_cfg, clean, feats = resolve_options(dataset, "none", "rfm")
+    for parts in (2, 5):
+        split = customer_table(dataset_cfg, clean, feats, partitions=parts).features
+        pd.testing.assert_frame_equal(split, whole, check_exact=True)
+
+
+def test_a_large_log_is_split_by_its_line_count(monkeypatch):
+    from src.data import prepare
+
+    monkeypatch.setattr(prepare, "LINES_PER_PARTITION", 1_000)
+    assert [partitions_for(n) for n in (0, 1, 1_000, 1_001, 9_500)] == [1, 1, 1, 2, 10]
