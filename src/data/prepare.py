@@ -68,20 +68,36 @@ def load_clean(
 ):
     """Load a dataset and clean its transaction log; returns (dataset, fingerprint, report).
 
-    For a log, the source is read once; the fingerprint of the raw lines and the cleaning
-    (rules as flags, counted in one aggregation) run on it in memory, and
-    ``dataset.transactions`` is then the cleaned log.
+    For a log, the fingerprint of the raw lines, the cleaning counts and the cleaned log are
+    queries on the source, collected together by the streaming engine: of a Parquet log only
+    the cleaned log is held in memory, never the raw log or its flags (1M customers, 19M lines:
+    3.3 GB peak instead of 6.9 GB, the cleaning's passes each reading the file again). A CSV or
+    workbook is parsed once into memory instead, as parsing it again costs more than it saves.
+    ``dataset.transactions`` is the cleaned log.
     """
-    from src.data.cleaning import clean_transactions
-    from src.data.load import open_dataset
+    from src.data.cleaning import flag_rules
+    from src.data.load import InMemoryLog, open_dataset
+    from src.data.readers import bad_columns
 
     dataset = open_dataset(dataset_cfg, base_dir=base_dir)
     if dataset.log is None:
         return dataset, data_fingerprint(dataset), None
-    lines = dataset.log.read()
-    fingerprint = fingerprint_of(row_hashes(lines.lazy()).collect())
-    dataset.transactions, report = clean_transactions(lines, cleaning_cfg)
-    return dataset, fingerprint, report
+    log = dataset.log if dataset.log.rescans_cheaply else InMemoryLog(dataset.log.read())
+    flagged_logs = []
+
+    def query(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
+        checks = bad_columns(frame)
+        lines = frame.drop([c.meta.output_name() for c in checks])
+        flagged = flag_rules(lines, cleaning_cfg)
+        flagged_logs.append(flagged)
+        sums = [frame.select(c.sum() for c in checks)] if checks else []
+        return [flagged.cleaned, flagged.frame.select(flagged.counts()), row_hashes(lines), *sums]
+
+    cleaned, counts, hashes, *_ = log.run(query, engine="streaming")
+    del log
+    report = flagged_logs[-1].report(counts.row(0, named=True))
+    dataset.transactions = cleaned
+    return dataset, fingerprint_of(hashes), report
 
 
 def features_at(

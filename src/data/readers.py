@@ -347,6 +347,12 @@ class LogScan:
         lines = self._collect(lambda frame: frame, **kwargs)
         return lines.drop([c for c in lines.columns if c.startswith(_BAD.format(""))])
 
+    @property
+    def rescans_cheaply(self) -> bool:
+        """Whether a second pass over the source costs little next to holding it in memory:
+        Parquet's columns are read, not parsed."""
+        return self.src.format == "parquet"
+
     def lines(self) -> int:
         """How many lines the log has: from the metadata of Parquet files, a fast count of
         the others' lines."""
