@@ -69,6 +69,15 @@ def main(argv: list[str] | None = None) -> None:
             "the customers into, e.g. partitions=8, or leave it out."
         )
     started = time.perf_counter()
+
+    def progress(done: int, parts: int) -> None:
+        spent = time.perf_counter() - started
+        left = spent / done * (parts - done)
+        print(
+            f"customer partition {done}/{parts} done in {spent:.0f} s; about {left:.0f} s left",
+            flush=True,
+        )
+
     table = customer_table(
         dataset,
         cleaning,
@@ -77,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         base_dir=Path.cwd(),
         streaming=own.get("streaming", "false").lower() in ("1", "true", "yes"),
         partitions=None if partitions is None else int(partitions),
+        progress=progress,
     )
     if table.cleaning is not None:
         for step in table.cleaning.steps:

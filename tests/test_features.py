@@ -69,4 +69,5 @@ def test_a_log_read_in_customer_partitions_writes_the_same_table(tmp_path):
     proc = run(*dataset, "partitions=3", f"output={split}")
     assert proc.returncode == 0, proc.stderr
     assert "(3 customer partitions)" in proc.stdout
+    assert "customer partition 2/3 done in" in proc.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(split), pd.read_parquet(whole))

@@ -58,8 +58,13 @@ class InMemoryLog:
     def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs):
         return collect(query(self.frame), **kwargs)
 
-    def run_parts(self, query: Callable[[pl.LazyFrame, int], list], parts: int, keys=(), **kw):
-        return [collect(query(self.frame, part), **kw) for part in range(parts)]
+    def run_parts(self, query, parts: int, keys=(), done=None, **kwargs):
+        results = []
+        for part in range(parts):
+            results.append(collect(query(self.frame, part), **kwargs))
+            if done is not None:
+                done(part)
+        return results
 
 
 def dataset_config(cfg: DatasetConfig | Mapping) -> DatasetConfig:

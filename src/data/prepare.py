@@ -9,6 +9,7 @@ over the cleaned log in memory.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,7 @@ def customer_table(
     base_dir: Path | None = None,
     streaming: bool = False,
     partitions: int | None = None,
+    progress: Callable[[int, int], object] | None = None,
 ) -> CustomerTable:
     """The per-customer feature table in one query: read, clean and aggregate the log without
     keeping the cleaned lines (``streaming``: polars' streaming engine, for logs larger than
@@ -255,7 +257,8 @@ def customer_table(
 
     ``partitions`` (default: one per ``LINES_PER_PARTITION`` lines of the log) splits the
     customers by a hash of their id and runs the query once per part, each pass reading the
-    whole log but holding the state of its customers only; the table is the same."""
+    whole log but holding the state of its customers only; the table is the same.
+    ``progress(parts_done, parts)`` is called after each part of a split log."""
     if dataset_cfg.engine is Engine.spark:
         from src.data import spark
 
@@ -302,7 +305,12 @@ def customer_table(
             return [plan.aggregates, plan.totals]
 
         engine = "streaming" if streaming else "auto"
-        parts = dataset.log.run_parts(query, partitions, keys=[CUSTOMER_ID], engine=engine)
+        done = None
+        if progress is not None and partitions > 1:
+            done = lambda part: progress(part + 1, partitions)  # noqa: E731
+        parts = dataset.log.run_parts(
+            query, partitions, keys=[CUSTOMER_ID], done=done, engine=engine
+        )
         aggregates = pl.concat([a for a, _ in parts], how="vertical_relaxed")
         totals = pl.concat([t for _, t in parts], how="vertical_relaxed")
         line_totals.append(totals.select(pl.all().sum()))

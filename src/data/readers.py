@@ -380,19 +380,23 @@ class LogScan:
         query: Callable[[pl.LazyFrame, int], list[pl.LazyFrame]],
         parts: int,
         keys: Sequence[str] = (),
+        done: Callable[[int], object] | None = None,
         **kwargs,
     ) -> list[list[pl.DataFrame]]:
-        """``run`` of ``query(frame, part)`` for each part in turn. Every part is read on one
-        path: when one needs the careful path, all are read again on it, so that a part
-        selected by a value (e.g. a hash of the customer id) means the same lines in each."""
+        """``run`` of ``query(frame, part)`` for each part in turn (``done(part)`` after each).
+        Every part is read on one path: when one needs the careful path, all are read again on
+        it, so that a part selected by a value (e.g. a hash of the customer id) means the same
+        lines in each."""
         scan, results = self, []
         for part in range(parts):
             found, used = scan._collect_on_path(
                 lambda frame, part=part: query(frame, part), keys, **kwargs
             )
             if used.careful and not scan.careful:
-                return used.run_parts(query, parts, keys, **kwargs)
+                return used.run_parts(query, parts, keys, done, **kwargs)
             results.append(found)
+            if done is not None:
+                done(part)
         return results
 
     def _collect(self, query, keys: Sequence[str] = (), **kwargs):
