@@ -73,6 +73,7 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
     and where it is recorded."""
     from src.data.prepare import prepare_data
     from src.errors import handle_interrupts, sigint_ignored
+    from src.jobs.finalise import INSIGHT_COLUMNS
     from src.jobs.stages import Stages
     from src.model.evaluation import EvaluationSpace
     from src.model.validation import feature_rules, validate_features
@@ -102,6 +103,7 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
                     options.features,
                     options.snapshot_date,
                     original_cwd(),
+                    columns=INSIGHT_COLUMNS,
                 )
             console.data_summary(options, data)
             keep_insight_columns(data)
