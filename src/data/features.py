@@ -62,6 +62,7 @@ from src.columns import (
     FREQUENCY,
     INVOICE_DATE,
     INVOICE_ID,
+    IS_RETURN,
     LAST_ORDER_DATE,
     LENGTH,
     MONETARY,
@@ -87,6 +88,10 @@ _LAST, _FIRST, _SIGNUP = "_last", "_first", "_signup"
 _ORDERS, _DAYS, _SPEND, _DISCOUNTED = "_orders", "_days", "_spend", "_discounted"
 LAST_KEPT, _BOUGHT = "_last_kept", "_bought"
 AFTER, FUTURE = "_after_snapshot", "_future"  # kept lines not used: after the snapshot, today
+# The columns of a cleaned log ``plan_features`` reads (those the log has).
+FEATURE_INPUTS = frozenset(
+    {CUSTOMER_ID, INVOICE_ID, INVOICE_DATE, AMOUNT, DISCOUNT, SIGNUP_DATE, IS_RETURN}
+)
 # The plausible end of a log (see ``choose_snapshot``): an isolated tail is at most this share of
 # the customers, more than this many days after everyone else's last line.
 TAIL_SHARE, TAIL_GAP_DAYS = 0.001, 30

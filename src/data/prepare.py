@@ -25,23 +25,11 @@ from src.data.features import feature_warnings
 from src.errors import SegmentationError
 
 MIN_CUSTOMERS = 10
-# The cleaned log's columns the transaction features read (``features.plan_features``).
-FEATURE_INPUTS = frozenset(
-    {
-        schema.CUSTOMER_ID,
-        schema.INVOICE_ID,
-        schema.INVOICE_DATE,
-        schema.AMOUNT,
-        schema.DISCOUNT,
-        schema.SIGNUP_DATE,
-        schema.IS_RETURN,
-    }
-)
 _FINGERPRINT_SEED = 20_240_101
 # ``customer_table`` splits a log of more lines than this into customer partitions, one pass
 # each: a pass holds state in proportion to its lines (about 130 bytes a line with the default
 # cleaning and LRFMC: each line's hash for the duplicates rule, the lines of products with a
-# cancellation, one group per order), so a partition of this many lines stays near 3 GB.
+# cancellation, one group per order): 10M customers, 191M lines in 10 parts, peaked at 3.6 GB.
 LINES_PER_PARTITION = 20_000_000
 _PARTITION_SEED = 20_240_103
 
@@ -183,6 +171,8 @@ def prepare_data(
             list(table.warnings),
         )
     if columns is not None:
+        from src.data.features import FEATURE_INPUTS
+
         columns = {*columns, *FEATURE_INPUTS}
     dataset, fingerprint, report = load_clean(dataset_cfg, cleaning_cfg, base_dir, columns)
     if dataset.kind != "transactions":
