@@ -55,6 +55,9 @@ class InMemoryLog:
     def lines(self) -> int:
         return self.data.height
 
+    def may_have(self, lines: int) -> bool:
+        return self.data.height >= lines
+
     def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs):
         return collect(query(self.frame), **kwargs)
 

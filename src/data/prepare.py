@@ -292,8 +292,9 @@ def customer_table(
     if dataset.log is None:
         features, snap = features_at(dataset, features_cfg, snapshot)
         return CustomerTable(features, None, snap, feature_warnings(features, dataset.kind))
-    if partitions is None:
-        partitions = partitions_for(dataset.log.lines())
+    if partitions is None:  # counting a small CSV's lines would cost a third of its build
+        many = dataset.log.may_have(LINES_PER_PARTITION)
+        partitions = partitions_for(dataset.log.lines()) if many else 1
     flagged_logs = []
 
     def run(snap, count_after):

@@ -353,6 +353,14 @@ class LogScan:
         Parquet's columns are read, not parsed."""
         return self.src.format == "parquet"
 
+    def may_have(self, lines: int) -> bool:
+        """Whether the log may have ``lines`` lines or more, without reading it: Parquet
+        says in its metadata; other files are judged by their size on disk (a gzip CSV line
+        takes a dozen bytes or more, so below 4 bytes a line they cannot hold that many)."""
+        if self.src.format == "parquet":
+            return self.lines() >= lines
+        return sum(f.stat().st_size for f in self.src.files) >= 4 * lines
+
     def lines(self) -> int:
         """How many lines the log has: from the metadata of Parquet files, a fast count of
         the others' lines."""

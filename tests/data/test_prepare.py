@@ -141,3 +141,11 @@ def test_a_large_log_is_split_by_its_line_count(monkeypatch):
 
     monkeypatch.setattr(prepare, "LINES_PER_PARTITION", 1_000)
     assert [partitions_for(n) for n in (0, 1, 1_000, 1_001, 9_500)] == [1, 1, 1, 2, 10]
+
+
+def test_a_small_csv_is_not_counted_before_it_is_read(tmp_path, monkeypatch):
+    from src.data import readers
+
+    dataset = write_csv(tmp_path / "log.csv", [f"{i}" for i in range(10, 40)])
+    monkeypatch.setattr(readers.LogScan, "lines", lambda self: pytest.fail("lines counted"))
+    assert len(customer_features(dataset, "none", "rfm")) == 30
