@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
@@ -181,14 +181,6 @@ class FlaggedLog:
         """The cleaned log: kept lines, the log's own columns (and ``is_return`` when netted)."""
         columns = [*self.columns, schema.IS_RETURN] if self.net else self.columns
         return self.frame.filter(pl.col(KEEP)).select(columns)
-
-    def outputs(self, columns: Collection[str] | None = None) -> list[pl.LazyFrame]:
-        """Two queries on the flags, to collect together: the cleaned log (only ``columns`` of
-        it; None: all) and one row of ``counts()``, which ``report`` takes."""
-        cleaned = self.cleaned
-        if columns is not None:
-            cleaned = cleaned.select(c for c in schema.names(cleaned) if c in columns)
-        return [cleaned, self.frame.select(self.counts())]
 
     def count_columns(self) -> list[pl.Expr]:
         """Per-line flags whose sums are the report's line counts (with ``ROWS``, the lines)."""
@@ -557,8 +549,10 @@ def clean_transactions(
     The flags are computed once; the cleaned log and every count come from them.
     """
     flagged = flag_rules(tx.lazy(), cfg)
-    cleaned, counts = pl.collect_all(flagged.outputs(), engine="streaming")
-    return cleaned, flagged.report(counts.row(0, named=True))
+    lines = flagged.frame.collect()
+    counts = lines.select(flagged.counts()).row(0, named=True)
+    report = flagged.report(counts)
+    return replace(flagged, frame=lines.lazy()).cleaned.collect(), report
 
 
 def _raise_empty(steps: list[CleaningStep]) -> None:
