@@ -107,19 +107,6 @@ def _seconds_since(moment: datetime | None) -> float:
     return (datetime.now(moment.tzinfo) - moment).total_seconds()
 
 
-def is_sampled(t: optuna.trial.FrozenTrial) -> bool:
-    """A configuration the sampler proposed (not one the k refinement queued)."""
-    return t.user_attrs.get(KIND) != K_REFINEMENT
-
-
-def configurations_taken(trials: Sequence[optuna.trial.FrozenTrial]) -> int:
-    """The study's budget in use: configurations fitted, sampled trials still running, and
-    the places dead trials hold for their retries (``retries_on_the_way``)."""
-    running = sum(t.state == TrialState.RUNNING and is_sampled(t) for t in trials)
-    fitted = sum(counts_as_configuration(t) for t in trials)
-    return fitted + running + retries_on_the_way(trials)
-
-
 def configurations_ahead(trial: optuna.Trial) -> int:
     """The configurations fitted plus the sampled trials still running with a lower number:
     the trial runs only while that is under the study's budget.

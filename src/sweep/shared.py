@@ -35,9 +35,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from src.errors import interruptible
 from src.sweep.objective import (
+    K_REFINEMENT,
     KIND,
     WORKER,
-    configurations_taken,
+    counts_as_configuration,
     retries_on_the_way,
 )
 
@@ -112,6 +113,10 @@ class StaleTrials:
         return reaped
 
 
+def _is_sampled(t: FrozenTrial) -> bool:
+    return t.user_attrs.get(KIND) != K_REFINEMENT
+
+
 def settle(
     study: optuna.Study,
     target: int | None,
@@ -130,10 +135,13 @@ def settle(
         trials = study.get_trials(deepcopy=False)
         if any(t.state == TrialState.WAITING for t in trials):
             return True
-        if can_sample and target is not None and configurations_taken(trials) < target:
-            return True
-        running = any(t.state == TrialState.RUNNING for t in trials)
-        if not running and not retries_on_the_way(trials):  # a retry is queued in a moment
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        coming = retries_on_the_way(trials)  # queued in a moment, run here or elsewhere
+        if can_sample and target is not None:
+            fitted = sum(counts_as_configuration(t) for t in trials)
+            if fitted + coming + sum(_is_sampled(t) for t in running) < target:
+                return True
+        if not running and not coming:
             return False
         with interruptible():
             time.sleep(poll)
