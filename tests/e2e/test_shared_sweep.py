@@ -58,14 +58,18 @@ def clean_env(**values: str) -> dict[str, str]:
     return {**kept, "PYTHONUNBUFFERED": "1", **values}
 
 
-def start_sweep(team, tmp_path: Path, tag: str, *overrides: str) -> subprocess.Popen:
+def start_sweep(
+    team, tmp_path: Path, tag: str, *overrides: str, module: str = "src.run", **env_values: str
+) -> subprocess.Popen:
     """One process of a sweep: `python -m src.run +experiment=lrfmc ...` on the team servers."""
-    env = clean_env(MLFLOW_TRACKING_URI=team.tracking_uri, OPTUNA_STORAGE=team.optuna_url)
+    env = clean_env(
+        MLFLOW_TRACKING_URI=team.tracking_uri, OPTUNA_STORAGE=team.optuna_url, **env_values
+    )
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "src.run",
+            module,
             "+experiment=lrfmc",
             f"hydra.run.dir={tmp_path / tag}",
             *SMALL,
@@ -183,9 +187,9 @@ def test_three_processes_fit_exactly_24_configurations_beside_another_sweep(team
 
 
 def running_trial_of(study, proc) -> int | None:
-    """The number of the trial ``proc`` is fitting now, if any."""
+    """The number of the trial ``proc`` is fitting now (every parameter suggested), if any."""
     for t in study.get_trials(states=(TrialState.RUNNING,)):
-        if t.user_attrs.get(WORKER, "").endswith(f":{proc.pid}") and t.params:
+        if t.user_attrs.get(WORKER, "").endswith(f":{proc.pid}") and "k" in t.params:
             return t.number
     return None
 
@@ -201,27 +205,29 @@ def test_the_trial_of_a_killed_worker_is_failed_by_heartbeat_and_retried(team, t
         "sweep.heartbeat_interval=1",
         "sweep.grace_period=4",
     ]
+    hang_file = tmp_path / "victim-fitting.json"
     leader = start_sweep(team, tmp_path, "leader", *common)
     helper = start_sweep(team, tmp_path, "helper", *common, "sweep.role=worker")
-    victim = start_sweep(team, tmp_path, "victim", *common, "sweep.role=worker")
+    # The victim's first fit hangs (tests/e2e/hanging_sweep.py), so it is caught mid-trial.
+    victim = start_sweep(
+        team,
+        tmp_path,
+        "victim",
+        *common,
+        "sweep.role=worker",
+        module="tests.e2e.hanging_sweep",
+        HANG_FILE=str(hang_file),
+    )
     killed_number = None
     deadline = time.monotonic() + 300
     while killed_number is None and time.monotonic() < deadline:
         assert victim.poll() is None, victim.communicate()
-        try:
+        if hang_file.exists():
             study = optuna.load_study(study_name=name, storage=team.optuna_url)
-        except KeyError:
-            time.sleep(0.2)
-            continue
-        if running_trial_of(study, victim) is not None:
-            # Frozen first, so the trial seen running is still running when the kill lands.
-            victim.send_signal(signal.SIGSTOP)
             if (number := running_trial_of(study, victim)) is not None:
                 victim.send_signal(signal.SIGKILL)
                 killed_number = number
-            else:
-                victim.send_signal(signal.SIGCONT)
-        time.sleep(0.05)
+        time.sleep(0.1)
     assert killed_number is not None, "the victim never ran a trial"
     assert victim.wait(timeout=30) == -signal.SIGKILL
     results = wait_all([leader, helper])
@@ -229,8 +235,7 @@ def test_the_trial_of_a_killed_worker_is_failed_by_heartbeat_and_retried(team, t
 
     study = optuna.load_study(study_name=name, storage=team.optuna_url)
     killed = study.trials[killed_number]
-    if killed.state != TrialState.FAIL:
-        pytest.fail(f"trial {killed_number} was finished before the kill: {killed.state}")
+    assert killed.state == TrialState.FAIL
     retries = [t for t in study.trials if t.system_attrs.get("failed_trial") == killed_number]
     assert len(retries) == 1
     assert retries[0].params == killed.params
