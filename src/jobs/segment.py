@@ -83,6 +83,7 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
 
     options = load_options(cfg)
     reports = report_paths(options)
+    space = sweep_space(cfg, runtime_choices(), task_overrides())  # unknown options fail here
     stores = open_stores(options.mlflow.tracking_uri, options.sweep.storage, original_cwd())
     started = time.perf_counter()
     stages = Stages()
@@ -111,7 +112,6 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
             validate_features(
                 data.features, feature_rules(list(data.features.columns)), action="segmented"
             )
-            space = sweep_space(cfg, runtime_choices(), task_overrides())
             check_sweep_fits_data(options.sweep, data.features, space)
             X_eval = EvaluationSpace().fit_transform(data.features)
             run = tracked_sweep(
