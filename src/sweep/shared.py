@@ -35,10 +35,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from src.errors import interruptible
 from src.sweep.objective import (
-    K_REFINEMENT,
     KIND,
     WORKER,
-    counts_as_configuration,
+    configurations_taken,
     retries_on_the_way,
 )
 
@@ -113,10 +112,6 @@ class StaleTrials:
         return reaped
 
 
-def _is_sampled(t: FrozenTrial) -> bool:
-    return t.user_attrs.get(KIND) != K_REFINEMENT
-
-
 def settle(
     study: optuna.Study,
     target: int | None,
@@ -137,10 +132,8 @@ def settle(
             return True
         running = [t for t in trials if t.state == TrialState.RUNNING]
         coming = retries_on_the_way(trials)  # queued in a moment, run here or elsewhere
-        if can_sample and target is not None:
-            fitted = sum(counts_as_configuration(t) for t in trials)
-            if fitted + coming + sum(_is_sampled(t) for t in running) < target:
-                return True
+        if can_sample and target is not None and configurations_taken(trials) < target:
+            return True
         if not running and not coming:
             return False
         with interruptible():

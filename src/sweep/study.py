@@ -30,9 +30,10 @@ from src.sweep.objective import (
     METRICS,
     REPEAT_OF,
     STATE,
+    configurations_taken,
     counts_as_configuration,
     is_result,
-    retries_on_the_way,
+    is_sampled,
     run_trial,
 )
 from src.sweep.space import SweepSpace
@@ -248,11 +249,6 @@ def _sleep(seconds: float) -> None:
         time.sleep(seconds)
 
 
-def is_sampled(t: FrozenTrial) -> bool:
-    """A configuration the sampler proposed (not one the k refinement queued)."""
-    return t.user_attrs.get(KIND) != K_REFINEMENT
-
-
 def fitted_configurations(study: optuna.Study) -> int:
     """Sampled trials that fitted a configuration: repeats, surplus and interrupted trials and
     the k refinement do not count (``objective.counts_as_configuration``)."""
@@ -302,10 +298,8 @@ def sample(
 
     def enough(study: optuna.Study, _trial: FrozenTrial) -> None:
         proposals["left"] -= 1
-        trials = study.get_trials(deepcopy=False)
-        fitted = sum(counts_as_configuration(t) for t in trials)
-        running = sum(t.state == TrialState.RUNNING and is_sampled(t) for t in trials)
-        if fitted + running + retries_on_the_way(trials) >= target or proposals["left"] <= 0:
+        taken = configurations_taken(study.get_trials(deepcopy=False))
+        if taken >= target or proposals["left"] <= 0:
             study.stop()
 
     def can_sample() -> bool:
