@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
@@ -181,6 +181,14 @@ class FlaggedLog:
         """The cleaned log: kept lines, the log's own columns (and ``is_return`` when netted)."""
         columns = [*self.columns, schema.IS_RETURN] if self.net else self.columns
         return self.frame.filter(pl.col(KEEP)).select(columns)
+
+    def outputs(self, columns: Collection[str] | None = None) -> list[pl.LazyFrame]:
+        """The cleaned log (only ``columns`` of it; None: all) and the one-row frame of counts
+        ``report`` reads: two queries on the same flags, to collect together."""
+        cleaned = self.cleaned
+        if columns is not None:
+            cleaned = cleaned.select(c for c in schema.names(cleaned) if c in columns)
+        return [cleaned, self.frame.select(self.counts())]
 
     def count_columns(self) -> list[pl.Expr]:
         """Per-line flags whose sums are the report's line counts (with ``ROWS``, the lines)."""
@@ -549,10 +557,8 @@ def clean_transactions(
     The flags are computed once; the cleaned log and every count come from them.
     """
     flagged = flag_rules(tx.lazy(), cfg)
-    lines = flagged.frame.collect()
-    counts = lines.select(flagged.counts()).row(0, named=True)
-    report = flagged.report(counts)
-    return replace(flagged, frame=lines.lazy()).cleaned.collect(), report
+    cleaned, counts = pl.collect_all(flagged.outputs())
+    return cleaned, flagged.report(counts.row(0, named=True))
 
 
 def _raise_empty(steps: list[CleaningStep]) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 import polars as pl
 
-from src import columns as schema
 from src.columns import CUSTOMER_ID, INVOICE_DATE
 from src.config.schema import CleaningConfig, DatasetConfig, Engine, FeaturesConfig
 from src.data.convert import parse_date_option
@@ -96,13 +95,9 @@ def load_clean(
         flagged = flag_rules(lines, cleaning_cfg)
         flagged_logs.append(flagged)
         sums = [frame.select(c.sum() for c in checks)] if checks else []
-        cleaned = flagged.cleaned
-        if columns is not None:
-            cleaned = cleaned.select(c for c in schema.names(cleaned) if c in columns)
-        return [cleaned, flagged.frame.select(flagged.counts()), row_hashes(lines), *sums]
+        return [*flagged.outputs(columns), row_hashes(lines), *sums]
 
     cleaned, counts, hashes, *_ = log.run(query, engine="streaming")
-    del log
     report = flagged_logs[-1].report(counts.row(0, named=True))
     dataset.transactions = cleaned
     return dataset, fingerprint_of(hashes), report
