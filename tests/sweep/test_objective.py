@@ -176,3 +176,44 @@ def test_a_configuration_another_process_is_fitting_is_waited_for_not_refitted(
     assert fits == []
     assert recorder.records[0].repeat_of == elsewhere.number
     assert study.trials[-1].value == pytest.approx(0.42)
+
+
+def test_trials_sharing_an_outlier_step_fit_it_once_with_the_labels_of_a_fresh_fit(
+    features, monkeypatch
+):
+    from sklearn.base import clone
+
+    from src.model.transformers import IsolationForestFilter
+    from src.result import Choice
+
+    cfg = compose_config(
+        "config",
+        "sweep.k.low=3",
+        "sweep.k.high=4",
+        "sweep.search_space.outliers=[isolation_forest]",
+        "sweep.search_space.scaler=[log_standard,robust]",
+    )
+    space = sweep_space(cfg)
+    X = EvaluationSpace().fit_transform(features)
+    obj.fit_cache().clear(warn=False)  # nothing fitted by earlier tests in this process
+    forests = []
+    real_fit = IsolationForestFilter.fit
+    monkeypatch.setattr(
+        IsolationForestFilter, "fit", lambda self, *a: forests.append(1) or real_fit(self, *a)
+    )
+    outcomes = [
+        obj.run_trial(
+            features,
+            X,
+            Choice.of({**PARAMS, "outliers": "isolation_forest", "scaler": scaler, "k": k}),
+            space,
+            10_000,
+            0,
+        )
+        for scaler, k in [("log_standard", 3), ("robust", 3), ("log_standard", 4)]
+    ]
+    assert len(forests) == 1
+    for outcome in outcomes:
+        assert outcome.pipeline.memory is None
+        fresh = clone(outcome.pipeline).fit(features)
+        np.testing.assert_array_equal(fresh.predict(features), outcome.labels)
