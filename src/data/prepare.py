@@ -148,7 +148,8 @@ def prepare_data(
     per-customer table comes back from Spark (``transactions`` is None: no product picks).
 
     ``columns``: the cleaned log's columns the job reads after the features (None: all); the
-    features' own inputs are kept until they are built."""
+    features' own inputs are kept until they are built, then let go, so a log of millions of
+    lines does not hold prices, countries and dates nothing reads any more."""
     if dataset_cfg.engine is Engine.spark:
         from src.data.dataset import Dataset
 
@@ -165,11 +166,12 @@ def prepare_data(
             table.snapshot,
             list(table.warnings),
         )
+    loaded = columns
     if columns is not None:
         from src.data.features import FEATURE_INPUTS
 
-        columns = {*columns, *FEATURE_INPUTS}
-    dataset, fingerprint, report = load_clean(dataset_cfg, cleaning_cfg, base_dir, columns)
+        loaded = {*columns, *FEATURE_INPUTS}
+    dataset, fingerprint, report = load_clean(dataset_cfg, cleaning_cfg, base_dir, loaded)
     if dataset.kind != "transactions":
         features, snap = features_at(dataset, features_cfg, snapshot)
         _check_enough(features, dataset.name, snap)
@@ -181,6 +183,9 @@ def prepare_data(
         dataset.transactions = dataset.transactions.filter(
             pl.col(INVOICE_DATE) < result.snapshot.to_pydatetime()
         )
+    if columns is not None:
+        tx = dataset.transactions
+        dataset.transactions = tx.select(c for c in tx.columns if c in columns)
     report = report.with_ignored(result.ignored, result.note)
     warnings = [*result.warnings, *feature_warnings(result.table, dataset.kind)]
     return Prepared(

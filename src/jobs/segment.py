@@ -107,7 +107,6 @@ def run_segmentation(cfg: DictConfig) -> SweepRun:
                     columns=INSIGHT_COLUMNS,
                 )
             console.data_summary(options, data)
-            keep_insight_columns(data)
             # The rules the model will apply when it scores, applied before any trial runs.
             validate_features(
                 data.features, feature_rules(list(data.features.columns)), action="segmented"
@@ -166,21 +165,6 @@ def resume_hint_on_interrupt(sweep: SweepConfig):
             how = f"continue with `{' '.join(['python -m src.run', *kept, 'sweep.resume=true'])}`"
         console.say(f"\nInterrupted. Finished trials are kept in MLflow and Optuna; {how}.")
         sys.exit(EXIT_INTERRUPTED)
-
-
-def keep_insight_columns(data) -> None:
-    """Let go of the cleaned log's columns nothing after the features reads (the product
-    tables and the value model read ``INSIGHT_COLUMNS``), so a log of millions of lines does
-    not hold prices, countries and dates it no longer needs through the sweep."""
-    from src.jobs.finalise import INSIGHT_COLUMNS
-
-    tx = data.transactions
-    if tx is None or not hasattr(tx, "select"):
-        return
-    slim = tx.select([c for c in tx.columns if c in INSIGHT_COLUMNS])
-    data.transactions = slim
-    if getattr(data.dataset, "transactions", None) is tx:
-        data.dataset.transactions = slim
 
 
 def check_sweep_fits_data(sweep: SweepConfig, features, space) -> None:

@@ -57,6 +57,21 @@ def test_one_pass_table_equals_the_prepared_features(shop_file, cleaning, snapsh
         assert table.snapshot == prepared.snapshot
 
 
+def test_the_prepared_log_keeps_only_the_columns_asked_for_once_features_are_built(shop_file):
+    from src.jobs.finalise import INSIGHT_COLUMNS
+
+    dataset = dataset_config(shop_file)
+    _, clean, feats = resolve_options(dataset, "default", "lrfmc")
+    full = prepare_data(dataset, clean, feats)
+    slim = prepare_data(dataset, clean, feats, columns=INSIGHT_COLUMNS)
+    kept = [c for c in full.transactions.columns if c in INSIGHT_COLUMNS]
+    assert slim.transactions.columns == kept
+    assert set(full.transactions.columns) - set(kept)  # something was let go
+    assert slim.dataset.transactions is slim.transactions
+    pd.testing.assert_frame_equal(slim.features, full.features, check_exact=True)
+    assert slim.transactions.equals(full.transactions.select(kept))
+
+
 def test_customer_features_takes_option_names_and_mappings(shop_file):
     by_name = customer_features(shop_file, "default", "lrfmc")
     by_mapping = customer_features(shop_file, {}, {"name": "lrfmc"})

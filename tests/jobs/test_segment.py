@@ -73,32 +73,6 @@ def test_every_trial_failing_alike_shows_that_error():
         fail_when_every_trial_failed(study)
 
 
-def test_the_cleaned_log_keeps_only_what_the_insight_tables_and_value_read():
-    from types import SimpleNamespace
-
-    import polars as pl
-
-    from src.jobs.finalise import INSIGHT_COLUMNS
-    from src.jobs.segment import keep_insight_columns
-
-    log = pl.DataFrame(
-        {
-            "customer_id": ["c1"],
-            "stock_code": ["P1"],
-            "amount": [3.0],
-            "invoice_date": [pd.Timestamp("2024-01-02")],
-            "unit_price": [1.5],
-            "country": ["FR"],
-        }
-    )
-    dataset = SimpleNamespace(transactions=log)
-    data = SimpleNamespace(transactions=log, dataset=dataset)
-    keep_insight_columns(data)
-    assert data.transactions.columns == ["customer_id", "stock_code", "amount", "invoice_date"]
-    assert set(data.transactions.columns) <= INSIGHT_COLUMNS
-    assert dataset.transactions is data.transactions
-
-
 def test_a_report_path_naming_a_folder_is_refused_before_any_work(tmp_path):
     options = load_options(compose_config("config", f"report.path={tmp_path}"))
     with pytest.raises(SegmentationError, match=f"report.path={tmp_path} is a folder"):
