@@ -363,7 +363,11 @@ class LogScan:
 
     def lines(self) -> int:
         """How many lines the log has: from the metadata of Parquet files, a fast count of
-        the others' lines."""
+        the others' lines (counted once per scan)."""
+        return self._line_count
+
+    @functools.cached_property
+    def _line_count(self) -> int:
         try:
             return int(self.raw.select(pl.len()).collect().item())
         except (OSError, pl.exceptions.PolarsError) as exc:

@@ -270,3 +270,22 @@ def test_malformed_csv_is_reported(tmp_path):
         handle.write("1,2,3,4,5,6,7,8,9,10\n")
     with pytest.raises(SegmentationError, match="cannot parse .*log.csv as CSV"):
         read_transactions(path, UCI_COLUMNS)
+
+
+def test_a_scan_counts_its_lines_once(tmp_path):
+    from src.data.readers import scan_transactions, source
+
+    path = tmp_path / "log.parquet"
+    pl.DataFrame(
+        {
+            "customer_id": ["a", "b", "c"],
+            "invoice_id": ["1", "2", "3"],
+            "invoice_date": [pd.Timestamp("2024-01-02")] * 3,
+            "quantity": [1, 2, 3],
+            "unit_price": [1.0, 2.0, 3.0],
+        }
+    ).write_parquet(path)
+    scan = scan_transactions(source(path), None)
+    assert scan.may_have(3) and not scan.may_have(4)
+    path.unlink()  # a second count would have to read the file again
+    assert scan.lines() == 3
