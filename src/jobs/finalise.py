@@ -43,6 +43,7 @@ from src.model.pipeline import fitted_params
 from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
 from src.sweep import study as sw
+from src.sweep.objective import fit_cache
 from src.sweep.sample import sweep_sample
 from src.sweep.space import SweepSpace
 
@@ -155,8 +156,10 @@ class StabilityCache:
 
     def of(self, choice: Choice) -> float:
         if choice not in self.scores:
+            # Through the trials' fit cache: the reference fit is the trial's, and each k of
+            # the configuration refits the same outlier step on the same bootstrap samples.
             self.scores[choice] = stability_score(
-                lambda: self.space.pipeline(choice),
+                lambda: self.space.pipeline(choice).set_params(memory=fit_cache()),
                 self.features,
                 n_bootstraps=self.n_boot,
                 random_state=self.seed,
