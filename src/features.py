@@ -69,12 +69,21 @@ def main(argv: list[str] | None = None) -> None:
             "the customers into, e.g. partitions=8, or leave it out."
         )
     started = time.perf_counter()
+    clock = {"pass": 1, "started": started, "last": 0}
 
     def progress(done: int, parts: int) -> None:
-        spent = time.perf_counter() - started
+        # Counting starts again when the log is read a second time (its latest lines lie past
+        # the snapshot the first pass found): that pass is timed from where the first ended.
+        now = time.perf_counter()
+        if done <= clock["last"]:
+            clock.update({"pass": clock["pass"] + 1, "started": clock["ended"]})
+        clock.update({"last": done, "ended": now})
+        spent = now - clock["started"]
         left = spent / done * (parts - done)
+        again = f" (pass {clock['pass']})" if clock["pass"] > 1 else ""
         print(
-            f"customer partition {done}/{parts} done in {spent:.0f} s; about {left:.0f} s left",
+            f"customer partition {done}/{parts}{again} done in {spent:.0f} s; about "
+            f"{left:.0f} s left",
             flush=True,
         )
 

@@ -71,3 +71,27 @@ def test_a_log_read_in_customer_partitions_writes_the_same_table(tmp_path):
     assert "(3 customer partitions)" in proc.stdout
     assert "customer partition 2/3 done in" in proc.stdout
     pd.testing.assert_frame_equal(pd.read_parquet(split), pd.read_parquet(whole))
+
+
+def test_a_second_pass_over_the_log_is_counted_as_such(tmp_path):
+    import polars as pl
+
+    from src.data.synthetic.generate import write_log
+
+    log = tmp_path / "shop.parquet"
+    write_log(log, n_customers=300, seed=5)
+    lines = pl.read_parquet(log)
+    date = next(c for c in lines.columns if lines[c].dtype == pl.Datetime)
+    # One mistyped line far in the future: the snapshot comes from the plausible range, and
+    # the features are built again as of it.
+    stray = lines.head(1).with_columns(pl.lit(pd.Timestamp("2099-01-01")).alias(date))
+    pl.concat([lines, stray.cast(lines.schema)]).write_parquet(log)
+    proc = run(
+        "dataset=synthetic_parquet",
+        f"dataset.path={log}",
+        "partitions=3",
+        f"output={tmp_path / 'out.parquet'}",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "customer partition 3/3 done in" in proc.stdout
+    assert "customer partition 1/3 (pass 2) done in" in proc.stdout
