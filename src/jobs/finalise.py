@@ -43,7 +43,7 @@ from src.model.pipeline import fitted_params
 from src.model.segmentation import SegmentationModel
 from src.result import Choice, DatasetSummary, FigureId, Insight, SegmentationResult
 from src.sweep import study as sw
-from src.sweep.objective import fit_cache
+from src.sweep.objective import cached_pipeline
 from src.sweep.sample import sweep_sample
 from src.sweep.space import SweepSpace
 
@@ -159,7 +159,7 @@ class StabilityCache:
             # Through the trials' fit cache: the reference fit is the trial's, and each k of
             # the configuration refits the same outlier step on the same bootstrap samples.
             self.scores[choice] = stability_score(
-                lambda: self.space.pipeline(choice).set_params(memory=fit_cache()),
+                lambda: cached_pipeline(self.space, choice),
                 self.features,
                 n_bootstraps=self.n_boot,
                 random_state=self.seed,

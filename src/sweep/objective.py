@@ -66,12 +66,17 @@ def is_result(t: optuna.trial.FrozenTrial) -> bool:
     return t.user_attrs.get(STATE) not in _NOT_RESULTS
 
 
+def is_sampled(t: optuna.trial.FrozenTrial) -> bool:
+    """A configuration the sampler proposed (not one the k refinement queued)."""
+    return t.user_attrs.get(KIND) != K_REFINEMENT
+
+
 def counts_as_configuration(t: optuna.trial.FrozenTrial) -> bool:
     """A sampled configuration fitted once: repeats, surplus, interrupted trials and the k
     refinement do not count towards ``sweep.n_trials``."""
     return (
         t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        and t.user_attrs.get(KIND) != K_REFINEMENT
+        and is_sampled(t)
         and REPEAT_OF not in t.user_attrs
         and is_result(t)
     )
@@ -95,7 +100,7 @@ def retries_on_the_way(trials: Iterable[optuna.trial.FrozenTrial]) -> int:
     return sum(
         t.state == TrialState.FAIL
         and STATE not in t.user_attrs  # died before it recorded anything
-        and t.user_attrs.get(KIND) != K_REFINEMENT
+        and is_sampled(t)
         and t.number not in retried
         and _seconds_since(t.datetime_complete) < RETRY_GRACE_SECONDS
         for t in trials
@@ -107,11 +112,6 @@ def _seconds_since(moment: datetime | None) -> float:
     if moment is None:
         return float("inf")
     return (datetime.now(moment.tzinfo) - moment).total_seconds()
-
-
-def is_sampled(t: optuna.trial.FrozenTrial) -> bool:
-    """A configuration the sampler proposed (not one the k refinement queued)."""
-    return t.user_attrs.get(KIND) != K_REFINEMENT
 
 
 def configurations_taken(trials: Iterable[optuna.trial.FrozenTrial]) -> int:
@@ -139,7 +139,7 @@ def configurations_ahead(trial: optuna.Trial) -> int:
         or (
             t.state == TrialState.RUNNING
             and t.number < trial.number
-            and t.user_attrs.get(KIND) != K_REFINEMENT
+            and is_sampled(t)
             and REPEAT_OF not in t.user_attrs
         )
         for t in trials
@@ -218,6 +218,12 @@ def fit_cache():
     return Memory(folder.name, verbose=0)
 
 
+def cached_pipeline(space: SweepSpace, choice: Choice):
+    """``space.pipeline(choice)`` fitting through ``fit_cache()`` (the trials and the
+    stability refits on the fit sample; the refit on every customer is not cached)."""
+    return space.pipeline(choice).set_params(memory=fit_cache())
+
+
 def run_trial(
     features: pd.DataFrame,
     X_eval: np.ndarray,
@@ -229,7 +235,7 @@ def run_trial(
 ) -> TrialOutcome:
     """Fit one configuration on ``fit_features`` (default: all customers; the sweep passes its
     fit sample, see ``src.sweep.sample``) and score the labels it gives every customer."""
-    pipe = space.pipeline(choice).set_params(memory=fit_cache())
+    pipe = cached_pipeline(space, choice)
     t0 = time.perf_counter()
     pipe.fit(features if fit_features is None else fit_features)
     fit_seconds = time.perf_counter() - t0
