@@ -66,13 +66,10 @@ def compare_labels(
     ``a``/``b`` are ``SegmentationModel.predict`` outputs; ``X_a``/``X_b`` each model's features
     in its evaluation space. Returns (ari, same_segment, counts, mapping, metrics).
     """
-    from sklearn.metrics import adjusted_rand_score
-
-    from src.model.evaluation import evaluate_labels
+    from src.model.evaluation import adjusted_rand, evaluate_labels
 
     la, lb = segment_labels(a).to_numpy(), segment_labels(b).to_numpy()
-    # On integer codes: the same index, without scikit-learn's slow checks of string labels.
-    ari = float(adjusted_rand_score(pd.factorize(la)[0], pd.factorize(lb)[0]))
+    ari = adjusted_rand(la, lb)
     counts = pd.crosstab(
         pd.Series(la, name="segment in A"), pd.Series(lb, name="segment in B")
     ).sort_index(key=_by_id)

@@ -3,7 +3,12 @@ import pandas as pd
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
 
 from src.columns import FREQUENCY, MONETARY, RECENCY
 from src.errors import SegmentationError
@@ -11,6 +16,7 @@ from src.model.evaluation import (
     DegenerateClustering,
     EvaluationSpace,
     KChoiceRule,
+    adjusted_rand,
     choose_k,
     evaluate_labels,
     knee_point,
@@ -393,3 +399,11 @@ def test_silhouette_values_equal_scikit_learn(n, k, d, chunk_rows):
         silhouette_samples(X, labels),
         atol=1e-6,
     )
+
+
+def test_adjusted_rand_of_string_labels_is_scikit_learns():
+    rng = np.random.default_rng(0)
+    planted = rng.choice(["champions", "loyal", "lost"], 500)
+    labels = rng.integers(0, 4, 500)
+    assert adjusted_rand(planted, labels) == pytest.approx(adjusted_rand_score(planted, labels))
+    assert adjusted_rand(planted, planted) == 1.0
