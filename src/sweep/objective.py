@@ -410,14 +410,27 @@ def _same_params(
     trial: optuna.Trial,
 ) -> tuple[optuna.trial.FrozenTrial | None, optuna.trial.FrozenTrial | None]:
     """(an earlier finished trial with identical choices, else a lower-numbered trial fitting
-    them right now). TPE proposes repeats on small spaces, and several processes may draw the
-    same configuration at once."""
+    them right now or still drawing them). TPE proposes repeats on small spaces, and several
+    processes may draw the same configuration at once.
+
+    A trial writes its choices one at a time (a storage call each): a lower-numbered running
+    trial whose choices so far agree with this one's, but are not all written yet, may be about
+    to fit the same configuration. It is waited for too, or both would fit it (it does not wait
+    for this higher-numbered one)."""
+    mine = trial.params
     running = None
     for t in trial.study.get_trials(deepcopy=False):
-        if t.number == trial.number or t.params != trial.params or REPEAT_OF in t.user_attrs:
+        if t.number == trial.number or REPEAT_OF in t.user_attrs:
             continue
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and is_result(t):
+        same = t.params == mine
+        if same and t.state in (TrialState.COMPLETE, TrialState.PRUNED) and is_result(t):
             return t, None
-        if t.state == TrialState.RUNNING and t.number < trial.number and running is None:
+        drawing = len(t.params) < len(mine) and all(mine.get(k) == v for k, v in t.params.items())
+        if (
+            (same or drawing)
+            and t.state == TrialState.RUNNING
+            and t.number < trial.number
+            and running is None
+        ):
             running = t
     return None, running
