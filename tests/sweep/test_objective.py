@@ -146,9 +146,12 @@ def test_the_hooks_have_a_finished_trial_before_optuna_does(features):
     assert study.trials[0].user_attrs["state"] == obj.COMPLETE
 
 
+@pytest.mark.parametrize("k_written", [True, False], ids=["fitting", "still-drawing-its-choices"])
 def test_a_configuration_another_process_is_fitting_is_waited_for_not_refitted(
-    features, monkeypatch, tmp_path
+    features, monkeypatch, tmp_path, k_written
 ):
+    """A lower-numbered trial of another process with the same configuration is waited for,
+    also while it has not written all its choices yet (each is a storage call)."""
     import threading
 
     recorder = Recorder()
@@ -156,12 +159,15 @@ def test_a_configuration_another_process_is_fitting_is_waited_for_not_refitted(
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     study = optuna.create_study(storage=storage, direction="maximize")
     study.enqueue_trial(PARAMS)
-    elsewhere = study.ask()  # another process's trial, fitting the same configuration
+    elsewhere = study.ask()  # another process's trial, with the same configuration
     for group, choices in objective.space.choices.items():
         elsewhere.suggest_categorical(group, choices)
-    elsewhere.suggest_int("k", 3, 3)
+    if k_written:
+        elsewhere.suggest_int("k", 3, 3)
 
     def finish_elsewhere():
+        if not k_written:
+            elsewhere.suggest_int("k", 3, 3)
         elsewhere.set_user_attr("metrics", {"silhouette": 0.42, "min_cluster_share": 0.3})
         elsewhere.set_user_attr("state", obj.COMPLETE)
         study.tell(elsewhere, 0.42)
@@ -176,37 +182,6 @@ def test_a_configuration_another_process_is_fitting_is_waited_for_not_refitted(
     assert fits == []
     assert recorder.records[0].repeat_of == elsewhere.number
     assert study.trials[-1].value == pytest.approx(0.42)
-
-
-def test_a_lower_numbered_trial_still_drawing_the_same_configuration_is_waited_for(
-    features, monkeypatch, tmp_path
-):
-    import threading
-
-    recorder = Recorder()
-    objective = make_objective(features, recorder)
-    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
-    study = optuna.create_study(storage=storage, direction="maximize")
-    study.enqueue_trial(PARAMS)
-    elsewhere = study.ask()  # another process's trial: its k is not written yet
-    for group, choices in objective.space.choices.items():
-        elsewhere.suggest_categorical(group, choices)
-
-    def draw_k_then_finish():
-        elsewhere.suggest_int("k", 3, 3)
-        elsewhere.set_user_attr("metrics", {"silhouette": 0.42, "min_cluster_share": 0.3})
-        elsewhere.set_user_attr("state", obj.COMPLETE)
-        study.tell(elsewhere, 0.42)
-
-    threading.Timer(0.6, draw_k_then_finish).start()
-    fits = []
-    real = obj.run_trial
-    monkeypatch.setattr(obj, "run_trial", lambda *a, **k: fits.append(1) or real(*a, **k))
-    objective.poll_seconds = 0.05
-    study.enqueue_trial(PARAMS)
-    study.optimize(objective, n_trials=1)
-    assert fits == []
-    assert recorder.records[0].repeat_of == elsewhere.number
 
 
 def test_trials_sharing_an_outlier_step_fit_it_once_with_the_labels_of_a_fresh_fit(
