@@ -53,6 +53,7 @@ import polars as pl
 from src import columns as schema
 from src.config.schema import CleaningConfig, Returns
 from src.data.options import typed_options
+from src.data.readers import collect
 from src.errors import SegmentationError
 
 RULES = (
@@ -264,8 +265,12 @@ class FlaggedLog:
         )
 
 
-def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) -> FlaggedLog:
-    """The cleaning rules (module docstring) as flags on a lazy canonical log."""
+def flag_rules(
+    tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None, separate: bool = False
+) -> FlaggedLog:
+    """The cleaning rules (module docstring) as flags on a lazy canonical log; ``separate``:
+    its source is cheap to read again, so the rules' first passes each read it themselves
+    (``readers.collect``)."""
     options = cleaning_config(cfg)
     present = schema.names(tx)
     net = options.returns is Returns.net
@@ -339,7 +344,7 @@ def flag_rules(tx: pl.LazyFrame, cfg: CleaningConfig | Mapping | None = None) ->
     # Repeated lines (and with returns=match the lines it may change) are found in a few
     # streaming passes and known by their position in the log.
     tx = tx.with_row_index(_ROW)
-    compare = _LinesToCompare.of(tx, present, flags, match)
+    compare = _LinesToCompare.of(tx, present, flags, match, separate)
     frame = tx.with_columns(compare.repeat.alias(_REPEAT)).with_columns(*flags)
     if match:
         frame = _match_cancellations(frame, compare, present)
@@ -404,7 +409,7 @@ class _LinesToCompare:
     lines: pl.DataFrame | None = None
 
     @classmethod
-    def of(cls, tx: pl.LazyFrame, present, flags, match: bool) -> _LinesToCompare:
+    def of(cls, tx: pl.LazyFrame, present, flags, match: bool, separate: bool) -> _LinesToCompare:
         columns = [c for c in present if not c.startswith("_bad_")]
         line_hash = _hash_of(columns).alias("_hash")
         queries = [tx.select(line_hash)]
@@ -413,7 +418,7 @@ class _LinesToCompare:
             prelim = tx.with_columns(pl.lit(False).alias(_REPEAT)).with_columns(*flags)
             cancelling = prelim.filter(_cancelling(prelim, present))
             queries.append(cancelling.select(_hash_of(keys, 1000).alias("_key")).unique())
-        found = pl.collect_all(queries)
+        found = collect(queries, separate)
         hashes = found[0]["_hash"].sort()
         shared = hashes.filter(hashes == hashes.shift(1)).unique()
         alike = line_hash.is_in(shared.implode()).alias("_alike")

@@ -382,8 +382,8 @@ class LogScan:
         """``query(frame)`` collected: an aggregation grouped by ``keys`` that carries the sums
         of ``bad_columns(frame, keys)``. Ids among ``keys`` are checked on the distinct keys.
 
-        ``query`` may return several queries on ``frame`` (collected together, the source read
-        once): the first is the one grouped by ``keys``, and the sums may be in any of them.
+        ``query`` may return several queries on ``frame`` (collected together, see ``collect``):
+        the first is the one grouped by ``keys``, and the sums may be in any of them.
         """
         return self._collect(query, keys, **kwargs)
 
@@ -417,7 +417,7 @@ class LogScan:
     def _collect_on_path(self, query, keys: Sequence[str] = (), **kwargs):
         """(the collected results, the scan that read them: this one or its careful path)."""
         try:
-            results = collect(query(self.frame), **kwargs)
+            results = collect(query(self.frame), self.rescans_cheaply, **kwargs)
         except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
             # The fast path's strict parses raise on a value they cannot take: read carefully.
             if not self.careful:
@@ -474,11 +474,21 @@ class LogScan:
             raise error
 
 
+# Queries on a log that is cheap to read again (Parquet, or lines in memory) are collected
+# without common-subplan elimination: polars would hold the subplan they share in memory to
+# compute it once, and for queries on one log that is the whole log (19M lines of Parquet:
+# 2.7 GB), while reading Parquet columns again costs about the same time (measured at 1M
+# customers). A CSV is parsed once, as parsing it again costs more.
+SEPARATE_PLANS = pl.QueryOptFlags(comm_subplan_elim=False)
+
+
 def collect(
-    queries: pl.LazyFrame | Sequence[pl.LazyFrame], **kwargs
+    queries: pl.LazyFrame | Sequence[pl.LazyFrame], separate: bool = False, **kwargs
 ) -> pl.DataFrame | list[pl.DataFrame]:
-    """A query collected, or several together (``pl.collect_all``: a source they share is
-    read once)."""
+    """A query collected, or several together (``pl.collect_all``); ``separate``: each reads
+    its source itself (``SEPARATE_PLANS``), for a source that is cheap to read again."""
+    if separate:
+        kwargs = {"optimizations": SEPARATE_PLANS, **kwargs}
     if isinstance(queries, pl.LazyFrame):
         return queries.collect(**kwargs)
     return pl.collect_all(list(queries), **kwargs)
