@@ -101,6 +101,53 @@ def polars_query(path: Path) -> pl.DataFrame:
     )
 
 
+def polars_query_with_counts(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The same table, and the cleaning report's numbers from the same read: the lines each
+    rule removes (in order), the lines kept, the lines after the snapshot, and the customers
+    before and after cleaning. Two queries collected together, as ours does."""
+    types = {
+        "InvoiceNo": pl.String,
+        "Quantity": pl.Float64,
+        "InvoiceDate": pl.String,
+        "UnitPrice": pl.Float64,
+        "CustomerID": pl.Float64,
+    }
+    snapshot = SNAPSHOT.to_pydatetime()
+    lines = pl.scan_csv(path, schema_overrides=types).with_columns(
+        pl.col("InvoiceDate").str.to_datetime("%Y-%m-%d %H:%M:%S"),
+        (pl.col("Quantity") * pl.col("UnitPrice")).alias("amount"),
+    )
+    known = pl.col("CustomerID").is_not_null()
+    kept_cancellations = known & ~pl.col("InvoiceNo").str.starts_with("C")
+    kept_quantity = kept_cancellations & (pl.col("Quantity") > 0)
+    keep = kept_quantity & (pl.col("UnitPrice") > 0)
+    table = (
+        lines.filter(keep & (pl.col("InvoiceDate") < snapshot))
+        .group_by("CustomerID")
+        .agg(
+            pl.col("InvoiceDate").max().alias("last"),
+            pl.col("InvoiceNo").n_unique().alias(schema.FREQUENCY),
+            pl.col("amount").sum().alias(schema.MONETARY),
+        )
+        .with_columns(
+            (pl.lit(snapshot) - pl.col("last")).dt.total_days().alias(schema.RECENCY),
+            pl.col("CustomerID").cast(pl.Int64).cast(pl.String).alias(schema.CUSTOMER_ID),
+        )
+        .select(schema.CUSTOMER_ID, *schema.RFM_FEATURES)
+    )
+    counts = lines.select(
+        pl.len().alias("rows_in"),
+        (~known).sum().alias("missing_customer_id"),
+        (known & ~kept_cancellations).sum().alias("cancellations"),
+        (kept_cancellations & ~kept_quantity).sum().alias("non_positive_quantity"),
+        (kept_quantity & ~keep).sum().alias("non_positive_price"),
+        (keep & (pl.col("InvoiceDate") >= snapshot)).sum().alias("after_snapshot"),
+        pl.col("CustomerID").drop_nulls().n_unique().alias("customers_in"),
+        pl.col("CustomerID").filter(keep).n_unique().alias("customers_out"),
+    )
+    return tuple(pl.collect_all([table, counts]))
+
+
 def check_same_result(path: Path, options) -> None:
     mine = ours(options)
     theirs = polars_query(path).to_pandas().set_index(schema.CUSTOMER_ID).sort_index()
@@ -113,6 +160,24 @@ def check_same_result(path: Path, options) -> None:
     values = mine[schema.RECENCY]
     assert (round(values.mean(), 2), values.median(), values.max()) == (92.06, 50, 373)
     assert len(mine) == 4_338
+    table, counts = polars_query_with_counts(path)
+    assert table.sort(schema.CUSTOMER_ID)[schema.CUSTOMER_ID].to_list() == mine.index.tolist()
+    report = customer_table(*options, SNAPSHOT).cleaning
+    removed = report.to_frame()["rows_removed"]
+    theirs = counts.row(0, named=True)
+    assert theirs["rows_in"] == report.rows_in
+    assert (theirs["customers_in"], theirs["customers_out"]) == (
+        report.customers_in,
+        report.customers_out,
+    )
+    for rule in (
+        "missing_customer_id",
+        "cancellations",
+        "non_positive_quantity",
+        "non_positive_price",
+        "after_snapshot",
+    ):
+        assert theirs[rule] == removed[rule], rule
 
 
 def time_rounds(variants: dict[str, Callable[[], object]], repeat: int) -> pd.DataFrame:
@@ -164,6 +229,7 @@ def compare(title: str, path: Path, repeat: int) -> None:
         {
             "ours: customer_table (read + classic clean + rfm)": lambda: ours(options),
             peer: lambda: polars_query(path),
+            "polars: the same query + the report's counts": lambda: polars_query_with_counts(path),
         },
         repeat,
     )
