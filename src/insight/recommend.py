@@ -137,12 +137,18 @@ def product_lines(tx: pl.DataFrame | ProductLines | None, segments: pd.Series) -
     )
     present = tx.columns
     kept = [CUSTOMER_ID, STOCK_CODE] + [c for c in (AMOUNT, DESCRIPTION) if c in present]
+    # Text stock codes as a Categorical: a (customer, product) pair held in ``bought`` (14M of
+    # them at 1M customers) is three 4-byte codes instead of two codes and a string.
+    codes = pl.col(STOCK_CODE)
+    if tx.schema[STOCK_CODE] == pl.String:
+        codes = codes.cast(pl.Categorical)
     lines = (
         tx.lazy()
         .filter(purchase_mask(tx) & pl.col(STOCK_CODE).is_not_null())
         .select(kept)
         .join(customers.lazy(), on=CUSTOMER_ID, how="inner")
         .drop(CUSTOMER_ID)
+        .with_columns(codes)
     )
     queries = [lines.select("cust", "seg", STOCK_CODE).unique()]
     if AMOUNT in present:
@@ -315,7 +321,7 @@ def customer_recommendations(
             DESCRIPTION: cand.loc[known, DESCRIPTION].to_numpy(dtype=object),
             "score": cand.loc[known, "customer_share"].to_numpy(float),
         },
-        schema_overrides={DESCRIPTION: pl.String},
+        schema_overrides={STOCK_CODE: lines.bought.schema[STOCK_CODE], DESCRIPTION: pl.String},
     )
     customers = pl.DataFrame(
         {
@@ -355,7 +361,7 @@ def customer_recommendations(
             CUSTOMER_ID: lines.customers.take(cust).array,
             SEGMENT: lines.segments.take(lines.cust_segment[cust]).array,
             "rank": out["rank"].to_numpy().astype(np.int64),
-            STOCK_CODE: out[STOCK_CODE].to_pandas().array,
+            STOCK_CODE: out[STOCK_CODE].cast(pl.String).to_pandas().array,
             DESCRIPTION: out[DESCRIPTION].to_pandas().array,
             "score": out["score"].to_numpy().astype(float),
         }
