@@ -160,6 +160,7 @@ def plan_features(
     counts: Sequence[pl.Expr] = (),
     count_after: bool = False,
     totals: Sequence[pl.Expr] = (),
+    in_memory: bool = False,
 ) -> FeaturePlan:
     """The per-customer aggregates behind the features, as one lazy query on a log.
 
@@ -173,6 +174,12 @@ def plan_features(
 
     Every aggregation is a plain one on a column masked to null where the line does not
     count: polars' fast group-by path (a filter inside an aggregation takes a per-group one).
+
+    LRFMC's discount share needs each order's discount. On a log read from its source the
+    orders are grouped first and the customers from them, one pass; ``in_memory`` (``tx`` is
+    a log in memory, cheap to read twice): the customers are grouped from the lines and the
+    orders apart, holding one sum per order instead of every aggregation (8M orders at 1M
+    customers: 0.5 GB less at the peak, about a second more).
     """
     cfg = features_config(features)
     present = names(tx)
@@ -224,7 +231,21 @@ def plan_features(
     if counts:
         aggs.append(pl.len().alias(ROWS))
     lines = tx.select(CUSTOMER_ID, INVOICE_ID, *masked)
-    if cfg.name is FeatureSet.lrfmc:
+    if cfg.name is FeatureSet.lrfmc and in_memory:
+        per_order = (
+            lines.filter(pl.col(_DISCOUNTED).is_not_null())
+            .group_by(CUSTOMER_ID, INVOICE_ID)
+            .agg(pl.col(_DISCOUNTED).sum())
+            .group_by(CUSTOMER_ID)
+            .agg((pl.col(_DISCOUNTED) > 0).sum())
+        )
+        per_customer = (
+            lines.group_by(CUSTOMER_ID)
+            .agg(aggs)
+            .join(per_order, on=CUSTOMER_ID, how="left")
+            .with_columns(pl.col(_DISCOUNTED).fill_null(0))
+        )
+    elif cfg.name is FeatureSet.lrfmc:
         # The discount share needs each order's discount: orders first, then customers.
         per_order = lines.group_by(CUSTOMER_ID, INVOICE_ID).agg(
             *[a for a in aggs if a.meta.output_name() not in (_ORDERS, _DAYS)],
@@ -445,8 +466,10 @@ def transaction_features(
     """
     cfg = features_config(features)
 
+    in_memory = isinstance(tx, pl.DataFrame)
+
     def run(snapshot, count_after):
-        plan = plan_features(tx.lazy(), cfg, snapshot, count_after=count_after)
+        plan = plan_features(tx.lazy(), cfg, snapshot, count_after=count_after, in_memory=in_memory)
         return plan, plan.aggregates.collect()
 
     return features_at_snapshot(run, snapshot_date).table

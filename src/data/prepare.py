@@ -129,7 +129,7 @@ def snapshot_features(dataset, features_cfg: FeaturesConfig, snapshot):
 
     def run(snap, count_after):
         plan = plan_features(
-            dataset.transactions.lazy(), features_cfg, snap, count_after=count_after
+            dataset.transactions.lazy(), features_cfg, snap, count_after=count_after, in_memory=True
         )
         return plan, plan.aggregates.collect()
 
