@@ -225,6 +225,44 @@ def test_feature_invariants(lines):
     assert np.isclose(result[M].sum(), tx[schema.AMOUNT].sum())
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(min_value=0, max_value=60),  # day offset
+            st.sampled_from(["o1", "o2", "o3", None]),  # invoice (shared across customers too)
+            st.floats(min_value=-50, max_value=500),  # amount (negative: a return)
+            st.sampled_from([0.0, 0.0, 1.5, -1.0]),  # discount
+            st.booleans(),  # a return line
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from(["invoices", "days"]),
+)
+def test_lrfmc_of_a_log_in_memory_equals_the_one_pass_plan(lines, frequency):
+    """A log in memory groups customers and orders apart; a lazy log, orders then customers."""
+    start = pd.Timestamp("2024-01-01")
+    tx = log(
+        [
+            (c, inv, start + pd.Timedelta(days=d), amount, disc, None)
+            for c, d, inv, amount, disc, _ in lines
+        ]
+    )
+    tx[schema.INVOICE_ID] = [inv for _, _, inv, *_ in lines]
+    tx[schema.IS_RETURN] = [ret for *_, ret in lines]
+    frame = pl.from_pandas(tx)
+    options = {"name": "lrfmc", "frequency": frequency}
+    try:
+        in_memory = transaction_features(frame, options, SNAPSHOT)
+    except SegmentationError:  # no purchase before the snapshot: both say so
+        with pytest.raises(SegmentationError):
+            transaction_features(frame.lazy(), options, SNAPSHOT)
+        return
+    pd.testing.assert_frame_equal(in_memory, transaction_features(frame.lazy(), options, SNAPSHOT))
+
+
 # -- summary schema --------------------------------------------------------------------------
 
 
