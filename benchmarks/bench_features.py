@@ -64,15 +64,34 @@ def ours(options) -> pd.DataFrame:
     return customer_table(*options, SNAPSHOT).features
 
 
+PEER_TYPES = {
+    "InvoiceNo": pl.String,
+    "Quantity": pl.Float64,
+    "InvoiceDate": pl.String,
+    "UnitPrice": pl.Float64,
+    "CustomerID": pl.Float64,
+}
+
+
+def per_customer(lines: pl.LazyFrame, snapshot: pl.Expr) -> pl.LazyFrame:
+    """The peers' RFM table of the lines that count."""
+    return (
+        lines.group_by("CustomerID")
+        .agg(
+            pl.col("InvoiceDate").max().alias("last"),
+            pl.col("InvoiceNo").n_unique().alias(schema.FREQUENCY),
+            pl.col("amount").sum().alias(schema.MONETARY),
+        )
+        .with_columns(
+            (snapshot - pl.col("last")).dt.total_days().alias(schema.RECENCY),
+            pl.col("CustomerID").cast(pl.Int64).cast(pl.String).alias(schema.CUSTOMER_ID),
+        )
+        .select(schema.CUSTOMER_ID, *schema.RFM_FEATURES)
+    )
+
+
 def polars_query(path: Path) -> pl.DataFrame:
-    types = {
-        "InvoiceNo": pl.String,
-        "Quantity": pl.Float64,
-        "InvoiceDate": pl.String,
-        "UnitPrice": pl.Float64,
-        "CustomerID": pl.Float64,
-    }
-    frame = pl.scan_csv(path, schema_overrides=types)
+    frame = pl.scan_csv(path, schema_overrides=PEER_TYPES)
     snapshot = pl.lit(SNAPSHOT.to_pydatetime())
     return (
         frame.filter(
@@ -86,17 +105,7 @@ def polars_query(path: Path) -> pl.DataFrame:
             (pl.col("Quantity") * pl.col("UnitPrice")).alias("amount"),
         )
         .filter(pl.col("InvoiceDate") < snapshot)
-        .group_by("CustomerID")
-        .agg(
-            pl.col("InvoiceDate").max().alias("last"),
-            pl.col("InvoiceNo").n_unique().alias(schema.FREQUENCY),
-            pl.col("amount").sum().alias(schema.MONETARY),
-        )
-        .with_columns(
-            (snapshot - pl.col("last")).dt.total_days().alias(schema.RECENCY),
-            pl.col("CustomerID").cast(pl.Int64).cast(pl.String).alias(schema.CUSTOMER_ID),
-        )
-        .select(schema.CUSTOMER_ID, *schema.RFM_FEATURES)
+        .pipe(per_customer, snapshot)
         .collect()
     )
 
@@ -105,15 +114,8 @@ def polars_query_with_counts(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The same table, and the cleaning report's numbers from the same read: the lines each
     rule removes (in order), the lines kept, the lines after the snapshot, and the customers
     before and after cleaning. Two queries collected together, as ours does."""
-    types = {
-        "InvoiceNo": pl.String,
-        "Quantity": pl.Float64,
-        "InvoiceDate": pl.String,
-        "UnitPrice": pl.Float64,
-        "CustomerID": pl.Float64,
-    }
     snapshot = SNAPSHOT.to_pydatetime()
-    lines = pl.scan_csv(path, schema_overrides=types).with_columns(
+    lines = pl.scan_csv(path, schema_overrides=PEER_TYPES).with_columns(
         pl.col("InvoiceDate").str.to_datetime("%Y-%m-%d %H:%M:%S"),
         (pl.col("Quantity") * pl.col("UnitPrice")).alias("amount"),
     )
@@ -121,19 +123,8 @@ def polars_query_with_counts(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     kept_cancellations = known & ~pl.col("InvoiceNo").str.starts_with("C")
     kept_quantity = kept_cancellations & (pl.col("Quantity") > 0)
     keep = kept_quantity & (pl.col("UnitPrice") > 0)
-    table = (
-        lines.filter(keep & (pl.col("InvoiceDate") < snapshot))
-        .group_by("CustomerID")
-        .agg(
-            pl.col("InvoiceDate").max().alias("last"),
-            pl.col("InvoiceNo").n_unique().alias(schema.FREQUENCY),
-            pl.col("amount").sum().alias(schema.MONETARY),
-        )
-        .with_columns(
-            (pl.lit(snapshot) - pl.col("last")).dt.total_days().alias(schema.RECENCY),
-            pl.col("CustomerID").cast(pl.Int64).cast(pl.String).alias(schema.CUSTOMER_ID),
-        )
-        .select(schema.CUSTOMER_ID, *schema.RFM_FEATURES)
+    table = lines.filter(keep & (pl.col("InvoiceDate") < snapshot)).pipe(
+        per_customer, pl.lit(snapshot)
     )
     counts = lines.select(
         pl.len().alias("rows_in"),
