@@ -465,7 +465,6 @@ def transaction_features(
     column.
     """
     cfg = features_config(features)
-
     in_memory = isinstance(tx, pl.DataFrame)
 
     def run(snapshot, count_after):
