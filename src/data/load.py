@@ -59,12 +59,12 @@ class InMemoryLog:
         return self.data.height >= lines
 
     def run(self, query: Callable[[pl.LazyFrame], pl.LazyFrame], keys=(), **kwargs):
-        return collect(query(self.frame), self.rescans_cheaply, **kwargs)
+        return collect(query(self.frame), **kwargs)
 
     def run_parts(self, query, parts: int, keys=(), done=None, **kwargs):
         results = []
         for part in range(parts):
-            results.append(collect(query(self.frame, part), self.rescans_cheaply, **kwargs))
+            results.append(collect(query(self.frame, part), **kwargs))
             if done is not None:
                 done(part)
         return results

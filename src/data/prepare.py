@@ -92,12 +92,14 @@ def load_clean(
     def query(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
         checks = bad_columns(frame)
         lines = frame.drop([c.meta.output_name() for c in checks])
-        flagged = flag_rules(lines, cleaning_cfg, log.rescans_cheaply)
+        flagged = flag_rules(lines, cleaning_cfg, separate)
         flagged_logs.append(flagged)
         sums = [frame.select(c.sum() for c in checks)] if checks else []
         return [*flagged.outputs(columns), row_hashes(lines), *sums]
 
-    cleaned, counts, hashes, *_ = log.run(query, engine="streaming")
+    # The cleaned log is held: its queries each read the source rather than share a cached copy.
+    separate = log.rescans_cheaply
+    cleaned, counts, hashes, *_ = log.run(query, engine="streaming", separate=separate)
     report = flagged_logs[-1].report(counts.row(0, named=True))
     dataset.transactions = cleaned
     return dataset, fingerprint_of(hashes), report
@@ -303,7 +305,7 @@ def customer_table(
         def query(frame: pl.LazyFrame, part: int) -> list[pl.LazyFrame]:
             if partitions > 1:
                 frame = frame.filter(in_partition(part, partitions))
-            flagged = flag_rules(frame, cleaning_cfg, dataset.log.rescans_cheaply)
+            flagged = flag_rules(frame, cleaning_cfg)
             # The report's counts and the conversion checks are totals over the lines; per
             # customer only which customers keep a line.
             totals = [*flagged.count_columns(), *bad_columns(frame, keys=[CUSTOMER_ID])]
