@@ -479,7 +479,7 @@ class LogScan:
 # whole log (19M lines of Parquet: 2.7 GB): where the result is large too (the cleaned log of
 # ``load_clean``) and the source cheap to read again (Parquet, lines in memory), each query
 # reads it itself, in about the same time. Aggregations keep it: the 10M-customer feature build
-# ran 206 s with it and 275 s without, in the same memory. A CSV is parsed once either way.
+# ran 206-224 s with it and 275 s without, in the same memory. A CSV is parsed once either way.
 SEPARATE_PLANS = pl.QueryOptFlags(comm_subplan_elim=False)
 
 
