@@ -464,6 +464,15 @@ def transaction_features(
     ``snapshot_date`` None: the default rule (``choose_snapshot``). LRFMC needs a ``discount``
     column.
     """
+    return log_features(tx, features, snapshot_date).table
+
+
+def log_features(
+    tx: pl.DataFrame | pl.LazyFrame,
+    features: FeaturesConfig | Mapping | str,
+    snapshot_date: str | pd.Timestamp | None = None,
+) -> SnapshotFeatures:
+    """``transaction_features`` with the snapshot it used and what that left out."""
     cfg = features_config(features)
     in_memory = isinstance(tx, pl.DataFrame)
 
@@ -471,7 +480,7 @@ def transaction_features(
         plan = plan_features(tx.lazy(), cfg, snapshot, count_after=count_after, in_memory=in_memory)
         return plan, plan.aggregates.collect()
 
-    return features_at_snapshot(run, snapshot_date).table
+    return features_at_snapshot(run, snapshot_date)
 
 
 def summary_features(

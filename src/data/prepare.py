@@ -126,16 +126,10 @@ def features_at(
 
 
 def snapshot_features(dataset, features_cfg: FeaturesConfig, snapshot):
-    """``features.features_at_snapshot`` on a dataset's cleaned log in memory."""
-    from src.data.features import features_at_snapshot, plan_features
+    """``features.log_features`` of a dataset's cleaned log in memory."""
+    from src.data.features import log_features
 
-    def run(snap, count_after):
-        plan = plan_features(
-            dataset.transactions.lazy(), features_cfg, snap, count_after=count_after, in_memory=True
-        )
-        return plan, plan.aggregates.collect()
-
-    return features_at_snapshot(run, snapshot)
+    return log_features(dataset.transactions, features_cfg, snapshot)
 
 
 def prepare_data(
