@@ -92,14 +92,14 @@ def load_clean(
     def query(frame: pl.LazyFrame) -> list[pl.LazyFrame]:
         checks = bad_columns(frame)
         lines = frame.drop([c.meta.output_name() for c in checks])
-        flagged = flag_rules(lines, cleaning_cfg, separate)
+        flagged = flag_rules(lines, cleaning_cfg, separate=True)
         flagged_logs.append(flagged)
         sums = [frame.select(c.sum() for c in checks)] if checks else []
         return [*flagged.outputs(columns), row_hashes(lines), *sums]
 
-    # The cleaned log is held: its queries each read the source rather than share a cached copy.
-    separate = log.rescans_cheaply
-    cleaned, counts, hashes, *_ = log.run(query, engine="streaming", separate=separate)
+    # The cleaned log is held, and the log (Parquet or in memory) is cheap to read again: its
+    # queries each read it rather than share a cached copy (``readers.SEPARATE_PLANS``).
+    cleaned, counts, hashes, *_ = log.run(query, engine="streaming", separate=True)
     report = flagged_logs[-1].report(counts.row(0, named=True))
     dataset.transactions = cleaned
     return dataset, fingerprint_of(hashes), report
